@@ -1,0 +1,182 @@
+package dev.pmemcsi.device;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A device manager without devices, for unit tests of the layers above: regions and extents
+ * follow the shared arithmetic, device paths are fake. Tests can mark volumes in use, give them
+ * bad blocks or make their device vanish.
+ */
+public final class InMemoryDeviceManager implements DeviceManager {
+
+    private final Map<String, Long> regionSizes = new LinkedHashMap<>();
+    private final long alignment;
+    private final Map<String, Volume> volumes = new TreeMap<>();
+    private final Map<String, Extent> extents = new HashMap<>();
+    private final Set<String> inUse = ConcurrentHashMap.newKeySet();
+    private final Map<String, Long> badBlocks = new ConcurrentHashMap<>();
+    private final Set<String> gone = ConcurrentHashMap.newKeySet();
+    private final List<String> erased = new ArrayList<>();
+    private volatile boolean started;
+
+    /** Regions {@code region0..N} of the given sizes, 16 MiB allocation unit. */
+    public InMemoryDeviceManager(long... regionBytes) {
+        this(16 * CapacityMath.MIB, regionBytes);
+    }
+
+    public InMemoryDeviceManager(long alignment, long... regionBytes) {
+        this.alignment = alignment;
+        for (int i = 0; i < regionBytes.length; i++) {
+            regionSizes.put("region" + i, regionBytes[i]);
+        }
+    }
+
+    @Override
+    public String backendName() {
+        return "memory";
+    }
+
+    @Override
+    public void start() {
+        started = true;
+    }
+
+    @Override
+    public boolean isReady() {
+        return started;
+    }
+
+    @Override
+    public synchronized List<Volume> listVolumes() {
+        return List.copyOf(volumes.values());
+    }
+
+    @Override
+    public synchronized Optional<Volume> getVolume(String volumeId) {
+        return Optional.ofNullable(volumes.get(volumeId));
+    }
+
+    @Override
+    public synchronized Volume createVolume(VolumeRequest req) throws DeviceException {
+        long required = req.requiredBytes() == 0 ? CapacityMath.DEFAULT_VOLUME_BYTES : req.requiredBytes();
+        Volume existing = volumes.get(req.volumeId());
+        if (existing != null) {
+            boolean fits = existing.mode() == req.mode() && existing.usableBytes() >= required
+                    && (req.limitBytes() == 0 || existing.usableBytes() <= req.limitBytes());
+            if (!fits) {
+                throw new VolumeExistsException("volume " + req.volumeId() + " exists with "
+                        + existing.usableBytes() + " usable bytes in mode " + existing.mode());
+            }
+            return existing;
+        }
+        long raw = CapacityMath.rawBytesFor(req.mode(), required, alignment);
+        long usable = raw == Long.MAX_VALUE ? Long.MAX_VALUE : CapacityMath.usableBytes(req.mode(), raw);
+        if (req.limitBytes() != 0 && usable > req.limitBytes()) {
+            throw new OutOfRangeException("the smallest volume with " + required + " usable bytes has "
+                    + usable + ", above the limit " + req.limitBytes());
+        }
+        Optional<RegionLayout> region = RegionLayout.chooseRegion(layouts(), raw);
+        if (region.isEmpty()) {
+            throw new NoSpaceException("no region has " + raw + " contiguous free bytes");
+        }
+        Extent extent = region.get().bestFit(raw).orElseThrow();
+        Volume v = new Volume(req.volumeId(), region.get().region(), req.mode(), raw, usable,
+                Path.of("/dev/fake-" + req.volumeId()), req.mode() == VolumeMode.FSDAX, req.eraseAfter(),
+                req.attributes());
+        volumes.put(v.id(), v);
+        extents.put(v.id(), extent);
+        return v;
+    }
+
+    @Override
+    public synchronized void deleteVolume(String volumeId, boolean erase) throws DeviceException {
+        if (!volumes.containsKey(volumeId)) {
+            return;
+        }
+        if (inUse.contains(volumeId)) {
+            throw new VolumeInUseException("volume " + volumeId + " is in use");
+        }
+        if (erase) {
+            erased.add(volumeId);
+        }
+        volumes.remove(volumeId);
+        extents.remove(volumeId);
+        badBlocks.remove(volumeId);
+        gone.remove(volumeId);
+    }
+
+    private List<RegionLayout> layouts() {
+        List<RegionLayout> result = new ArrayList<>();
+        regionSizes.forEach((name, size) -> {
+            List<Extent> used = new ArrayList<>();
+            volumes.values().stream().filter(v -> v.region().equals(name)).forEach(v -> used.add(extents.get(v.id())));
+            result.add(new RegionLayout(name, size, alignment, used));
+        });
+        return result;
+    }
+
+    @Override
+    public synchronized Capacity capacity() {
+        return new Capacity(layouts().stream().map(l -> l.capacity(0)).toList());
+    }
+
+    @Override
+    public VolumeHealth volumeHealth(String volumeId) throws DeviceException {
+        synchronized (this) {
+            if (!volumes.containsKey(volumeId)) {
+                throw new VolumeNotFoundException("volume " + volumeId + " not found");
+            }
+        }
+        if (gone.contains(volumeId)) {
+            return new VolumeHealth(true, "device of volume " + volumeId + " has disappeared", 0);
+        }
+        long bad = badBlocks.getOrDefault(volumeId, 0L);
+        return bad > 0 ? new VolumeHealth(true, bad + " bad blocks", bad) : VolumeHealth.ok();
+    }
+
+    @Override
+    public DeviceHealth deviceHealth() {
+        return new DeviceHealth(List.of(), Map.of());
+    }
+
+    @Override
+    public List<UnmanagedExtent> unmanagedExtents() {
+        return List.of();
+    }
+
+    @Override
+    public void close() {
+        started = false;
+    }
+
+    // ---- test controls
+
+    public void setInUse(String volumeId, boolean busy) {
+        if (busy) {
+            inUse.add(volumeId);
+        } else {
+            inUse.remove(volumeId);
+        }
+    }
+
+    public void setBadBlocks(String volumeId, long count) {
+        badBlocks.put(volumeId, count);
+    }
+
+    public void setGone(String volumeId) {
+        gone.add(volumeId);
+    }
+
+    public synchronized List<String> erasedVolumes() {
+        return List.copyOf(erased);
+    }
+}
