@@ -1,0 +1,129 @@
+package dev.pmemcsi.controller;
+
+import static dev.pmemcsi.controller.Fixture.GIB;
+import static dev.pmemcsi.controller.Fixture.create;
+import static dev.pmemcsi.controller.Fixture.failure;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.pmemcsi.csi.v1.DeleteVolumeRequest;
+import dev.pmemcsi.device.VolumeIds;
+import dev.pmemcsi.driver.VolumeLocks;
+import io.grpc.Status;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class DeleteVolumeTest {
+
+    private Fixture f;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        f = new Fixture(4 * GIB);
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        f.close();
+    }
+
+    private String createVolume(String name, String eraseafter) {
+        var req = create(name);
+        if (eraseafter != null) {
+            req.putParameters("eraseafter", eraseafter);
+        }
+        return f.stub.createVolume(req.build()).getVolume().getVolumeId();
+    }
+
+    private void delete(String id) {
+        f.stub.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(id).build());
+    }
+
+    @Test
+    void deletesAndErasesByDefault() throws Exception {
+        String id = createVolume("pvc-1", null);
+        delete(id);
+        assertTrue(f.devices.getVolume(id).isEmpty());
+        assertEquals(List.of(id), f.devices.erasedVolumes());
+    }
+
+    @Test
+    void erasesAccordingToTheVolumesOwnRecord() throws Exception {
+        String kept = createVolume("pvc-1", "false");
+        String erased = createVolume("pvc-2", "true");
+        delete(kept);
+        delete(erased);
+        assertTrue(f.devices.getVolume(kept).isEmpty());
+        assertEquals(List.of(erased), f.devices.erasedVolumes());
+    }
+
+    @Test
+    void isIdempotent() throws Exception {
+        String id = createVolume("pvc-1", null);
+        delete(id);
+        delete(id);
+        assertEquals(List.of(id), f.devices.erasedVolumes());
+    }
+
+    @Test
+    void unknownOrForeignIdsAreAlreadyDeleted() {
+        delete(VolumeIds.fromName("never-created"));
+        delete("not/an id of this driver");
+        delete("UPPER");
+    }
+
+    @Test
+    void emptyIdIsInvalid() {
+        assertEquals(Status.Code.INVALID_ARGUMENT, failure(() -> delete("")).getCode());
+    }
+
+    @Test
+    void volumeStagedOrPublishedOnThisNodeIsFailedPrecondition() throws Exception {
+        String id = createVolume("pvc-1", null);
+        f.inUse.put(id, "published at /var/lib/kubelet/pods/1234/volumes/kubernetes.io~csi/pvc-1/mount");
+        Status s = failure(() -> delete(id));
+        assertEquals(Status.Code.FAILED_PRECONDITION, s.getCode());
+        assertTrue(s.getDescription().contains("/var/lib/kubelet/pods/1234"), s.getDescription());
+        assertTrue(s.getDescription().contains(Fixture.NODE), s.getDescription());
+        assertTrue(f.devices.getVolume(id).isPresent());
+
+        f.inUse.remove(id);
+        delete(id);
+        assertTrue(f.devices.getVolume(id).isEmpty());
+    }
+
+    @Test
+    void deviceStillOpenIsFailedPrecondition() throws Exception {
+        String id = createVolume("pvc-1", null);
+        f.devices.setInUse(id, true);
+        assertEquals(Status.Code.FAILED_PRECONDITION, failure(() -> delete(id)).getCode());
+        assertTrue(f.devices.getVolume(id).isPresent());
+        assertTrue(f.devices.erasedVolumes().isEmpty());
+        assertFalse(f.locks.isHeld(id));
+    }
+
+    @Test
+    void deleteWhileAnotherOperationHoldsTheVolumeIsAborted() throws Exception {
+        String id = createVolume("pvc-1", null);
+        String other = createVolume("pvc-2", null);
+        try (VolumeLocks.Held held = f.locks.tryAcquire(id).orElseThrow()) {
+            assertEquals(Status.Code.ABORTED, failure(() -> delete(id)).getCode());
+            assertTrue(f.devices.getVolume(id).isPresent());
+            delete(other);
+        }
+        delete(id);
+        assertTrue(f.devices.getVolume(id).isEmpty());
+    }
+
+    @Test
+    void spaceIsReturnedAfterDelete() throws Exception {
+        long before = f.devices.capacity().availableBytes();
+        String id = createVolume("pvc-1", null);
+        assertTrue(f.devices.capacity().availableBytes() < before);
+        delete(id);
+        assertEquals(before, f.devices.capacity().availableBytes());
+    }
+}
