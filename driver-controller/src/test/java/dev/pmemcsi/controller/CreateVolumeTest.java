@@ -24,6 +24,16 @@ import dev.pmemcsi.device.VolumeIds;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.driver.VolumeLocks;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -352,6 +362,35 @@ class CreateVolumeTest {
         }
         createOk(create("pvc-1"));
         assertFalse(f.locks.isHeld(VolumeIds.fromName("pvc-1")), "the lock is released after the call");
+    }
+
+    @Test
+    void racingCreatesOfOneNameYieldOneVolumeAndOnlyAborted() throws Exception {
+        int threads = 8;
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            CyclicBarrier start = new CyclicBarrier(threads);
+            List<Future<Object>> results = new ArrayList<>();
+            for (int i = 0; i < threads; i++) {
+                results.add(pool.submit(() -> {
+                    start.await();
+                    try {
+                        return createOk(create("pvc-1", GIB, 0));
+                    } catch (StatusRuntimeException e) {
+                        return e.getStatus().getCode();
+                    }
+                }));
+            }
+            Set<Object> outcomes = new HashSet<>();
+            for (Future<Object> r : results) {
+                outcomes.add(r.get(30, TimeUnit.SECONDS));
+            }
+            outcomes.remove(Status.Code.ABORTED);
+            assertEquals(1, outcomes.size(), "one volume, or ABORTED: " + outcomes);
+            assertEquals(1, f.devices.listVolumes().size());
+        } finally {
+            pool.shutdownNow();
+        }
     }
 
     @Test
