@@ -26,6 +26,7 @@ public final class InMemoryDeviceManager implements DeviceManager {
     private final Map<String, Long> badBlocks = new ConcurrentHashMap<>();
     private final Set<String> gone = ConcurrentHashMap.newKeySet();
     private final List<String> erased = new ArrayList<>();
+    private final Map<String, RealDevice> deviceOverrides = new ConcurrentHashMap<>();
     private volatile boolean started;
 
     /** Regions {@code region0..N} of the given sizes, 16 MiB allocation unit. */
@@ -89,8 +90,10 @@ public final class InMemoryDeviceManager implements DeviceManager {
             throw new NoSpaceException("no region has " + raw + " contiguous free bytes");
         }
         Extent extent = region.get().bestFit(raw).orElseThrow();
+        RealDevice device = deviceOverrides.get(req.volumeId());
         Volume v = new Volume(req.volumeId(), region.get().region(), req.mode(), raw, usable,
-                Path.of("/dev/fake-" + req.volumeId()), req.mode() == VolumeMode.FSDAX, req.eraseAfter(),
+                device != null ? device.path() : Path.of("/dev/fake-" + req.volumeId()),
+                device != null ? device.daxCapable() : req.mode() == VolumeMode.FSDAX, req.eraseAfter(),
                 req.attributes());
         volumes.put(v.id(), v);
         extents.put(v.id(), extent);
@@ -167,6 +170,21 @@ public final class InMemoryDeviceManager implements DeviceManager {
             inUse.remove(volumeId);
         }
     }
+
+    /**
+     * Backs {@code volumeId} (already created, or created later) with a real block device, e.g. a
+     * loop device a host test set up, so that layers above can format and mount it.
+     */
+    public synchronized void setDevice(String volumeId, Path devicePath, boolean daxCapable) {
+        deviceOverrides.put(volumeId, new RealDevice(devicePath, daxCapable));
+        Volume v = volumes.get(volumeId);
+        if (v != null) {
+            volumes.put(volumeId, new Volume(v.id(), v.region(), v.mode(), v.allocatedBytes(), v.usableBytes(),
+                    devicePath, daxCapable, v.eraseAfter(), v.attributes()));
+        }
+    }
+
+    private record RealDevice(Path path, boolean daxCapable) {}
 
     public void setBadBlocks(String volumeId, long count) {
         badBlocks.put(volumeId, count);

@@ -33,6 +33,17 @@ public final class BlockDevice implements AutoCloseable {
         return new BlockDevice(path, fd);
     }
 
+    /** The size of the device at {@code path}, opened read-only so that a mounted device can be asked too. */
+    public static long sizeOf(Path path) throws NativeException {
+        int fd = Native.libc().open(path.toString(), OpenFlags.O_RDONLY | OpenFlags.O_CLOEXEC, 0);
+        if (fd < 0) {
+            throw new NativeException("open(" + path + ", O_RDONLY)", Native.errno());
+        }
+        try (BlockDevice dev = new BlockDevice(path, fd)) {
+            return dev.sizeBytes();
+        }
+    }
+
     /** True when the device is mounted or held exclusively by someone else. */
     public static boolean isBusy(Path path) throws NativeException {
         try (BlockDevice ignored = open(path, true)) {

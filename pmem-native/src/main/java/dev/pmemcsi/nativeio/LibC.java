@@ -51,6 +51,14 @@ public interface LibC {
     @SaveError
     long pread(int fd, Pointer buf, long count, long offset);
 
+    /** fallocate(2): FALLOC_FL_PUNCH_HOLE / FALLOC_FL_ZERO_RANGE to zero file ranges without writing. */
+    @SaveError
+    int fallocate(int fd, int mode, long offset, long length);
+
+    /** mknod(2), for loop device nodes in a /dev that is not devtmpfs (a container's /dev). */
+    @SaveError
+    int mknod(@In String path, int mode, long dev);
+
     @SaveError
     int posix_memalign(jnr.ffi.byref.PointerByReference memptr, long alignment, long size);
 

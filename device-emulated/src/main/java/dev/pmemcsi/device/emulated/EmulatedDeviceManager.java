@@ -1,0 +1,731 @@
+package dev.pmemcsi.device.emulated;
+
+import dev.pmemcsi.device.Capacity;
+import dev.pmemcsi.device.CapacityMath;
+import dev.pmemcsi.device.DeviceBusyException;
+import dev.pmemcsi.device.DeviceException;
+import dev.pmemcsi.device.DeviceHealth;
+import dev.pmemcsi.device.DeviceManager;
+import dev.pmemcsi.device.Extent;
+import dev.pmemcsi.device.NoSpaceException;
+import dev.pmemcsi.device.OutOfRangeException;
+import dev.pmemcsi.device.RegionLayout;
+import dev.pmemcsi.device.UnmanagedExtent;
+import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.VolumeExistsException;
+import dev.pmemcsi.device.VolumeHealth;
+import dev.pmemcsi.device.VolumeInUseException;
+import dev.pmemcsi.device.VolumeNotFoundException;
+import dev.pmemcsi.device.VolumeRequest;
+import dev.pmemcsi.nativeio.BlockDevice;
+import dev.pmemcsi.nativeio.NativeException;
+import dev.pmemcsi.nativeio.loop.LoopDevice;
+import dev.pmemcsi.nativeio.loop.LoopDevices;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import jnr.constants.platform.Errno;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * PMEM emulated with files and loop devices, for CI, laptops and kind clusters.
+ *
+ * <p>Each region is a sparse file {@code <dir>/region<N>.img}. A volume is a contiguous extent of
+ * one region, placed best fit like a namespace in real PMEM, and exposed as a loop device over
+ * that extent. The first bytes of the extent stand in for the mode's on-media metadata (page map
+ * or BTT), so device sizes and free space match what real PMEM would show for the same requests.
+ *
+ * <p>The namespace table ({@code volumes.json}) plays the role of the namespace labels. Every
+ * volume is recorded with its state before its loop device is touched, so that {@link #start()}
+ * can finish or undo whatever a crash interrupted. A lock file keeps a second driver instance
+ * away from the directory.
+ *
+ * <p>Loop devices cannot map pages directly, so volumes are never DAX-capable.
+ */
+public final class EmulatedDeviceManager implements DeviceManager {
+
+    /** Region alignment of real PMEM. */
+    public static final long DEFAULT_ALIGNMENT = 16 * CapacityMath.MIB;
+
+    static final String TABLE_FILE = "volumes.json";
+    static final String LOCK_FILE = "pmem-csi.lock";
+
+    private static final Logger LOG = LoggerFactory.getLogger(EmulatedDeviceManager.class);
+    private static final Duration DETACH_TIMEOUT = Duration.ofSeconds(10);
+
+    /** A region file and how to recognise it behind a loop device. */
+    record RegionFile(String name, Path path, long size, long device, long inode, String realPath) {
+        boolean backs(LoopDevice loop) {
+            return (loop.backingInode() == inode && loop.backingDevice() == device) || loop.backingFile().equals(realPath);
+        }
+    }
+
+    private final Path dir;
+    private final Map<String, Long> regionSizes;
+    private final long alignment;
+    private final LoopDevices loops;
+    private final ExtentEraser eraser = new ExtentEraser();
+    private final FaultFiles faults;
+    private final TableStore store;
+    private final KeyedLocks volumeLocks = new KeyedLocks();
+
+    /** Guards the table and the device map; held only for bookkeeping, never while devices are touched. */
+    private final Object tableLock = new Object();
+    private final Map<String, VolumeRecord> records = new TreeMap<>();
+    private final Map<String, LoopDevice> devices = new HashMap<>();
+    /** Volumes start() could not finish because their loop device is in use. */
+    private final Set<String> stuck = new HashSet<>();
+    private List<UnmanagedExtent> blocked = List.of();
+    private volatile Map<String, RegionFile> regionFiles = Map.of();
+
+    private FileChannel lockChannel;
+    private FileLock dirLock;
+    private volatile boolean ready;
+
+    /**
+     * @param emulatedDir where region files, the table and the lock live; created if missing
+     * @param regionSizes one size per region, each a positive multiple of {@code alignment}
+     * @param alignment   allocation unit of the regions, {@link #DEFAULT_ALIGNMENT} like real PMEM
+     */
+    public EmulatedDeviceManager(Path emulatedDir, List<Long> regionSizes, long alignment) {
+        this(emulatedDir, regionSizes, alignment, new LoopDevices());
+    }
+
+    public EmulatedDeviceManager(Path emulatedDir, List<Long> regionSizes) {
+        this(emulatedDir, regionSizes, DEFAULT_ALIGNMENT);
+    }
+
+    EmulatedDeviceManager(Path emulatedDir, List<Long> regionSizes, long alignment, LoopDevices loops) {
+        if (alignment <= 0 || alignment % 4096 != 0) {
+            throw new IllegalArgumentException("region alignment must be a positive multiple of 4 KiB: " + alignment);
+        }
+        if (regionSizes.isEmpty()) {
+            throw new IllegalArgumentException("at least one emulated region is needed");
+        }
+        Map<String, Long> sizes = new LinkedHashMap<>();
+        for (int i = 0; i < regionSizes.size(); i++) {
+            Quantities.checkRegionSize(i, regionSizes.get(i), alignment);
+            sizes.put("region" + i, regionSizes.get(i));
+        }
+        this.dir = emulatedDir.toAbsolutePath();
+        this.regionSizes = Collections.unmodifiableMap(sizes);
+        this.alignment = alignment;
+        this.loops = loops;
+        this.faults = new FaultFiles(dir);
+        this.store = new TableStore(dir.resolve(TABLE_FILE));
+    }
+
+    /** Region sizes from a flag value like {@code 4Gi,4Gi}, checked against the default alignment. */
+    public static List<Long> parseRegionSizes(String spec) {
+        return parseRegionSizes(spec, DEFAULT_ALIGNMENT);
+    }
+
+    /** Region sizes from a flag value like {@code 4Gi,512Mi}, each a multiple of {@code alignment}. */
+    public static List<Long> parseRegionSizes(String spec, long alignment) {
+        return Quantities.parseRegionSizes(spec, alignment);
+    }
+
+    /** Bytes of a Kubernetes quantity such as {@code 16Mi} or {@code 1G}. */
+    public static long parseSize(String quantity) {
+        return Quantities.parseBytes(quantity);
+    }
+
+    @Override
+    public String backendName() {
+        return "emulated";
+    }
+
+    public Path emulatedDir() {
+        return dir;
+    }
+
+    public long alignment() {
+        return alignment;
+    }
+
+    // ---------------------------------------------------------------- start and recovery
+
+    @Override
+    public synchronized void start() throws DeviceException {
+        if (ready) {
+            return;
+        }
+        boolean started = false;
+        try {
+            Files.createDirectories(dir);
+            Files.createDirectories(dir.resolve(FaultFiles.DIR));
+            lockDir();
+            Map<String, RegionFile> files = openRegions();
+            List<VolumeRecord> table = store.load();
+            List<String> problems = Recovery.validate(table, regionSizes);
+            if (!problems.isEmpty()) {
+                throw new DeviceException("the namespace table " + store.file() + " does not fit the configured regions: "
+                        + String.join("; ", problems));
+            }
+            List<Recovery.ObservedLoop> observed = observe(files, true);
+            Recovery.Plan plan = Recovery.plan(table, observed, regionSizes);
+            regionFiles = files;
+            synchronized (tableLock) {
+                records.clear();
+                devices.clear();
+                stuck.clear();
+                table.forEach(r -> records.put(r.id(), r));
+            }
+            recover(plan);
+            ready = true;
+            started = true;
+            LOG.info("emulated PMEM ready in {}: {} regions, {} volumes", dir, regionSizes.size(), listVolumes().size());
+        } catch (IOException e) {
+            throw new DeviceException("cannot start emulated PMEM in " + dir + ": " + e, e);
+        } catch (NativeException e) {
+            throw new DeviceException("cannot start emulated PMEM in " + dir + ": " + e.getMessage(), e);
+        } finally {
+            if (!started) {
+                unlockDir();
+            }
+        }
+    }
+
+    private void lockDir() throws IOException, DeviceException {
+        if (dirLock != null) {
+            return;
+        }
+        Path lockFile = dir.resolve(LOCK_FILE);
+        FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileLock lock;
+        try {
+            lock = ch.tryLock();
+        } catch (OverlappingFileLockException e) {
+            lock = null;
+        }
+        if (lock == null) {
+            ch.close();
+            throw new DeviceBusyException("emulated PMEM directory " + dir + " is in use by another driver instance (" + lockFile + " is locked)");
+        }
+        lockChannel = ch;
+        dirLock = lock;
+    }
+
+    private void unlockDir() {
+        try {
+            if (dirLock != null) {
+                dirLock.release();
+            }
+            if (lockChannel != null) {
+                lockChannel.close();
+            }
+        } catch (IOException e) {
+            LOG.warn("cannot release {}: {}", dir.resolve(LOCK_FILE), e.toString());
+        }
+        dirLock = null;
+        lockChannel = null;
+    }
+
+    private Map<String, RegionFile> openRegions() throws IOException, DeviceException {
+        Map<String, RegionFile> files = new LinkedHashMap<>();
+        int index = 0;
+        for (Map.Entry<String, Long> e : regionSizes.entrySet()) {
+            Path file = dir.resolve("region" + index++ + ".img");
+            long size = e.getValue();
+            if (!Files.exists(file)) {
+                // Sparse: the host pays only for what volumes write.
+                try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+                    raf.setLength(size);
+                    raf.getFD().sync();
+                }
+                fsyncDir();
+                LOG.info("created {} ({} bytes, sparse)", file, size);
+            } else {
+                long actual = Files.size(file);
+                if (actual > size) {
+                    throw new DeviceException(file + " is " + actual + " bytes but " + e.getKey() + " is configured with "
+                            + size + "; shrinking a region is not supported (restore the size, or delete the file together with "
+                            + TABLE_FILE + " to start empty)");
+                }
+                if (actual < size) {
+                    try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+                        raf.setLength(size);
+                        raf.getFD().sync();
+                    }
+                    LOG.info("grew {} from {} to {} bytes", file, actual, size);
+                }
+            }
+            files.put(e.getKey(), new RegionFile(e.getKey(), file, size, (Long) Files.getAttribute(file, "unix:dev"),
+                    (Long) Files.getAttribute(file, "unix:ino"), file.toRealPath().toString()));
+        }
+        return Collections.unmodifiableMap(files);
+    }
+
+    private void fsyncDir() throws IOException {
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        }
+    }
+
+    /** Bound loop devices over the region files; {@code checkBusy} opens each one exclusively for a moment. */
+    private List<Recovery.ObservedLoop> observe(Map<String, RegionFile> files, boolean checkBusy) throws NativeException {
+        List<Recovery.ObservedLoop> result = new ArrayList<>();
+        for (LoopDevice l : loops.list()) {
+            for (RegionFile f : files.values()) {
+                if (f.backs(l)) {
+                    boolean busy = false;
+                    if (checkBusy) {
+                        try {
+                            busy = BlockDevice.isBusy(l.device());
+                        } catch (NativeException e) {
+                            if (e.is(Errno.ENOENT) || e.is(Errno.ENXIO)) {
+                                continue; // detached meanwhile
+                            }
+                            throw e;
+                        }
+                    }
+                    result.add(new Recovery.ObservedLoop(l, f.name(), busy));
+                    break;
+                }
+            }
+        }
+        return result;
+    }
+
+    private void recover(Recovery.Plan plan) throws DeviceException {
+        List<UnmanagedExtent> unmanaged = new ArrayList<>(plan.unmanaged());
+        Set<String> blockedIds = new HashSet<>(plan.stuck().keySet());
+        for (Recovery.Detach d : plan.detach()) {
+            LOG.info("detaching {} ({})", d.loop().device(), d.reason());
+            String failure;
+            try {
+                failure = loops.detach(d.loop(), DETACH_TIMEOUT) ? null : "still open by another process";
+            } catch (NativeException e) {
+                failure = e.getMessage();
+            }
+            if (failure != null) {
+                LOG.warn("cannot detach {}: {}", d.loop().device(), failure);
+                unmanaged.add(new UnmanagedExtent(regionOf(d.loop()), d.loop().device().toString(), d.loop().offset(),
+                        d.loop().sizeLimit(), d.reason() + ", but it cannot be detached: " + failure));
+                if (d.volumeId() != null) {
+                    blockedIds.add(d.volumeId());
+                    synchronized (tableLock) {
+                        devices.put(d.volumeId(), d.loop());
+                    }
+                }
+            }
+        }
+        synchronized (tableLock) {
+            plan.stuck().forEach(devices::put);
+            stuck.addAll(blockedIds);
+            blocked = List.copyOf(unmanaged);
+        }
+        for (VolumeRecord r : plan.rollBack()) {
+            if (!blockedIds.contains(r.id())) {
+                LOG.info("rolling back the interrupted creation of volume {}", r.id());
+                synchronized (tableLock) {
+                    removeRecord(r.id());
+                }
+            }
+        }
+        for (VolumeRecord r : plan.finishDelete()) {
+            if (!blockedIds.contains(r.id())) {
+                LOG.info("finishing the interrupted deletion of volume {}", r.id());
+                releaseExtent(r);
+                synchronized (tableLock) {
+                    removeRecord(r.id());
+                }
+                faults.clear(r.id());
+            }
+        }
+        plan.reuse().forEach((id, loop) -> {
+            LOG.info("volume {} keeps {}", id, loop.device());
+            synchronized (tableLock) {
+                devices.put(id, loop);
+            }
+        });
+        for (VolumeRecord r : plan.attach()) {
+            try {
+                LoopDevice loop = attach(r);
+                LOG.info("volume {} reattached as {}", r.id(), loop.device());
+                synchronized (tableLock) {
+                    devices.put(r.id(), loop);
+                }
+            } catch (NativeException e) {
+                throw new DeviceException("cannot reattach volume " + r.id() + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private String regionOf(LoopDevice loop) {
+        return regionFiles.values().stream().filter(f -> f.backs(loop)).map(RegionFile::name).findFirst().orElse("");
+    }
+
+    @Override
+    public boolean isReady() {
+        return ready;
+    }
+
+    private void requireReady() throws DeviceBusyException {
+        if (!ready) {
+            throw new DeviceBusyException("emulated PMEM in " + dir + " is not started");
+        }
+    }
+
+    // ---------------------------------------------------------------- volumes
+
+    @Override
+    public List<Volume> listVolumes() throws DeviceException {
+        requireReady();
+        synchronized (tableLock) {
+            List<Volume> result = new ArrayList<>();
+            for (VolumeRecord r : records.values()) {
+                if (r.state() == VolumeState.READY && devices.containsKey(r.id())) {
+                    result.add(toVolume(r, devices.get(r.id())));
+                }
+            }
+            return result;
+        }
+    }
+
+    @Override
+    public Optional<Volume> getVolume(String volumeId) throws DeviceException {
+        requireReady();
+        synchronized (tableLock) {
+            VolumeRecord r = records.get(volumeId);
+            LoopDevice loop = devices.get(volumeId);
+            return r != null && r.state() == VolumeState.READY && loop != null ? Optional.of(toVolume(r, loop)) : Optional.empty();
+        }
+    }
+
+    private static Volume toVolume(VolumeRecord r, LoopDevice loop) {
+        return new Volume(r.id(), r.region(), r.mode(), r.rawBytes(), r.usableBytes(), loop.device(), false,
+                r.eraseAfter(), r.attributes());
+    }
+
+    @Override
+    public Volume createVolume(VolumeRequest req) throws DeviceException {
+        requireReady();
+        String id = req.volumeId();
+        long required = req.requiredBytes() == 0 ? CapacityMath.DEFAULT_VOLUME_BYTES : req.requiredBytes();
+        try (KeyedLocks.Held held = volumeLocks.lock(id); MDC.MDCCloseable mdc = MDC.putCloseable("volume", id)) {
+            VolumeRecord rec;
+            synchronized (tableLock) {
+                VolumeRecord existing = records.get(id);
+                if (existing != null) {
+                    return existing(existing, req, required);
+                }
+                long raw = CapacityMath.rawBytesFor(req.mode(), required, alignment);
+                long usable = raw == Long.MAX_VALUE ? Long.MAX_VALUE : CapacityMath.usableBytes(req.mode(), raw);
+                if (req.limitBytes() != 0 && usable > req.limitBytes()) {
+                    throw new OutOfRangeException("the smallest " + req.mode() + " volume with " + required
+                            + " usable bytes offers " + usable + " bytes, above the limit of " + req.limitBytes());
+                }
+                RegionSpace space = new RegionSpace(regionSizes, alignment, records.values(), blocked);
+                Optional<RegionLayout> region = raw == Long.MAX_VALUE ? Optional.empty() : RegionLayout.chooseRegion(space.layouts(), raw);
+                if (region.isEmpty()) {
+                    throw new NoSpaceException("no emulated region has " + raw + " contiguous free bytes for a "
+                            + req.mode() + " volume of " + required + " bytes (largest free extent: "
+                            + space.layouts().stream().mapToLong(RegionLayout::maxExtentBytes).max().orElse(0) + ")");
+                }
+                Extent extent = region.get().bestFit(raw).orElseThrow();
+                rec = new VolumeRecord(id, region.get().region(), extent.offset(), raw, usable, req.mode(), req.eraseAfter(),
+                        req.attributes(), VolumeState.CREATING, false);
+                putRecord(rec);
+            }
+            CrashPoints.reached(CrashPoints.CREATE_RECORDED);
+            LoopDevice loop;
+            try {
+                loop = attach(rec);
+            } catch (NativeException | RuntimeException e) {
+                rollBack(rec, null);
+                throw new DeviceException("cannot attach a loop device for volume " + id + ": " + e.getMessage(), e);
+            }
+            CrashPoints.reached(CrashPoints.CREATE_ATTACHED);
+            VolumeRecord readyRec = rec.withState(VolumeState.READY);
+            try {
+                synchronized (tableLock) {
+                    putRecord(readyRec);
+                    devices.put(id, loop);
+                }
+            } catch (DeviceException e) {
+                rollBack(rec, loop);
+                throw e;
+            }
+            LOG.info("created {} volume {}: {} usable bytes at {}+{} of {}, {}", rec.mode(), id, rec.usableBytes(),
+                    rec.offset(), rec.rawBytes(), rec.region(), loop.device());
+            return toVolume(readyRec, loop);
+        }
+    }
+
+    /** The idempotent answer for an ID that exists. Called under the table lock. */
+    private Volume existing(VolumeRecord existing, VolumeRequest req, long required) throws DeviceException {
+        if (existing.state() != VolumeState.READY || !devices.containsKey(existing.id())) {
+            throw new DeviceBusyException("volume " + existing.id() + " is " + existing.state().name().toLowerCase()
+                    + "; retry once that has finished (a pending deletion finishes with a retried DeleteVolume)");
+        }
+        boolean fits = existing.mode() == req.mode() && existing.usableBytes() >= required
+                && (req.limitBytes() == 0 || existing.usableBytes() <= req.limitBytes());
+        if (!fits) {
+            throw new VolumeExistsException("volume " + existing.id() + " exists as a " + existing.mode() + " volume of "
+                    + existing.usableBytes() + " usable bytes, which does not satisfy " + req.mode() + " with at least "
+                    + required + (req.limitBytes() == 0 ? "" : " and at most " + req.limitBytes()) + " bytes");
+        }
+        return toVolume(existing, devices.get(existing.id()));
+    }
+
+    /** Undoes a creation that failed in this process: the extent never held data, so it needs no erase. */
+    private void rollBack(VolumeRecord rec, LoopDevice loop) {
+        if (loop != null) {
+            try {
+                loops.detach(loop, DETACH_TIMEOUT);
+            } catch (NativeException e) {
+                LOG.warn("cannot detach {} of the failed volume {}: {}; start() will", loop.device(), rec.id(), e.getMessage());
+                return;
+            }
+        }
+        synchronized (tableLock) {
+            try {
+                devices.remove(rec.id());
+                removeRecord(rec.id());
+            } catch (DeviceException e) {
+                LOG.warn("cannot roll back volume {} in the table: {}; start() will", rec.id(), e.getMessage());
+            }
+        }
+    }
+
+    private LoopDevice attach(VolumeRecord r) throws NativeException {
+        RegionFile f = regionFiles.get(r.region());
+        return loops.attach(f.path(), r.deviceOffset(), r.usableBytes(), Recovery.label(r.id()));
+    }
+
+    /**
+     * Deletes the volume. The extent is always zeroed before it becomes free, by punching a hole
+     * into the region file, which is also how the space goes back to the host. With
+     * {@code erase} (or the volume's recorded {@code eraseAfter}) a failure to zero fails the
+     * delete; without, it is only logged.
+     */
+    @Override
+    public void deleteVolume(String volumeId, boolean erase) throws DeviceException {
+        requireReady();
+        try (KeyedLocks.Held held = volumeLocks.lock(volumeId); MDC.MDCCloseable mdc = MDC.putCloseable("volume", volumeId)) {
+            VolumeRecord rec;
+            LoopDevice loop;
+            synchronized (tableLock) {
+                rec = records.get(volumeId);
+                loop = devices.get(volumeId);
+            }
+            if (rec == null) {
+                return;
+            }
+            BlockDevice claimed = null;
+            if (loop != null && stillOurs(loop, rec)) {
+                try {
+                    // Held exclusively from here on, nobody can mount the device while it goes away.
+                    claimed = BlockDevice.open(loop.device(), true);
+                } catch (NativeException e) {
+                    if (e.is(Errno.EBUSY)) {
+                        throw new VolumeInUseException("volume " + volumeId + ": " + loop.device() + " is mounted or open exclusively");
+                    }
+                    if (!e.is(Errno.ENOENT) && !e.is(Errno.ENXIO)) {
+                        throw new DeviceException("volume " + volumeId + ": " + e.getMessage(), e);
+                    }
+                }
+            }
+            VolumeRecord deleting = rec.deleting(erase || rec.eraseAfter());
+            try {
+                synchronized (tableLock) {
+                    putRecord(deleting);
+                }
+                CrashPoints.reached(CrashPoints.DELETE_RECORDED);
+                if (claimed != null) {
+                    loops.clearFd(claimed);
+                }
+            } catch (NativeException e) {
+                throw new DeviceException("volume " + volumeId + ": " + e.getMessage(), e);
+            } finally {
+                if (claimed != null) {
+                    claimed.close();
+                }
+            }
+            if (claimed != null && !loops.awaitDetached(loop.number(), DETACH_TIMEOUT)) {
+                throw new DeviceBusyException("volume " + volumeId + ": " + loop.device() + " is still open by another process; "
+                        + "the kernel detaches it on that process's last close, and a retried delete finishes then");
+            }
+            synchronized (tableLock) {
+                devices.remove(volumeId);
+            }
+            CrashPoints.reached(CrashPoints.DELETE_DETACHED);
+            releaseExtent(deleting);
+            CrashPoints.reached(CrashPoints.DELETE_ERASED);
+            synchronized (tableLock) {
+                removeRecord(volumeId);
+            }
+            faults.clear(volumeId);
+            LOG.info("deleted volume {} ({}+{} of {} is free)", volumeId, rec.offset(), rec.rawBytes(), rec.region());
+        }
+    }
+
+    /** Whether loop N still shows this volume, and not a device someone else bound under that number. */
+    private boolean stillOurs(LoopDevice loop, VolumeRecord rec) throws DeviceException {
+        try {
+            return loops.get(loop.number())
+                    .filter(now -> now.maps(rec.deviceOffset(), rec.usableBytes()) && now.fileName().equals(Recovery.label(rec.id())))
+                    .isPresent();
+        } catch (NativeException e) {
+            throw new DeviceException("volume " + rec.id() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void releaseExtent(VolumeRecord r) throws DeviceException {
+        Path file = regionFiles.get(r.region()).path();
+        try {
+            eraser.erase(file, r.offset(), r.rawBytes(), "volume " + r.id());
+        } catch (NativeException e) {
+            if (r.eraseOnDelete()) {
+                throw new DeviceException("cannot erase volume " + r.id() + ": " + e.getMessage()
+                        + "; its space stays reserved until a retried delete succeeds", e);
+            }
+            LOG.warn("could not zero the extent of volume {} (erase was not requested): {}", r.id(), e.getMessage());
+        }
+    }
+
+    /** Called under the table lock: the row is durable before the in-memory table changes. */
+    private void putRecord(VolumeRecord r) throws DeviceException {
+        Map<String, VolumeRecord> next = new TreeMap<>(records);
+        next.put(r.id(), r);
+        save(next);
+        records.put(r.id(), r);
+    }
+
+    private void removeRecord(String id) throws DeviceException {
+        if (!records.containsKey(id)) {
+            return;
+        }
+        Map<String, VolumeRecord> next = new TreeMap<>(records);
+        next.remove(id);
+        save(next);
+        records.remove(id);
+        stuck.remove(id);
+    }
+
+    private void save(Map<String, VolumeRecord> next) throws DeviceException {
+        try {
+            store.save(List.copyOf(next.values()));
+        } catch (IOException e) {
+            throw new DeviceException("cannot write the namespace table " + store.file() + ": " + e, e);
+        }
+    }
+
+    // ---------------------------------------------------------------- capacity and health
+
+    @Override
+    public Capacity capacity() throws DeviceException {
+        requireReady();
+        synchronized (tableLock) {
+            return new Capacity(new RegionSpace(regionSizes, alignment, records.values(), blocked).capacity());
+        }
+    }
+
+    @Override
+    public VolumeHealth volumeHealth(String volumeId) throws DeviceException {
+        requireReady();
+        VolumeRecord r;
+        LoopDevice loop;
+        synchronized (tableLock) {
+            r = records.get(volumeId);
+            loop = devices.get(volumeId);
+        }
+        if (r == null || r.state() != VolumeState.READY || loop == null) {
+            throw new VolumeNotFoundException("volume " + volumeId + " not found");
+        }
+        if (faults.gone(volumeId)) {
+            return new VolumeHealth(true, "device " + loop.device() + " of volume " + volumeId + " has disappeared (test fault "
+                    + faults.goneFile(volumeId) + ")", 0);
+        }
+        if (!stillOurs(loop, r)) {
+            return new VolumeHealth(true, "loop device " + loop.device() + " no longer shows volume " + volumeId + " in "
+                    + regionFiles.get(r.region()).path().getFileName() + "; restarting the driver reattaches it", 0);
+        }
+        long bad = faults.badBlocks(volumeId);
+        if (bad < 0) {
+            return new VolumeHealth(true, "unreadable test fault file " + faults.badBlocksFile(volumeId), 0);
+        }
+        if (bad > 0) {
+            return new VolumeHealth(true, bad + " bad blocks in volume " + volumeId + " (test fault "
+                    + faults.badBlocksFile(volumeId) + ")", bad);
+        }
+        return VolumeHealth.ok();
+    }
+
+    @Override
+    public DeviceHealth deviceHealth() throws DeviceException {
+        requireReady();
+        List<VolumeRecord> snapshot;
+        synchronized (tableLock) {
+            snapshot = List.copyOf(records.values());
+        }
+        Map<String, Long> bad = new LinkedHashMap<>();
+        regionSizes.keySet().forEach(region -> bad.put(region, 0L));
+        for (VolumeRecord r : snapshot) {
+            bad.merge(r.region(), Math.max(0, faults.badBlocks(r.id())), Long::sum);
+        }
+        return new DeviceHealth(List.of(), bad);
+    }
+
+    /**
+     * Loop devices over the region files that no volume accounts for, found now, plus volumes
+     * start() had to leave half-created or half-deleted because their device was in use. Space
+     * they cover is not handed out.
+     */
+    @Override
+    public List<UnmanagedExtent> unmanagedExtents() throws DeviceException {
+        requireReady();
+        List<VolumeRecord> before;
+        synchronized (tableLock) {
+            before = List.copyOf(records.values());
+        }
+        List<Recovery.ObservedLoop> observed;
+        try {
+            observed = observe(regionFiles, false);
+        } catch (NativeException e) {
+            throw new DeviceException("cannot list loop devices: " + e.getMessage(), e);
+        }
+        synchronized (tableLock) {
+            // A row may appear (create) or vanish (delete) while the devices are listed: a device
+            // is accounted for if either snapshot explains it.
+            List<VolumeRecord> both = new ArrayList<>(before);
+            both.addAll(records.values());
+            List<UnmanagedExtent> found = new ArrayList<>(Recovery.unaccounted(both, observed, regionSizes));
+            for (String id : stuck) {
+                VolumeRecord r = records.get(id);
+                if (r != null) {
+                    found.add(new UnmanagedExtent(r.region(), "volume " + id, r.offset(), r.rawBytes(),
+                            "volume is " + r.state().name().toLowerCase() + " but its loop device is in use"));
+                }
+            }
+            blocked = List.copyOf(found);
+            return found;
+        }
+    }
+
+    /** Releases the directory lock. Loop devices stay: volumes outlive the driver process. */
+    @Override
+    public synchronized void close() {
+        ready = false;
+        unlockDir();
+    }
+}

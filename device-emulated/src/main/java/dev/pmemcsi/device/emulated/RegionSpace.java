@@ -1,0 +1,86 @@
+package dev.pmemcsi.device.emulated;
+
+import dev.pmemcsi.device.Extent;
+import dev.pmemcsi.device.RegionCapacity;
+import dev.pmemcsi.device.RegionLayout;
+import dev.pmemcsi.device.UnmanagedExtent;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Occupancy of the emulated regions, computed from the table: every row holds its extent
+ * whatever its state (a DELETING extent is not free until it is zeroed), and space held by loop
+ * devices the driver does not own is blocked too, so it is never handed out.
+ */
+final class RegionSpace {
+
+    private final Map<String, Long> regionSizes;
+    private final long alignment;
+    private final Map<String, RegionLayout> layouts = new LinkedHashMap<>();
+    private final Map<String, Long> used = new LinkedHashMap<>();
+
+    /**
+     * @param regionSizes region name to size, in region order
+     * @param blocked     extents owned by someone else; may overlap each other and rows
+     */
+    RegionSpace(Map<String, Long> regionSizes, long alignment, Collection<VolumeRecord> records,
+                Collection<UnmanagedExtent> blocked) {
+        this.regionSizes = regionSizes;
+        this.alignment = alignment;
+        for (Map.Entry<String, Long> region : regionSizes.entrySet()) {
+            String name = region.getKey();
+            long size = region.getValue();
+            List<Extent> taken = new ArrayList<>();
+            long usedBytes = 0;
+            for (VolumeRecord r : records) {
+                if (r.region().equals(name)) {
+                    taken.add(r.extent());
+                    usedBytes += r.rawBytes();
+                }
+            }
+            for (UnmanagedExtent u : blocked) {
+                if (u.region().equals(name) && u.offsetBytes() >= 0 && u.sizeBytes() > 0 && u.offsetBytes() < size) {
+                    taken.add(new Extent(u.offsetBytes(), Math.min(u.sizeBytes(), size - u.offsetBytes())));
+                }
+            }
+            layouts.put(name, new RegionLayout(name, size, alignment, merge(taken)));
+            used.put(name, usedBytes);
+        }
+    }
+
+    /** The union of possibly overlapping extents, as disjoint extents. */
+    static List<Extent> merge(List<Extent> extents) {
+        List<Extent> sorted = new ArrayList<>(extents);
+        sorted.sort(null);
+        List<Extent> out = new ArrayList<>();
+        for (Extent e : sorted) {
+            if (!out.isEmpty() && out.get(out.size() - 1).end() >= e.offset()) {
+                Extent last = out.remove(out.size() - 1);
+                out.add(new Extent(last.offset(), Math.max(last.end(), e.end()) - last.offset()));
+            } else {
+                out.add(e);
+            }
+        }
+        return out;
+    }
+
+    List<RegionLayout> layouts() {
+        return List.copyOf(layouts.values());
+    }
+
+    RegionLayout layout(String region) {
+        return layouts.get(region);
+    }
+
+    List<RegionCapacity> capacity() {
+        List<RegionCapacity> result = new ArrayList<>();
+        for (RegionLayout l : layouts.values()) {
+            result.add(new RegionCapacity(l.region(), -1, alignment, regionSizes.get(l.region()),
+                    l.availableBytes(), l.maxExtentBytes(), used.get(l.region())));
+        }
+        return result;
+    }
+}

@@ -1,0 +1,87 @@
+package dev.pmemcsi.device.emulated;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * The namespace table on disk, replaced atomically: the new content goes to a temporary file that
+ * is flushed, renamed over the table, and the directory is flushed so that the rename itself
+ * survives a power loss. A reader therefore sees either the old table or the new one.
+ */
+final class TableStore {
+
+    static final int VERSION = 1;
+
+    /** The file format; a version bump means an older driver must not read it. */
+    record Table(int version, List<VolumeRecord> volumes) {
+        Table {
+            volumes = List.copyOf(volumes);
+        }
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(SerializationFeature.INDENT_OUTPUT)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .setSerializationInclusion(JsonInclude.Include.ALWAYS);
+
+    private final Path file;
+    private final Path temp;
+
+    TableStore(Path file) {
+        this.file = file;
+        this.temp = file.resolveSibling(file.getFileName() + ".tmp");
+    }
+
+    Path file() {
+        return file;
+    }
+
+    /** The table, empty when none was written yet. A leftover temporary file is a torn write: dropped. */
+    List<VolumeRecord> load() throws IOException {
+        Files.deleteIfExists(temp);
+        if (!Files.exists(file)) {
+            return List.of();
+        }
+        return decode(Files.readAllBytes(file));
+    }
+
+    void save(List<VolumeRecord> records) throws IOException {
+        byte[] bytes = encode(records);
+        try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ByteBuffer buf = ByteBuffer.wrap(bytes);
+            while (buf.hasRemaining()) {
+                ch.write(buf);
+            }
+            ch.force(true);
+        }
+        Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        try (FileChannel d = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
+            d.force(true);
+        }
+    }
+
+    static byte[] encode(List<VolumeRecord> records) throws IOException {
+        List<VolumeRecord> sorted = records.stream().sorted(Comparator.comparing(VolumeRecord::id)).toList();
+        return JSON.writeValueAsBytes(new Table(VERSION, sorted));
+    }
+
+    static List<VolumeRecord> decode(byte[] bytes) throws IOException {
+        Table t = JSON.readValue(bytes, Table.class);
+        if (t.version() != VERSION) {
+            throw new IOException("namespace table has version " + t.version() + ", this driver reads version " + VERSION);
+        }
+        return t.volumes();
+    }
+}

@@ -1,0 +1,64 @@
+package dev.pmemcsi.device.emulated;
+
+import dev.pmemcsi.device.Extent;
+import dev.pmemcsi.device.VolumeMode;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * One row of the namespace table: the emulated equivalent of a namespace label.
+ *
+ * @param id            volume ID
+ * @param region        region name, {@code regionN}
+ * @param offset        start of the extent in the region file
+ * @param rawBytes      extent length, a multiple of the allocation unit
+ * @param usableBytes   size of the block device; the extent's first {@code rawBytes - usableBytes}
+ *                      stand in for the mode's metadata and are never exposed
+ * @param mode          device mode
+ * @param eraseAfter    recorded wish to zero the data on delete
+ * @param attributes    attributes recorded at creation
+ * @param state         life-cycle state
+ * @param eraseOnDelete for {@link VolumeState#DELETING}: whether the delete must zero the extent
+ */
+record VolumeRecord(
+        String id,
+        String region,
+        long offset,
+        long rawBytes,
+        long usableBytes,
+        VolumeMode mode,
+        boolean eraseAfter,
+        Map<String, String> attributes,
+        VolumeState state,
+        boolean eraseOnDelete) {
+
+    VolumeRecord {
+        Objects.requireNonNull(id, "id");
+        Objects.requireNonNull(region, "region");
+        Objects.requireNonNull(mode, "mode");
+        Objects.requireNonNull(state, "state");
+        if (offset < 0 || rawBytes <= 0 || usableBytes <= 0 || usableBytes > rawBytes) {
+            throw new IllegalArgumentException("volume " + id + ": bad geometry offset=" + offset
+                    + " raw=" + rawBytes + " usable=" + usableBytes);
+        }
+        attributes = Map.copyOf(attributes == null ? Map.of() : attributes);
+    }
+
+    Extent extent() {
+        return new Extent(offset, rawBytes);
+    }
+
+    /** Where the loop device starts in the region file. */
+    long deviceOffset() {
+        return offset + rawBytes - usableBytes;
+    }
+
+    VolumeRecord withState(VolumeState newState) {
+        return new VolumeRecord(id, region, offset, rawBytes, usableBytes, mode, eraseAfter, attributes, newState, eraseOnDelete);
+    }
+
+    VolumeRecord deleting(boolean erase) {
+        return new VolumeRecord(id, region, offset, rawBytes, usableBytes, mode, eraseAfter, attributes,
+                VolumeState.DELETING, eraseOnDelete || erase);
+    }
+}

@@ -1,0 +1,161 @@
+package dev.pmemcsi.node;
+
+import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.nativeio.CommandFailedException;
+import dev.pmemcsi.nativeio.NativeException;
+import dev.pmemcsi.nativeio.mount.DeviceNumber;
+import dev.pmemcsi.nativeio.mount.FileAttributes;
+import dev.pmemcsi.nativeio.mount.FilesystemProbe;
+import dev.pmemcsi.nativeio.mount.Filesystems;
+import dev.pmemcsi.nativeio.mount.MountInfo;
+import dev.pmemcsi.nativeio.mount.MountOptions;
+import dev.pmemcsi.nativeio.mount.MountTable;
+import dev.pmemcsi.nativeio.mount.Mounter;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import jnr.constants.platform.Errno;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Puts a volume's filesystem on a directory: detect what the device holds, make a filesystem only
+ * when it holds nothing, mount with DAX when the device can do it, and check that DAX is active.
+ */
+final class FilesystemMounter {
+
+    private static final Logger LOG = LoggerFactory.getLogger(FilesystemMounter.class);
+    private static final String DAX_PROBE_PREFIX = ".pmem-csi-dax-check-";
+
+    /** What happened. */
+    record Outcome(boolean formatted, boolean dax) {}
+
+    private final Mounter mounter;
+    private final Filesystems filesystems;
+    private final FilesystemProbe probe;
+
+    FilesystemMounter(Mounter mounter, Filesystems filesystems, FilesystemProbe probe) {
+        this.mounter = mounter;
+        this.filesystems = filesystems;
+        this.probe = probe;
+    }
+
+    /**
+     * Mounts the filesystem of {@code volume} at {@code target}, an existing directory.
+     *
+     * @param mayFormat whether an empty device may be formatted (false when restoring a mount)
+     */
+    Outcome mount(Volume volume, String fsType, List<String> mountFlags, boolean readOnly, Path target,
+                  boolean mayFormat) throws NativeException, CommandFailedException, IOException {
+        Path device = volume.devicePath();
+        DeviceNumber devNo = DeviceNumber.ofBlockDevice(device);
+        FilesystemProbe.Content content;
+        try {
+            content = probe.probe(device);
+        } catch (CommandFailedException e) {
+            throw Status.FAILED_PRECONDITION.withDescription("cannot tell whether " + device
+                    + " holds data, so it is neither formatted nor mounted: " + e.getMessage()).asRuntimeException();
+        }
+        boolean formatted = false;
+        if (content.isEmpty()) {
+            if (!mayFormat) {
+                throw Status.FAILED_PRECONDITION.withDescription(device + " of volume " + volume.id()
+                        + " holds no filesystem any more").asRuntimeException();
+            }
+            LOG.info("{} holds no filesystem; making {}: {}", device, fsType, Filesystems.mkfsArgv(fsType, device));
+            filesystems.mkfs(fsType, device);
+            formatted = true;
+        } else if (!content.type().orElse("").equals(fsType)) {
+            throw Status.FAILED_PRECONDITION.withDescription("volume " + volume.id() + " (" + device + ") holds "
+                    + content.describe() + ", not " + fsType + "; the driver never reformats a device").asRuntimeException();
+        }
+
+        DaxChoice dax = DaxChoice.decide(volume, mountFlags);
+        List<String> options = new ArrayList<>(mountFlags);
+        if (dax.enable()) {
+            options.add("dax");
+        }
+        if (readOnly && !options.contains("ro")) {
+            options.remove("rw");
+            options.add("ro");
+        }
+        MountOptions mo = MountOptions.of(options);
+        if (dax.verify()) {
+            LOG.info("mounting {} ({}) at {} with DAX: {}", device, fsType, target, dax.reason());
+        } else {
+            LOG.info("mounting {} ({}) at {} without DAX: {}", device, fsType, target, dax.reason());
+        }
+        try {
+            mounter.mount(device, target, fsType, mo);
+        } catch (NativeException e) {
+            if (dax.verify() && e.is(Errno.EINVAL)) {
+                throw DaxChoice.notActive(volume, "mount with dax failed: " + e.getMessage());
+            }
+            throw Status.INTERNAL.withDescription("mounting volume " + volume.id() + " failed: " + e.getMessage())
+                    .asRuntimeException();
+        }
+        try {
+            boolean active = verify(volume, devNo, target, dax, readOnly || mo.readOnly());
+            if (fsType.equals(Filesystems.XFS) && !mo.readOnly()) {
+                // Repeated on every read-write mount: it is idempotent, and a crash right after
+                // mkfs must not leave a filesystem without the hint.
+                filesystems.setXfsExtentSize(target);
+            }
+            return new Outcome(formatted, active);
+        } catch (RuntimeException | NativeException | CommandFailedException | IOException e) {
+            try {
+                mounter.unmount(target);
+            } catch (NativeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    private boolean verify(Volume volume, DeviceNumber devNo, Path target, DaxChoice dax, boolean readOnly)
+            throws IOException, NativeException {
+        Optional<MountInfo> m = MountTable.read().top(target);
+        if (m.isEmpty() || !devNo.matches(m.get())) {
+            throw Status.INTERNAL.withDescription("after mounting " + volume.devicePath() + " at " + target
+                    + ", /proc/self/mountinfo shows " + m.map(MountInfo::toString).orElse("nothing") + " there")
+                    .asRuntimeException();
+        }
+        if (!dax.verify()) {
+            return false;
+        }
+        if (!m.get().daxAlways()) {
+            throw DaxChoice.notActive(volume, "the mount options are " + String.join(",", m.get().superOptions()));
+        }
+        if (!readOnly) {
+            Optional<Boolean> fileDax = probeFile(target);
+            if (fileDax.isPresent() && !fileDax.get()) {
+                throw DaxChoice.notActive(volume, "the mount shows dax, but statx(2) reports no STATX_ATTR_DAX"
+                        + " on a new file");
+            }
+            LOG.debug("DAX active on {}: mount option present, statx {}", target,
+                    fileDax.map(b -> "confirms").orElse("does not report DAX on this kernel"));
+        }
+        return true;
+    }
+
+    /** STATX_ATTR_DAX of a new, empty file in {@code dir}; the file is removed again. */
+    private static Optional<Boolean> probeFile(Path dir) throws IOException, NativeException {
+        Path probe = dir.resolve(DAX_PROBE_PREFIX + UUID.randomUUID());
+        Files.createFile(probe);
+        try {
+            return FileAttributes.of(probe).dax();
+        } finally {
+            Files.deleteIfExists(probe);
+        }
+    }
+
+    static StatusRuntimeException unmountFailed(Path path, NativeException e) {
+        return Status.INTERNAL.withDescription("unmounting " + path + " failed: " + e.getMessage()).asRuntimeException();
+    }
+}

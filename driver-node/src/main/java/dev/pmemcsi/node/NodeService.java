@@ -1,0 +1,813 @@
+package dev.pmemcsi.node;
+
+import dev.pmemcsi.csi.v1.NodeExpandVolumeRequest;
+import dev.pmemcsi.csi.v1.NodeExpandVolumeResponse;
+import dev.pmemcsi.csi.v1.NodeGetCapabilitiesRequest;
+import dev.pmemcsi.csi.v1.NodeGetCapabilitiesResponse;
+import dev.pmemcsi.csi.v1.NodeGetInfoRequest;
+import dev.pmemcsi.csi.v1.NodeGetInfoResponse;
+import dev.pmemcsi.csi.v1.NodeGetVolumeStatsRequest;
+import dev.pmemcsi.csi.v1.NodeGetVolumeStatsResponse;
+import dev.pmemcsi.csi.v1.NodeGrpc;
+import dev.pmemcsi.csi.v1.NodePublishVolumeRequest;
+import dev.pmemcsi.csi.v1.NodePublishVolumeResponse;
+import dev.pmemcsi.csi.v1.NodeServiceCapability;
+import dev.pmemcsi.csi.v1.NodeStageVolumeRequest;
+import dev.pmemcsi.csi.v1.NodeStageVolumeResponse;
+import dev.pmemcsi.csi.v1.NodeUnpublishVolumeRequest;
+import dev.pmemcsi.csi.v1.NodeUnpublishVolumeResponse;
+import dev.pmemcsi.csi.v1.NodeUnstageVolumeRequest;
+import dev.pmemcsi.csi.v1.NodeUnstageVolumeResponse;
+import dev.pmemcsi.csi.v1.Topology;
+import dev.pmemcsi.csi.v1.VolumeCapability;
+import dev.pmemcsi.csi.v1.VolumeCondition;
+import dev.pmemcsi.device.DeviceException;
+import dev.pmemcsi.device.DeviceManager;
+import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.VolumeHealth;
+import dev.pmemcsi.device.VolumeIds;
+import dev.pmemcsi.device.VolumeNotFoundException;
+import dev.pmemcsi.device.VolumeRequest;
+import dev.pmemcsi.driver.DeviceStatus;
+import dev.pmemcsi.driver.DriverConfig;
+import dev.pmemcsi.driver.InvalidRequestException;
+import dev.pmemcsi.driver.VolumeCapabilities;
+import dev.pmemcsi.driver.VolumeLocks;
+import dev.pmemcsi.driver.VolumeParameters;
+import dev.pmemcsi.driver.VolumeUsage;
+import dev.pmemcsi.nativeio.BlockDevice;
+import dev.pmemcsi.nativeio.CommandFailedException;
+import dev.pmemcsi.nativeio.CommandRunner;
+import dev.pmemcsi.nativeio.NativeException;
+import dev.pmemcsi.nativeio.mount.DeviceNumber;
+import dev.pmemcsi.nativeio.mount.FilesystemProbe;
+import dev.pmemcsi.nativeio.mount.Filesystems;
+import dev.pmemcsi.nativeio.mount.FsStats;
+import dev.pmemcsi.nativeio.mount.MountInfo;
+import dev.pmemcsi.nativeio.mount.MountOptions;
+import dev.pmemcsi.nativeio.mount.MountTable;
+import dev.pmemcsi.nativeio.mount.Mounter;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import jnr.constants.platform.Errno;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * The CSI Node service: puts PMEM volumes where pods can use them. Mount-access volumes are
+ * formatted once (ext4 or xfs laid out for huge pages), mounted with DAX at the staging path, and
+ * bind-mounted into each pod; block-access volumes are bind-mounted device nodes. CSI ephemeral
+ * inline volumes are created, formatted and mounted at the target by NodePublishVolume and deleted
+ * by NodeUnpublishVolume.
+ *
+ * <p>Every staging and publication is recorded under the state directory before its mount is
+ * made, and every question about what is mounted is answered from {@code /proc/self/mountinfo}.
+ * {@link #start()} compares the two after a restart.
+ */
+public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUsage {
+
+    private static final Logger LOG = LoggerFactory.getLogger(NodeService.class);
+    /** Mounts stacked at one path that unmounting will peel off before giving up. */
+    private static final int MAX_STACKED_MOUNTS = 16;
+
+    private final DriverConfig config;
+    private final DeviceManager devices;
+    private final VolumeLocks locks;
+    private final NodeState state;
+    private final Mounter mounter = new Mounter();
+    private final FilesystemMounter filesystems;
+    private volatile boolean started;
+
+    public NodeService(DriverConfig config, DeviceManager devices, VolumeLocks locks, Path stateDir) {
+        this.config = config;
+        this.devices = devices;
+        this.locks = locks;
+        this.state = new NodeState(stateDir);
+        CommandRunner runner = new CommandRunner();
+        this.filesystems = new FilesystemMounter(mounter, new Filesystems(runner), new FilesystemProbe(runner));
+    }
+
+    /**
+     * Loads the records and reconciles them with the mounts: operations a crash interrupted are
+     * rolled back (publications, stagings) or finished (removals), and finished ones whose mount
+     * vanished (a reboot) are restored. Problems with one record are logged and leave that record
+     * for the next start; they do not stop the service.
+     */
+    public synchronized void start() throws IOException {
+        state.load();
+        List<Attachment> records = new ArrayList<>(state.all());
+        // Publications depend on stagings: undo them first, restore them last.
+        records.sort(Comparator.comparing((Attachment a) -> a.kind() == Attachment.Kind.STAGED));
+        for (Attachment a : records) {
+            if (a.phase() != Attachment.Phase.DONE) {
+                reconcileUnfinished(a);
+            }
+        }
+        records.sort(Comparator.comparing((Attachment a) -> a.kind() == Attachment.Kind.PUBLISHED));
+        for (Attachment a : records) {
+            if (a.phase() == Attachment.Phase.DONE) {
+                reconcileDone(a);
+            }
+        }
+        started = true;
+        LOG.info("node service started with {} staged/published volume records", state.all().size());
+    }
+
+    // ------------------------------------------------------------------ identity
+
+    @Override
+    public void nodeGetInfo(NodeGetInfoRequest request, StreamObserver<NodeGetInfoResponse> obs) {
+        serve("NodeGetInfo", "", obs, () -> NodeGetInfoResponse.newBuilder()
+                .setNodeId(config.nodeId())
+                .setMaxVolumesPerNode(config.maxVolumesPerNode())
+                .setAccessibleTopology(Topology.newBuilder().putAllSegments(config.topologySegment()))
+                .build());
+    }
+
+    @Override
+    public void nodeGetCapabilities(NodeGetCapabilitiesRequest request, StreamObserver<NodeGetCapabilitiesResponse> obs) {
+        serve("NodeGetCapabilities", "", obs, () -> {
+            NodeGetCapabilitiesResponse.Builder b = NodeGetCapabilitiesResponse.newBuilder();
+            for (NodeServiceCapability.RPC.Type t : List.of(
+                    NodeServiceCapability.RPC.Type.STAGE_UNSTAGE_VOLUME,
+                    NodeServiceCapability.RPC.Type.GET_VOLUME_STATS,
+                    NodeServiceCapability.RPC.Type.VOLUME_CONDITION,
+                    NodeServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER)) {
+                b.addCapabilities(NodeServiceCapability.newBuilder()
+                        .setRpc(NodeServiceCapability.RPC.newBuilder().setType(t)));
+            }
+            return b.build();
+        });
+    }
+
+    @Override
+    public void nodeExpandVolume(NodeExpandVolumeRequest request, StreamObserver<NodeExpandVolumeResponse> obs) {
+        serve("NodeExpandVolume", request.getVolumeId(), obs, () -> {
+            throw Status.UNIMPLEMENTED.withDescription("PMEM volumes cannot be expanded").asRuntimeException();
+        });
+    }
+
+    // ------------------------------------------------------------------ stage
+
+    @Override
+    public void nodeStageVolume(NodeStageVolumeRequest request, StreamObserver<NodeStageVolumeResponse> obs) {
+        serve("NodeStageVolume", request.getVolumeId(), obs, () -> {
+            stage(request);
+            return NodeStageVolumeResponse.getDefaultInstance();
+        });
+    }
+
+    private void stage(NodeStageVolumeRequest req) throws Exception {
+        String id = require("volume_id", req.getVolumeId());
+        Path path = NodePaths.parse("staging_target_path", req.getStagingTargetPath());
+        VolumeCapability cap = capability(req.hasVolumeCapability(), req.getVolumeCapability());
+        try (VolumeLocks.Held held = lock(id)) {
+            Volume vol = volume(id);
+            requireDevice(vol);
+            Attachment.Access access = access(cap);
+            if (access == Attachment.Access.MOUNT && !NodePaths.exists(path)) {
+                createDirectory("staging_target_path", path);
+            }
+            Path real = resolve("staging_target_path", path);
+            Attachment wanted = new Attachment(Attachment.Kind.STAGED, Attachment.Phase.PENDING, id, path, real,
+                    access, fsType(cap), mountFlags(cap), cap.getAccessMode().getMode().name(), false, "", false,
+                    id, vol.devicePath(), vol.eraseAfter());
+            Optional<Attachment> existing = state.staged(id);
+            Conflicts.stage(existing, wanted).ifPresent(s -> {
+                throw s.asRuntimeException();
+            });
+            if (access == Attachment.Access.BLOCK) {
+                // Nothing to mount: the device is bind-mounted straight into each pod.
+                if (existing.isEmpty() || existing.get().phase() != Attachment.Phase.DONE) {
+                    state.put(wanted.withPhase(Attachment.Phase.DONE));
+                }
+                LOG.info("block volume {} staged (device {})", id, vol.devicePath());
+                return;
+            }
+            DeviceNumber devNo = DeviceNumber.ofBlockDevice(vol.devicePath());
+            MountTable mounts = MountTable.read();
+            Optional<MountInfo> top = mounts.top(real);
+            if (top.isPresent()) {
+                if (!devNo.matches(top.get())) {
+                    throw Status.FAILED_PRECONDITION.withDescription("staging path " + path + " already has "
+                            + top.get().source() + " (" + top.get().fsType() + ") mounted").asRuntimeException();
+                }
+                if (existing.isEmpty() || existing.get().phase() != Attachment.Phase.DONE) {
+                    state.put(wanted.withPhase(Attachment.Phase.DONE));
+                }
+                LOG.debug("volume {} is already staged at {}", id, path);
+                return;
+            }
+            if (existing.isEmpty()) {
+                List<MountInfo> elsewhere = mounts.ofDevice(devNo.major(), devNo.minor());
+                if (!elsewhere.isEmpty()) {
+                    throw Status.FAILED_PRECONDITION.withDescription("device " + vol.devicePath() + " of volume " + id
+                            + " is already mounted at " + elsewhere.get(0).mountPoint()
+                            + ", which the driver has no record of").asRuntimeException();
+                }
+            }
+            state.put(wanted);
+            try {
+                FilesystemMounter.Outcome o = filesystems.mount(vol, wanted.fsType(), wanted.mountFlags(),
+                        VolumeCapabilities.isReadOnlyMode(cap), real, true);
+                state.put(wanted.withPhase(Attachment.Phase.DONE));
+                LOG.info("volume {} staged at {}: {}{}, DAX {}", id, path, wanted.fsType(),
+                        o.formatted() ? " (new filesystem)" : "", o.dax() ? "on" : "off");
+            } catch (Exception e) {
+                undoMount(real, e);
+                forget(wanted, e);
+                throw e;
+            }
+        }
+    }
+
+    @Override
+    public void nodeUnstageVolume(NodeUnstageVolumeRequest request, StreamObserver<NodeUnstageVolumeResponse> obs) {
+        serve("NodeUnstageVolume", request.getVolumeId(), obs, () -> {
+            unstage(request);
+            return NodeUnstageVolumeResponse.getDefaultInstance();
+        });
+    }
+
+    private void unstage(NodeUnstageVolumeRequest req) throws Exception {
+        String id = require("volume_id", req.getVolumeId());
+        Path path = NodePaths.parse("staging_target_path", req.getStagingTargetPath());
+        try (VolumeLocks.Held held = lock(id)) {
+            Optional<Attachment> rec = state.staged(id);
+            if (rec.isPresent() && !rec.get().path().equals(path)) {
+                throw Status.FAILED_PRECONDITION.withDescription("volume " + id + " is staged at "
+                        + rec.get().path() + ", not at " + path).asRuntimeException();
+            }
+            List<Attachment> published = state.publishedOf(id);
+            if (!published.isEmpty()) {
+                throw Status.FAILED_PRECONDITION.withDescription("volume " + id + " is still published at "
+                        + published.get(0).path() + "; unpublish it first").asRuntimeException();
+            }
+            Path real = NodePaths.resolveOr("staging_target_path", path, rec.map(Attachment::realPath).orElse(path));
+            if (rec.isPresent()) {
+                state.put(rec.get().withPhase(Attachment.Phase.REMOVING));
+            }
+            int unmounted = unmountAll(real);
+            if (rec.isPresent()) {
+                state.remove(rec.get());
+            }
+            // The staging directory itself belongs to the CO (kubelet removes it), so it stays.
+            LOG.info("volume {} unstaged from {}{}", id, path,
+                    rec.isEmpty() && unmounted == 0 ? " (it was neither recorded nor mounted)" : "");
+        }
+    }
+
+    // ------------------------------------------------------------------ publish
+
+    @Override
+    public void nodePublishVolume(NodePublishVolumeRequest request, StreamObserver<NodePublishVolumeResponse> obs) {
+        serve("NodePublishVolume", request.getVolumeId(), obs, () -> {
+            publish(request);
+            return NodePublishVolumeResponse.getDefaultInstance();
+        });
+    }
+
+    private void publish(NodePublishVolumeRequest req) throws Exception {
+        String id = require("volume_id", req.getVolumeId());
+        Path target = NodePaths.parse("target_path", req.getTargetPath());
+        VolumeCapability cap = capability(req.hasVolumeCapability(), req.getVolumeCapability());
+        boolean ephemeral = "true".equalsIgnoreCase(req.getVolumeContextMap().get(VolumeParameters.EPHEMERAL));
+        if (ephemeral) {
+            publishEphemeral(req, id, target, cap);
+            return;
+        }
+        Path staging = NodePaths.parse("staging_target_path", req.getStagingTargetPath());
+        try (VolumeLocks.Held held = lock(id)) {
+            Volume vol = volume(id);
+            Attachment stage = state.staged(id)
+                    .filter(s -> s.phase() == Attachment.Phase.DONE)
+                    .orElseThrow(() -> Status.FAILED_PRECONDITION.withDescription("volume " + id
+                            + " is not staged; NodeStageVolume must come first").asRuntimeException());
+            if (!stage.path().equals(staging)) {
+                throw Status.FAILED_PRECONDITION.withDescription("volume " + id + " is staged at " + stage.path()
+                        + ", not at " + staging).asRuntimeException();
+            }
+            Attachment.Access access = access(cap);
+            if (access != stage.access()) {
+                throw Status.FAILED_PRECONDITION.withDescription("volume " + id + " is staged for "
+                        + stage.access() + " access, not " + access).asRuntimeException();
+            }
+            Path real = resolve("target_path", target);
+            boolean readOnly = req.getReadonly() || VolumeCapabilities.isReadOnlyMode(cap);
+            Attachment wanted = new Attachment(Attachment.Kind.PUBLISHED, Attachment.Phase.PENDING, id, target, real,
+                    access, fsType(cap), mountFlags(cap), cap.getAccessMode().getMode().name(), req.getReadonly(),
+                    staging.toString(), false, id, vol.devicePath(), false);
+            Optional<Attachment> existing = state.publishedAt(target);
+            Conflicts.publish(existing, state.publishedOf(id), wanted).ifPresent(s -> {
+                throw s.asRuntimeException();
+            });
+            Optional<MountInfo> top = MountTable.read().top(real);
+            if (top.isPresent()) {
+                if (existing.isPresent() && existing.get().phase() == Attachment.Phase.DONE) {
+                    LOG.debug("volume {} is already published at {}", id, target);
+                    return;
+                }
+                throw Status.FAILED_PRECONDITION.withDescription("target path " + target + " already has "
+                        + top.get().source() + " (" + top.get().fsType() + ") mounted, which the driver has no"
+                        + " record of").asRuntimeException();
+            }
+            state.put(wanted);
+            boolean created = false;
+            try {
+                long flags = readOnly ? MountOptions.MS_RDONLY : 0;
+                if (access == Attachment.Access.MOUNT) {
+                    created = createDirectory("target_path", real);
+                    flags |= MountOptions.of(wanted.mountFlags()).flags();
+                    mounter.bind(stage.realPath(), real, flags);
+                } else {
+                    created = createFile(real);
+                    mounter.bind(vol.devicePath(), real, flags);
+                }
+                state.put(wanted.withPhase(Attachment.Phase.DONE));
+                LOG.info("volume {} published at {}{}", id, target, readOnly ? " read-only" : "");
+            } catch (Exception e) {
+                undoMount(real, e);
+                if (created) {
+                    removeQuietly(real, e);
+                }
+                forget(wanted, e);
+                throw e;
+            }
+        }
+    }
+
+    private void publishEphemeral(NodePublishVolumeRequest req, String id, Path target, VolumeCapability cap)
+            throws Exception {
+        if (access(cap) != Attachment.Access.MOUNT) {
+            throw new InvalidRequestException("CSI ephemeral inline volumes must have mount access, not block");
+        }
+        VolumeParameters params = VolumeParameters.parse(req.getVolumeContextMap(), VolumeParameters.Origin.EPHEMERAL_INLINE);
+        String deviceId = VolumeIds.fromName(id);
+        try (VolumeLocks.Held held = lock(id)) {
+            Path real = resolve("target_path", target);
+            boolean readOnly = req.getReadonly() || VolumeCapabilities.isReadOnlyMode(cap);
+            Attachment wanted = new Attachment(Attachment.Kind.PUBLISHED, Attachment.Phase.PENDING, id, target, real,
+                    Attachment.Access.MOUNT, fsType(cap), mountFlags(cap), cap.getAccessMode().getMode().name(),
+                    req.getReadonly(), "", true, deviceId, Path.of(""), params.eraseAfter());
+            Optional<Attachment> existing = state.publishedAt(target);
+            Conflicts.publish(existing, state.publishedOf(id), wanted).ifPresent(s -> {
+                throw s.asRuntimeException();
+            });
+            boolean fresh = existing.isEmpty() || existing.get().phase() != Attachment.Phase.DONE;
+            Optional<MountInfo> top = MountTable.read().top(real);
+            if (top.isPresent()) {
+                if (!fresh) {
+                    LOG.debug("ephemeral volume {} is already published at {}", id, target);
+                    return;
+                }
+                throw Status.FAILED_PRECONDITION.withDescription("target path " + target + " already has "
+                        + top.get().source() + " mounted, which the driver has no record of").asRuntimeException();
+            }
+            // Recorded before the device exists, so that a crash in between cannot leak it.
+            state.put(fresh ? wanted : existing.get());
+            boolean created = false;
+            try {
+                Volume vol = devices.createVolume(new VolumeRequest(deviceId, params.sizeBytes(), 0, params.mode(),
+                        params.eraseAfter(), params.asAttributes()));
+                requireDevice(vol);
+                Attachment withDevice = new Attachment(wanted.kind(), wanted.phase(), id, target, real, wanted.access(),
+                        wanted.fsType(), wanted.mountFlags(), wanted.accessMode(), wanted.readOnly(), "", true,
+                        deviceId, vol.devicePath(), params.eraseAfter());
+                state.put(withDevice);
+                created = createDirectory("target_path", real);
+                FilesystemMounter.Outcome o = filesystems.mount(vol, wanted.fsType(), wanted.mountFlags(), readOnly,
+                        real, fresh);
+                state.put(withDevice.withPhase(Attachment.Phase.DONE));
+                LOG.info("ephemeral volume {} ({} bytes, device {}) published at {}: {}, DAX {}", id,
+                        vol.usableBytes(), vol.devicePath(), target, wanted.fsType(), o.dax() ? "on" : "off");
+            } catch (Exception e) {
+                undoMount(real, e);
+                if (created) {
+                    removeQuietly(real, e);
+                }
+                if (fresh) {
+                    try {
+                        devices.deleteVolume(deviceId, params.eraseAfter());
+                    } catch (DeviceException suppressed) {
+                        e.addSuppressed(suppressed);
+                    }
+                    forget(wanted, e);
+                }
+                throw e;
+            }
+        }
+    }
+
+    @Override
+    public void nodeUnpublishVolume(NodeUnpublishVolumeRequest request, StreamObserver<NodeUnpublishVolumeResponse> obs) {
+        serve("NodeUnpublishVolume", request.getVolumeId(), obs, () -> {
+            unpublish(request);
+            return NodeUnpublishVolumeResponse.getDefaultInstance();
+        });
+    }
+
+    private void unpublish(NodeUnpublishVolumeRequest req) throws Exception {
+        String id = require("volume_id", req.getVolumeId());
+        Path target = NodePaths.parse("target_path", req.getTargetPath());
+        try (VolumeLocks.Held held = lock(id)) {
+            Optional<Attachment> rec = state.publishedAt(target);
+            if (rec.isPresent() && !rec.get().volumeId().equals(id)) {
+                throw Status.FAILED_PRECONDITION.withDescription("target path " + target + " holds volume "
+                        + rec.get().volumeId() + ", not " + id).asRuntimeException();
+            }
+            Path real = NodePaths.resolveOr("target_path", target, rec.map(Attachment::realPath).orElse(target));
+            if (rec.isPresent()) {
+                state.put(rec.get().withPhase(Attachment.Phase.REMOVING));
+            }
+            int unmounted = unmountAll(real);
+            removeTarget(real);
+            if (rec.isPresent()) {
+                if (rec.get().ephemeral()) {
+                    devices.deleteVolume(rec.get().deviceId(), rec.get().eraseAfter());
+                    LOG.info("ephemeral volume {} (device {}) deleted{}", id, rec.get().deviceId(),
+                            rec.get().eraseAfter() ? " and erased" : "");
+                }
+                state.remove(rec.get());
+            }
+            LOG.info("volume {} unpublished from {}{}", id, target,
+                    rec.isEmpty() && unmounted == 0 ? " (it was neither recorded nor mounted)" : "");
+        }
+    }
+
+    // ------------------------------------------------------------------ stats
+
+    @Override
+    public void nodeGetVolumeStats(NodeGetVolumeStatsRequest request, StreamObserver<NodeGetVolumeStatsResponse> obs) {
+        serve("NodeGetVolumeStats", request.getVolumeId(), obs, () -> stats(request));
+    }
+
+    private NodeGetVolumeStatsResponse stats(NodeGetVolumeStatsRequest req) throws Exception {
+        String id = require("volume_id", req.getVolumeId());
+        Path path = NodePaths.parse("volume_path", req.getVolumePath());
+        // No volume lock: statistics must never make a concurrent stage or publish fail with ABORTED.
+        Attachment a = state.publishedAt(path).filter(p -> p.volumeId().equals(id))
+                .or(() -> state.staged(id).filter(s -> s.path().equals(path)))
+                .filter(r -> r.phase() == Attachment.Phase.DONE)
+                .orElseThrow(() -> Status.NOT_FOUND.withDescription("volume " + id + " is neither staged nor"
+                        + " published at " + path).asRuntimeException());
+        if (!NodePaths.exists(a.realPath())) {
+            throw Status.NOT_FOUND.withDescription("volume path " + path + " does not exist").asRuntimeException();
+        }
+        List<String> problems = new ArrayList<>();
+        try {
+            VolumeHealth h = devices.volumeHealth(a.deviceId());
+            if (h.abnormal()) {
+                problems.add(h.message());
+            }
+        } catch (VolumeNotFoundException e) {
+            problems.add("volume " + a.deviceId() + " no longer exists on this node");
+        }
+        if (!Files.exists(a.devicePath())) {
+            problems.add("device " + a.devicePath() + " has disappeared");
+        }
+        boolean expectMount = !(a.kind() == Attachment.Kind.STAGED && a.access() == Attachment.Access.BLOCK);
+        boolean mounted = MountTable.read().isMountPoint(a.realPath());
+        if (expectMount && !mounted) {
+            problems.add(path + " is no longer mounted");
+        }
+        NodeGetVolumeStatsResponse.Builder b = NodeGetVolumeStatsResponse.newBuilder();
+        if (a.access() == Attachment.Access.MOUNT && mounted) {
+            FsStats fs = FsStats.of(a.realPath());
+            b.addUsage(usage(fs.totalBytes(), fs.availableBytes(), fs.usedBytes(),
+                    dev.pmemcsi.csi.v1.VolumeUsage.Unit.BYTES));
+            b.addUsage(usage(fs.totalInodes(), fs.freeInodes(), fs.usedInodes(),
+                    dev.pmemcsi.csi.v1.VolumeUsage.Unit.INODES));
+        } else if (a.access() == Attachment.Access.BLOCK && (mounted || !expectMount)) {
+            try {
+                long size = BlockDevice.sizeOf(mounted ? a.realPath() : a.devicePath());
+                b.addUsage(dev.pmemcsi.csi.v1.VolumeUsage.newBuilder()
+                        .setTotal(size).setUnit(dev.pmemcsi.csi.v1.VolumeUsage.Unit.BYTES));
+            } catch (NativeException e) {
+                problems.add("cannot read the size of the device: " + e.getMessage());
+            }
+        }
+        b.setVolumeCondition(VolumeCondition.newBuilder()
+                .setAbnormal(!problems.isEmpty())
+                .setMessage(problems.isEmpty() ? "ok" : String.join("; ", problems)));
+        if (!problems.isEmpty()) {
+            LOG.warn("volume {} at {} is abnormal: {}", id, path, String.join("; ", problems));
+        }
+        return b.build();
+    }
+
+    private static dev.pmemcsi.csi.v1.VolumeUsage usage(long total, long available, long used,
+                                                        dev.pmemcsi.csi.v1.VolumeUsage.Unit unit) {
+        return dev.pmemcsi.csi.v1.VolumeUsage.newBuilder()
+                .setTotal(total).setAvailable(available).setUsed(used).setUnit(unit).build();
+    }
+
+    // ------------------------------------------------------------------ VolumeUsage
+
+    @Override
+    public Optional<String> usage(String volumeId) {
+        List<String> where = new ArrayList<>();
+        for (Attachment a : state.all()) {
+            if (a.volumeId().equals(volumeId) || a.deviceId().equals(volumeId)) {
+                where.add((a.kind() == Attachment.Kind.STAGED ? "staged at " : "published at ") + a.path());
+            }
+        }
+        where.sort(null);
+        return where.isEmpty() ? Optional.empty() : Optional.of(String.join(", ", where));
+    }
+
+    // ------------------------------------------------------------------ reconciliation
+
+    private void reconcileUnfinished(Attachment a) {
+        MDC.put("volume", a.volumeId());
+        try {
+            LOG.warn("{} of volume {} at {} was interrupted in phase {}; {}", a.kind(), a.volumeId(), a.path(),
+                    a.phase(), a.phase() == Attachment.Phase.PENDING ? "rolling it back" : "finishing the removal");
+            tearDown(a, a.kind() == Attachment.Kind.PUBLISHED);
+        } catch (Exception e) {
+            LOG.error("cannot reconcile {} of volume {} at {}; the record stays for the next start", a.kind(),
+                    a.volumeId(), a.path(), e);
+        } finally {
+            MDC.remove("volume");
+        }
+    }
+
+    /** Unmounts, removes what the driver created, deletes an ephemeral volume, forgets the record. */
+    private void tearDown(Attachment a, boolean removeTarget) throws Exception {
+        unmountAll(a.realPath());
+        if (removeTarget) {
+            removeTarget(a.realPath());
+        }
+        if (a.ephemeral()) {
+            devices.deleteVolume(a.deviceId(), a.eraseAfter());
+        }
+        state.remove(a);
+    }
+
+    private void reconcileDone(Attachment a) {
+        MDC.put("volume", a.volumeId());
+        try {
+            boolean blockStaging = a.kind() == Attachment.Kind.STAGED && a.access() == Attachment.Access.BLOCK;
+            if (blockStaging || MountTable.read().isMountPoint(a.realPath())) {
+                return;
+            }
+            Path parent = a.realPath().getParent();
+            if (!Files.isDirectory(parent)) {
+                // The pod's (or kubelet's) directory is gone, so no one will ever unpublish it:
+                // an ephemeral volume lives and dies with its pod.
+                LOG.warn("{} of volume {} at {} lost its mount and its parent directory; forgetting it{}",
+                        a.kind(), a.volumeId(), a.path(), a.ephemeral() ? " and deleting the ephemeral volume" : "");
+                tearDown(a, false);
+                return;
+            }
+            Optional<Volume> vol = devices.getVolume(a.deviceId());
+            if (vol.isEmpty() || !Files.exists(vol.get().devicePath())) {
+                LOG.error("{} of volume {} at {} is not mounted and its device is gone; left as it is",
+                        a.kind(), a.volumeId(), a.path());
+                return;
+            }
+            LOG.warn("{} of volume {} at {} is not mounted (host reboot?); restoring it", a.kind(), a.volumeId(), a.path());
+            if (a.kind() == Attachment.Kind.STAGED || a.ephemeral()) {
+                if (!NodePaths.exists(a.realPath())) {
+                    Files.createDirectory(a.realPath());
+                }
+                filesystems.mount(vol.get(), a.fsType(), a.mountFlags(),
+                        a.readOnly() || a.accessMode().equals("SINGLE_NODE_READER_ONLY"), a.realPath(), false);
+            } else {
+                long flags = a.readOnly() || a.accessMode().equals("SINGLE_NODE_READER_ONLY") ? MountOptions.MS_RDONLY : 0;
+                if (a.access() == Attachment.Access.MOUNT) {
+                    Attachment stage = state.staged(a.volumeId()).orElseThrow(
+                            () -> new IllegalStateException("its staging record is missing"));
+                    if (!NodePaths.exists(a.realPath())) {
+                        Files.createDirectory(a.realPath());
+                    }
+                    mounter.bind(stage.realPath(), a.realPath(), flags | MountOptions.of(a.mountFlags()).flags());
+                } else {
+                    createFile(a.realPath());
+                    mounter.bind(vol.get().devicePath(), a.realPath(), flags);
+                }
+            }
+        } catch (Exception e) {
+            LOG.error("cannot restore {} of volume {} at {}; the record stays", a.kind(), a.volumeId(), a.path(), e);
+        } finally {
+            MDC.remove("volume");
+        }
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    /** Unmounts everything stacked at {@code path}; returns how many mounts it removed. */
+    private int unmountAll(Path path) throws IOException {
+        int n = 0;
+        while (MountTable.read().isMountPoint(path)) {
+            if (n == MAX_STACKED_MOUNTS) {
+                throw Status.INTERNAL.withDescription(path + " still has mounts after " + n + " unmounts")
+                        .asRuntimeException();
+            }
+            try {
+                mounter.unmount(path);
+            } catch (NativeException e) {
+                if (e.is(Errno.EINVAL)) {
+                    // The kernel says nothing is mounted there (mountinfo saw it a moment ago: a race).
+                    break;
+                }
+                throw FilesystemMounter.unmountFailed(path, e);
+            }
+            n++;
+        }
+        return n;
+    }
+
+    /** Removes a target after unmounting: an empty directory, or the empty file a block volume was bound to. */
+    private static void removeTarget(Path path) throws IOException {
+        if (!NodePaths.exists(path)) {
+            return;
+        }
+        if (Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)) {
+            try {
+                Files.delete(path);
+            } catch (DirectoryNotEmptyException e) {
+                throw Status.FAILED_PRECONDITION.withDescription("target " + path + " is not empty after"
+                        + " unmounting; it is left in place").asRuntimeException();
+            }
+        } else if (Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS) && Files.size(path) == 0) {
+            Files.delete(path);
+        } else {
+            throw Status.FAILED_PRECONDITION.withDescription("target " + path + " is neither an empty directory"
+                    + " nor an empty file after unmounting; it is left in place").asRuntimeException();
+        }
+    }
+
+    private void undoMount(Path real, Exception cause) {
+        try {
+            unmountAll(real);
+        } catch (IOException | RuntimeException e) {
+            cause.addSuppressed(e);
+        }
+    }
+
+    private void forget(Attachment a, Exception cause) {
+        try {
+            state.remove(a);
+        } catch (IOException e) {
+            cause.addSuppressed(e);
+        }
+    }
+
+    private static void removeQuietly(Path p, Exception cause) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException e) {
+            cause.addSuppressed(e);
+        }
+    }
+
+    private static boolean createDirectory(String field, Path p) throws IOException {
+        if (NodePaths.exists(p)) {
+            if (!Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+                throw Status.FAILED_PRECONDITION.withDescription(field + " " + p + " exists and is not a directory")
+                        .asRuntimeException();
+            }
+            return false;
+        }
+        try {
+            Files.createDirectory(p);
+        } catch (NoSuchFileException e) {
+            throw Status.FAILED_PRECONDITION.withDescription("the parent directory of " + field + " " + p
+                    + " does not exist").asRuntimeException();
+        }
+        return true;
+    }
+
+    private static boolean createFile(Path p) throws IOException {
+        if (NodePaths.exists(p)) {
+            if (!Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
+                throw Status.FAILED_PRECONDITION.withDescription("target_path " + p + " exists and is not a file;"
+                        + " a block volume is bound onto a file").asRuntimeException();
+            }
+            return false;
+        }
+        Files.createFile(p);
+        return true;
+    }
+
+    private static Path resolve(String field, Path p) throws InvalidRequestException, IOException {
+        try {
+            return NodePaths.resolve(field, p);
+        } catch (NoSuchFileException e) {
+            throw Status.FAILED_PRECONDITION.withDescription("the parent directory of " + field + " " + p
+                    + " does not exist").asRuntimeException();
+        }
+    }
+
+    private Volume volume(String id) throws DeviceException {
+        return devices.getVolume(id).orElseThrow(() -> Status.NOT_FOUND.withDescription("volume " + id
+                + " does not exist on node " + config.nodeId()).asRuntimeException());
+    }
+
+    private static void requireDevice(Volume vol) {
+        if (!Files.exists(vol.devicePath())) {
+            throw Status.FAILED_PRECONDITION.withDescription("the device " + vol.devicePath() + " of volume "
+                    + vol.id() + " has disappeared").asRuntimeException();
+        }
+    }
+
+    private VolumeLocks.Held lock(String id) {
+        return locks.tryAcquire(id).orElseThrow(() -> DeviceStatus.busy(id));
+    }
+
+    private static String require(String field, String value) throws InvalidRequestException {
+        if (value == null || value.isEmpty()) {
+            throw new InvalidRequestException(field + " must not be empty");
+        }
+        return value;
+    }
+
+    private static VolumeCapability capability(boolean present, VolumeCapability cap) throws InvalidRequestException {
+        if (!present) {
+            throw new InvalidRequestException("volume_capability must be set");
+        }
+        VolumeCapabilities.validate(cap);
+        return cap;
+    }
+
+    private static Attachment.Access access(VolumeCapability cap) {
+        return cap.hasBlock() ? Attachment.Access.BLOCK : Attachment.Access.MOUNT;
+    }
+
+    private static String fsType(VolumeCapability cap) {
+        return cap.hasMount() ? VolumeCapabilities.fsType(cap) : "";
+    }
+
+    private static List<String> mountFlags(VolumeCapability cap) {
+        return cap.hasMount() ? List.copyOf(cap.getMount().getMountFlagsList()) : List.of();
+    }
+
+    @FunctionalInterface
+    private interface Call<T> {
+        T run() throws Exception;
+    }
+
+    /** Runs one RPC with its MDC, and turns every failure into the status the CSI spec wants. */
+    private <T> void serve(String method, String volumeId, StreamObserver<T> obs, Call<T> call) {
+        MDC.put("method", method);
+        if (!volumeId.isEmpty()) {
+            MDC.put("volume", volumeId);
+        }
+        try {
+            if (!started) {
+                throw Status.UNAVAILABLE.withDescription("the node service is starting").asRuntimeException();
+            }
+            T response = call.run();
+            obs.onNext(response);
+            obs.onCompleted();
+        } catch (Exception e) {
+            StatusRuntimeException s = toStatus(e);
+            if (s.getStatus().getCode() == Status.Code.INTERNAL) {
+                LOG.error("{} failed: {}", method, s.getStatus().getDescription(), e);
+            } else {
+                LOG.info("{} refused: {} {}", method, s.getStatus().getCode(), s.getStatus().getDescription());
+            }
+            obs.onError(s);
+        } finally {
+            MDC.remove("method");
+            MDC.remove("volume");
+        }
+    }
+
+    private static StatusRuntimeException toStatus(Exception e) {
+        if (e instanceof StatusRuntimeException s) {
+            return s;
+        }
+        if (e instanceof InvalidRequestException ire) {
+            return DeviceStatus.invalid(ire);
+        }
+        if (e instanceof DeviceException de) {
+            return DeviceStatus.toStatus(de);
+        }
+        if (e instanceof CommandFailedException cfe) {
+            return Status.INTERNAL.withDescription(cfe.getMessage()).asRuntimeException();
+        }
+        if (e instanceof NativeException ne) {
+            return (ne.is(Errno.ENOENT) ? Status.FAILED_PRECONDITION : Status.INTERNAL)
+                    .withDescription(ne.getMessage()).asRuntimeException();
+        }
+        return Status.INTERNAL.withDescription(e.getClass().getSimpleName() + ": " + e.getMessage()).asRuntimeException();
+    }
+
+    /** For tests and diagnostics: the records. */
+    NodeState state() {
+        return state;
+    }
+}
