@@ -1,0 +1,69 @@
+package dev.pmemcsi.device.ndctl;
+
+import dev.pmemcsi.device.DeviceException;
+import dev.pmemcsi.device.VolumeInUseException;
+import dev.pmemcsi.ndctl.BlockDevice;
+import dev.pmemcsi.ndctl.NdctlException;
+import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Zeroes a whole block device through an exclusive open, so that a mounted or open device is
+ * refused (EBUSY) instead of being overwritten under its users.
+ */
+public final class BlockDeviceEraser implements VolumeEraser {
+
+    private static final Logger log = LoggerFactory.getLogger(BlockDeviceEraser.class);
+
+    /** How the zeros get to the media. */
+    public enum Method {
+        /** The kernel zeroes the range (BLKZEROOUT); the pmem driver writes zero pages itself. */
+        ZEROOUT,
+        /** Large O_DIRECT writes of a zero buffer. */
+        DIRECT_WRITE
+    }
+
+    private static final long STEP = 256L * 1024 * 1024;
+    private static final int WRITE_CHUNK = 8 * 1024 * 1024;
+    private static final long LOG_EVERY = 4L * 1024 * 1024 * 1024;
+
+    private final Method method;
+
+    public BlockDeviceEraser(Method method) {
+        this.method = method;
+    }
+
+    public Method method() {
+        return method;
+    }
+
+    @Override
+    public void erase(String volumeId, Path device) throws DeviceException {
+        long start = System.nanoTime();
+        try (BlockDevice dev = BlockDevice.openExclusive(device, method == Method.DIRECT_WRITE)) {
+            long size = dev.size();
+            long nextLog = LOG_EVERY;
+            for (long off = 0; off < size; off += STEP) {
+                long len = Math.min(STEP, size - off);
+                if (method == Method.ZEROOUT) {
+                    dev.zeroOut(off, len);
+                } else {
+                    dev.writeZeros(off, len, WRITE_CHUNK, n -> { });
+                }
+                if (off + len >= nextLog && off + len < size) {
+                    log.info("erasing volume {} on {}: {} of {} MiB zeroed", volumeId, device, (off + len) >> 20, size >> 20);
+                    nextLog += LOG_EVERY;
+                }
+            }
+            dev.sync();
+            log.info("erased volume {} on {} ({} MiB, {}) in {} ms", volumeId, device, size >> 20, method,
+                    (System.nanoTime() - start) / 1_000_000);
+        } catch (NdctlException e) {
+            if (e.isBusy()) {
+                throw new VolumeInUseException("volume " + volumeId + " cannot be erased: " + e.getMessage(), e);
+            }
+            throw new DeviceException("erasing volume " + volumeId + " failed: " + e.getMessage(), e);
+        }
+    }
+}

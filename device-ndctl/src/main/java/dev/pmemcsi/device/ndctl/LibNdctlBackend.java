@@ -1,0 +1,91 @@
+package dev.pmemcsi.device.ndctl;
+
+import dev.pmemcsi.ndctl.CreateObserver;
+import dev.pmemcsi.ndctl.DimmInfo;
+import dev.pmemcsi.ndctl.Errno;
+import dev.pmemcsi.ndctl.NamespaceInfo;
+import dev.pmemcsi.ndctl.NamespaceSpec;
+import dev.pmemcsi.ndctl.NdctlBus;
+import dev.pmemcsi.ndctl.NdctlContext;
+import dev.pmemcsi.ndctl.NdctlDimm;
+import dev.pmemcsi.ndctl.NdctlException;
+import dev.pmemcsi.ndctl.NdctlNamespace;
+import dev.pmemcsi.ndctl.NdctlRegion;
+import dev.pmemcsi.ndctl.RegionInfo;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Predicate;
+
+/** {@link NamespaceBackend} on libndctl. */
+public final class LibNdctlBackend implements NamespaceBackend {
+
+    private final CreateObserver observer;
+
+    public LibNdctlBackend() {
+        this(CreateObserver.NONE);
+    }
+
+    /** @param observer sees every create step; tests use it to interrupt a create */
+    public LibNdctlBackend(CreateObserver observer) {
+        this.observer = observer;
+    }
+
+    @Override
+    public void load() throws NdctlException {
+        NdctlContext.open().close();
+    }
+
+    @Override
+    public List<String> buses() throws NdctlException {
+        try (NdctlContext ctx = NdctlContext.open()) {
+            return ctx.buses().stream().map(NdctlBus::devname).toList();
+        }
+    }
+
+    @Override
+    public List<RegionInfo> regions() throws NdctlException {
+        try (NdctlContext ctx = NdctlContext.open()) {
+            List<RegionInfo> result = new ArrayList<>();
+            for (NdctlRegion r : ctx.regions()) {
+                result.add(r.info());
+            }
+            return result;
+        }
+    }
+
+    @Override
+    public List<DimmInfo> dimms() throws NdctlException {
+        try (NdctlContext ctx = NdctlContext.open()) {
+            return ctx.dimms().stream().map(NdctlDimm::info).toList();
+        }
+    }
+
+    @Override
+    public NamespaceInfo create(String region, NamespaceSpec spec, Predicate<NamespaceInfo> leftover) throws NdctlException {
+        return NdctlContext.configure(ctx -> {
+            destroyMatching(ctx, info -> !info.active() && leftover.test(info));
+            NdctlRegion r = ctx.region(region).orElseThrow(() ->
+                    new NdctlException("ndctl_region_get_first", region, -Errno.ENODEV, "no such region"));
+            return r.createNamespace(spec, observer).info();
+        });
+    }
+
+    @Override
+    public List<NamespaceInfo> destroy(Predicate<NamespaceInfo> which) throws NdctlException {
+        return NdctlContext.configure(ctx -> destroyMatching(ctx, which));
+    }
+
+    private static List<NamespaceInfo> destroyMatching(NdctlContext ctx, Predicate<NamespaceInfo> which) throws NdctlException {
+        List<NamespaceInfo> destroyed = new ArrayList<>();
+        for (NdctlRegion r : ctx.regions()) {
+            for (NdctlNamespace ns : r.namespaces()) {
+                NamespaceInfo info = ns.info();
+                if (info.allocated() && which.test(info)) {
+                    ns.destroy();
+                    destroyed.add(info);
+                }
+            }
+        }
+        return destroyed;
+    }
+}

@@ -1,0 +1,480 @@
+package dev.pmemcsi.device.ndctl;
+
+import dev.pmemcsi.device.Capacity;
+import dev.pmemcsi.device.CapacityMath;
+import dev.pmemcsi.device.DeviceBusyException;
+import dev.pmemcsi.device.DeviceException;
+import dev.pmemcsi.device.DeviceGoneException;
+import dev.pmemcsi.device.DeviceHealth;
+import dev.pmemcsi.device.DeviceManager;
+import dev.pmemcsi.device.NoSpaceException;
+import dev.pmemcsi.device.OutOfRangeException;
+import dev.pmemcsi.device.RegionCapacity;
+import dev.pmemcsi.device.RegionChoice;
+import dev.pmemcsi.device.UnmanagedExtent;
+import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.VolumeExistsException;
+import dev.pmemcsi.device.VolumeHealth;
+import dev.pmemcsi.device.VolumeInUseException;
+import dev.pmemcsi.device.VolumeMode;
+import dev.pmemcsi.device.VolumeNotFoundException;
+import dev.pmemcsi.device.VolumeRequest;
+import dev.pmemcsi.ndctl.BadBlock;
+import dev.pmemcsi.ndctl.DimmInfo;
+import dev.pmemcsi.ndctl.Errno;
+import dev.pmemcsi.ndctl.NamespaceInfo;
+import dev.pmemcsi.ndctl.NamespaceMode;
+import dev.pmemcsi.ndctl.NamespaceSpec;
+import dev.pmemcsi.ndctl.NdctlException;
+import dev.pmemcsi.ndctl.RegionInfo;
+import dev.pmemcsi.ndctl.SmartHealth;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * Direct mode: one PMEM namespace per volume, made and destroyed through libndctl.
+ *
+ * <p>The namespace labels on the DIMMs are the only state: a volume is an allocated, enabled
+ * fsdax or sector namespace whose name is the volume ID and whose UUID is derived from it (see
+ * {@link VolumeNamespaces}). Every read takes a fresh snapshot from the kernel, so namespaces
+ * changed by a restart, a reboot or the ndctl CLI are seen as they are. Namespaces of anyone else
+ * are never changed, only reported by {@link #unmanagedExtents()}.
+ *
+ * <p>Namespace creates and destroys are serialised host-wide by the bindings' namespace lock;
+ * calls for one volume ID are serialised here. Erasing a volume's data runs outside the namespace
+ * lock, so it does not hold up other volumes.
+ *
+ * <p>Crash safety: a create allocates label space before the namespace is enabled. If the driver
+ * dies in between, an allocated but inactive namespace of ours remains. {@link #start()} and every
+ * create destroy such leftovers under the namespace lock, where no create of this process can be
+ * in flight, so nothing leaks and a half-made namespace never becomes a volume.
+ */
+public final class NdctlDeviceManager implements DeviceManager {
+
+    private static final Logger log = LoggerFactory.getLogger(NdctlDeviceManager.class);
+
+    /** The region alignment the kernel uses when a region reports none. */
+    static final long DEFAULT_REGION_ALIGN = 16 * CapacityMath.MIB;
+    private static final int ID_LOCK_STRIPES = 64;
+
+    private final NamespaceBackend backend;
+    private final VolumeEraser eraser;
+    private final VolumeNamespaces naming;
+    private final ReentrantLock[] idLocks = new ReentrantLock[ID_LOCK_STRIPES];
+    /** Attributes of volumes created by this process; the labels have no room for them. */
+    private final Map<String, Map<String, String>> attributes = new ConcurrentHashMap<>();
+    private volatile boolean started;
+    private volatile boolean closed;
+
+    /** The production wiring: libndctl, erasing with BLKZEROOUT. */
+    public NdctlDeviceManager(String driverName) {
+        this(driverName, new LibNdctlBackend(), new BlockDeviceEraser(BlockDeviceEraser.Method.ZEROOUT));
+    }
+
+    public NdctlDeviceManager(String driverName, NamespaceBackend backend, VolumeEraser eraser) {
+        this.naming = new VolumeNamespaces(driverName);
+        this.backend = backend;
+        this.eraser = eraser;
+        for (int i = 0; i < idLocks.length; i++) {
+            idLocks[i] = new ReentrantLock();
+        }
+    }
+
+    @Override
+    public String backendName() {
+        return "ndctl";
+    }
+
+    @Override
+    public void start() throws DeviceException {
+        try {
+            backend.load();
+        } catch (NdctlException e) {
+            throw new DeviceException("direct mode needs libndctl: " + e.getMessage(), e);
+        }
+        List<RegionInfo> regions = read(backend::regions);
+        if (read(backend::buses).isEmpty()) {
+            throw new DeviceException("no NVDIMM bus: load the nfit and nd_pmem modules (modprobe nfit nd_pmem), "
+                    + "and check that the platform exposes NVDIMMs");
+        }
+        if (managedRegions(regions).isEmpty()) {
+            throw new DeviceException("no enabled, writable PMEM region on the NVDIMM bus: "
+                    + "check the DIMMs' region configuration and that the regions are enabled (ndctl list -R)");
+        }
+        List<NamespaceInfo> cleaned = change(() -> backend.destroy(this::isLeftover));
+        for (NamespaceInfo ns : cleaned) {
+            log.warn("destroyed {} in {}: an interrupted create or delete of volume {} left it allocated but not enabled",
+                    ns.devname(), ns.region(), ns.altName());
+        }
+        List<Volume> volumes = listVolumes();
+        log.info("direct mode ready: {} volumes recovered from the namespace labels in {} regions",
+                volumes.size(), managedRegions(regions).size());
+        started = true;
+        closed = false;
+    }
+
+    @Override
+    public boolean isReady() {
+        return started && !closed;
+    }
+
+    @Override
+    public List<Volume> listVolumes() throws DeviceException {
+        List<Volume> result = new ArrayList<>();
+        for (RegionInfo r : managedRegions(read(backend::regions))) {
+            for (NamespaceInfo ns : r.namespaces()) {
+                toVolume(ns).ifPresent(result::add);
+            }
+        }
+        result.sort(Comparator.comparing(Volume::id));
+        return result;
+    }
+
+    @Override
+    public Optional<Volume> getVolume(String volumeId) throws DeviceException {
+        return findNamespace(volumeId).flatMap(this::toVolume);
+    }
+
+    @Override
+    public Volume createVolume(VolumeRequest req) throws DeviceException {
+        String id = req.volumeId();
+        ReentrantLock lock = idLock(id);
+        lock.lock();
+        try (MDC.MDCCloseable m = MDC.putCloseable("volume", id)) {
+            long required = req.requiredBytes() == 0 ? CapacityMath.DEFAULT_VOLUME_BYTES : req.requiredBytes();
+            List<RegionInfo> regions = managedRegions(read(backend::regions));
+            Optional<Volume> existing = volumeIn(regions, id);
+            if (existing.isPresent()) {
+                return compatibleOrThrow(existing.get(), req, required);
+            }
+            List<RegionCapacity> withinLimit = new ArrayList<>();
+            long smallestUsable = Long.MAX_VALUE;
+            for (RegionInfo r : regions) {
+                RegionCapacity cap = capacityOf(r);
+                long raw = CapacityMath.rawBytesFor(req.mode(), required, cap.alignment());
+                long usable = raw == Long.MAX_VALUE ? Long.MAX_VALUE : CapacityMath.usableBytes(req.mode(), raw);
+                smallestUsable = Math.min(smallestUsable, usable);
+                if (req.limitBytes() == 0 || usable <= req.limitBytes()) {
+                    withinLimit.add(cap);
+                }
+            }
+            if (withinLimit.isEmpty()) {
+                throw new OutOfRangeException("the smallest " + req.mode() + " volume with " + required
+                        + " usable bytes has " + smallestUsable + " bytes, above the limit " + req.limitBytes());
+            }
+            RegionCapacity chosen = RegionChoice.bestFit(withinLimit,
+                    r -> CapacityMath.rawBytesFor(req.mode(), required, r.alignment())).orElseThrow(() ->
+                    new NoSpaceException("no region has room for a " + req.mode() + " volume of " + required
+                            + " usable bytes; largest free extents: " + largestExtents(regions)));
+            long raw = CapacityMath.rawBytesFor(req.mode(), required, chosen.alignment());
+            NamespaceSpec spec = new NamespaceSpec(namespaceMode(req.mode()), raw, id, naming.uuidFor(id, req.eraseAfter()),
+                    NamespaceSpec.DEFAULT_ALIGN, NamespaceSpec.DEFAULT_SECTOR_SIZE);
+            NamespaceInfo created = change(() -> backend.create(chosen.region(), spec, this::isLeftover));
+            Volume volume = toVolume(created).orElseThrow(() ->
+                    new DeviceException("namespace " + created.devname() + " of volume " + id + " was created but is not usable: "
+                            + created));
+            if (volume.usableBytes() < required || (req.limitBytes() != 0 && volume.usableBytes() > req.limitBytes())) {
+                destroyQuietly(id);
+                throw new DeviceException("namespace " + created.devname() + " of " + raw + " bytes offers "
+                        + volume.usableBytes() + " usable bytes, outside the requested " + required + ".."
+                        + (req.limitBytes() == 0 ? "" : req.limitBytes()) + "; it was destroyed again");
+            }
+            if (!req.attributes().isEmpty()) {
+                attributes.put(id, req.attributes());
+            }
+            log.info("created volume {} as {} in {} ({} bytes raw, {} usable)", id, created.devname(), created.region(),
+                    created.sizeBytes(), volume.usableBytes());
+            return withAttributes(volume);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private Volume compatibleOrThrow(Volume existing, VolumeRequest req, long required) throws VolumeExistsException {
+        boolean fits = existing.mode() == req.mode() && existing.usableBytes() >= required
+                && (req.limitBytes() == 0 || existing.usableBytes() <= req.limitBytes());
+        if (!fits) {
+            throw new VolumeExistsException("volume " + req.volumeId() + " exists with " + existing.usableBytes()
+                    + " usable bytes in mode " + existing.mode());
+        }
+        return existing;
+    }
+
+    @Override
+    public void deleteVolume(String volumeId, boolean erase) throws DeviceException {
+        ReentrantLock lock = idLock(volumeId);
+        lock.lock();
+        try (MDC.MDCCloseable m = MDC.putCloseable("volume", volumeId)) {
+            Optional<NamespaceInfo> ns = findNamespace(volumeId);
+            if (ns.isEmpty()) {
+                return;
+            }
+            if (erase && ns.get().active() && !ns.get().blockDevice().isEmpty()) {
+                eraser.erase(volumeId, Path.of("/dev", ns.get().blockDevice()));
+            }
+            List<NamespaceInfo> destroyed = change(() -> backend.destroy(info -> naming.isVolume(info, volumeId)));
+            attributes.remove(volumeId);
+            for (NamespaceInfo d : destroyed) {
+                log.info("deleted volume {}: destroyed {} in {}", volumeId, d.devname(), d.region());
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public Capacity capacity() throws DeviceException {
+        return new Capacity(managedRegions(read(backend::regions)).stream().map(this::capacityOf).toList());
+    }
+
+    @Override
+    public VolumeHealth volumeHealth(String volumeId) throws DeviceException {
+        for (RegionInfo r : managedRegions(read(backend::regions))) {
+            for (NamespaceInfo ns : r.namespaces()) {
+                if (naming.isVolume(ns, volumeId)) {
+                    return healthOf(r, ns);
+                }
+            }
+        }
+        throw new VolumeNotFoundException("volume " + volumeId + " not found");
+    }
+
+    VolumeHealth healthOf(RegionInfo region, NamespaceInfo ns) {
+        long bad = badSectors(region, ns);
+        if (!ns.active() || ns.blockDevice().isEmpty()) {
+            return new VolumeHealth(true, "namespace " + ns.devname() + " of the volume is not enabled", bad);
+        }
+        if (!Files.exists(Path.of("/dev", ns.blockDevice()))) {
+            return new VolumeHealth(true, "device /dev/" + ns.blockDevice() + " of the volume has disappeared", bad);
+        }
+        return bad > 0 ? new VolumeHealth(true, bad + " bad 512-byte blocks on /dev/" + ns.blockDevice(), bad) : VolumeHealth.ok();
+    }
+
+    /** Region lists cover every mode; namespace lists miss sector namespaces. Take the larger. */
+    static long badSectors(RegionInfo region, NamespaceInfo ns) {
+        long fromNamespace = ns.badBlocks().stream().mapToLong(BadBlock::lengthSectors).sum();
+        long fromRegion = 0;
+        if (ns.resource() >= 0 && ns.resource() >= region.resource()) {
+            long first = (ns.resource() - region.resource()) / BadBlock.SECTOR;
+            long sectors = ns.sizeBytes() / BadBlock.SECTOR;
+            for (BadBlock bb : region.badBlocks()) {
+                fromRegion += bb.overlap(first, sectors);
+            }
+        }
+        return Math.max(fromNamespace, fromRegion);
+    }
+
+    @Override
+    public DeviceHealth deviceHealth() throws DeviceException {
+        List<DeviceHealth.DimmHealth> dimms = read(backend::dimms).stream().map(NdctlDeviceManager::dimmHealth).toList();
+        Map<String, Long> bad = new LinkedHashMap<>();
+        for (RegionInfo r : managedRegions(read(backend::regions))) {
+            bad.put(r.devname(), r.badBlocks().stream().mapToLong(BadBlock::lengthSectors).sum());
+        }
+        return new DeviceHealth(dimms, bad);
+    }
+
+    static DeviceHealth.DimmHealth dimmHealth(DimmInfo d) {
+        Optional<SmartHealth> smart = d.smart();
+        String state = "unknown";
+        int spares = -1;
+        int lifeUsed = -1;
+        double temp = Double.NaN;
+        if (smart.isPresent()) {
+            SmartHealth s = smart.get();
+            if (s.has(SmartHealth.HEALTH_VALID)) {
+                int h = s.healthFlags();
+                state = (h & SmartHealth.FATAL) != 0 ? "fatal"
+                        : (h & SmartHealth.CRITICAL) != 0 ? "critical"
+                        : (h & SmartHealth.NON_CRITICAL) != 0 ? "non-critical" : "ok";
+            }
+            spares = s.has(SmartHealth.SPARES_VALID) ? s.sparesPercent() : -1;
+            lifeUsed = s.has(SmartHealth.USED_VALID) ? s.lifeUsedPercent() : -1;
+            temp = s.has(SmartHealth.TEMP_VALID) ? s.temperatureCelsius() : Double.NaN;
+        }
+        // The platform's own failure flags override a healthier SMART answer: a DIMM that could
+        // not be mapped holds no usable data, one that failed to save or restore may have lost some.
+        if ((d.failedFlags() & DimmInfo.FAILED_MAP) != 0) {
+            state = "fatal";
+        } else if ((d.failedFlags() & (DimmInfo.FAILED_SAVE | DimmInfo.FAILED_RESTORE | DimmInfo.FAILED_FLUSH
+                | DimmInfo.FAILED_ARM)) != 0 && !state.equals("fatal")) {
+            state = "critical";
+        }
+        return new DeviceHealth.DimmHealth(d.devname(), state, spares, temp, lifeUsed);
+    }
+
+    @Override
+    public List<UnmanagedExtent> unmanagedExtents() throws DeviceException {
+        List<UnmanagedExtent> result = new ArrayList<>();
+        for (RegionInfo r : managedRegions(read(backend::regions))) {
+            for (NamespaceInfo ns : r.namespaces()) {
+                if (!ns.allocated() || toVolume(ns).isPresent()) {
+                    continue;
+                }
+                Optional<VolumeNamespaces.Owned> owner = naming.owner(ns);
+                String reason = owner.isEmpty() ? "foreign namespace"
+                        : !ns.active() ? "unfinished namespace of volume " + owner.get().volumeId() + " (destroyed on the next start or create)"
+                        : "namespace of volume " + owner.get().volumeId() + " in unsupported mode " + ns.mode().cliName();
+                long offset = ns.resource() >= 0 && ns.resource() >= r.resource() ? ns.resource() - r.resource() : -1;
+                String name = ns.altName().isEmpty() ? ns.devname() : ns.devname() + " (" + ns.altName() + ")";
+                result.add(new UnmanagedExtent(r.devname(), name, offset, ns.sizeBytes(), reason));
+            }
+        }
+        return result;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+    }
+
+    // ---- mapping
+
+    private Optional<Volume> toVolume(NamespaceInfo ns) {
+        Optional<VolumeNamespaces.Owned> owner = naming.owner(ns);
+        if (owner.isEmpty() || !ns.active() || ns.blockDevice().isEmpty()) {
+            return Optional.empty();
+        }
+        VolumeMode mode = switch (ns.mode()) {
+            case FSDAX -> VolumeMode.FSDAX;
+            case SECTOR -> VolumeMode.SECTOR;
+            default -> null;
+        };
+        if (mode == null) {
+            return Optional.empty();
+        }
+        String id = owner.get().volumeId();
+        return Optional.of(withAttributes(new Volume(id, ns.region(), mode, ns.sizeBytes(), ns.deviceBytes(),
+                Path.of("/dev", ns.blockDevice()), mode == VolumeMode.FSDAX, owner.get().eraseAfter(), Map.of())));
+    }
+
+    private Volume withAttributes(Volume v) {
+        Map<String, String> attrs = attributes.getOrDefault(v.id(), Map.of());
+        return new Volume(v.id(), v.region(), v.mode(), v.allocatedBytes(), v.usableBytes(), v.devicePath(),
+                v.daxCapable(), v.eraseAfter(), attrs);
+    }
+
+    private Optional<Volume> volumeIn(List<RegionInfo> regions, String id) {
+        for (RegionInfo r : regions) {
+            for (NamespaceInfo ns : r.namespaces()) {
+                if (naming.isVolume(ns, id)) {
+                    Optional<Volume> v = toVolume(ns);
+                    if (v.isPresent()) {
+                        return v;
+                    }
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    private Optional<NamespaceInfo> findNamespace(String id) throws DeviceException {
+        for (RegionInfo r : managedRegions(read(backend::regions))) {
+            for (NamespaceInfo ns : r.namespaces()) {
+                if (naming.isVolume(ns, id)) {
+                    return Optional.of(ns);
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Allocated, not in service, and ours: what an interrupted create or destroy leaves. */
+    private boolean isLeftover(NamespaceInfo ns) {
+        return ns.allocated() && !ns.active() && naming.owner(ns).isPresent();
+    }
+
+    static long alignment(RegionInfo r) {
+        long regionAlign = r.align() > 0 ? r.align() : DEFAULT_REGION_ALIGN;
+        return CapacityMath.lcm(CapacityMath.FSDAX_PFN_ALIGN * Math.max(1, r.interleaveWays()), regionAlign);
+    }
+
+    RegionCapacity capacityOf(RegionInfo r) {
+        long align = alignment(r);
+        long used = r.namespaces().stream().filter(ns -> toVolume(ns).isPresent()).mapToLong(NamespaceInfo::sizeBytes).sum();
+        return new RegionCapacity(r.devname(), r.numaNode(), align, r.sizeBytes(),
+                CapacityMath.alignDown(r.availableBytes(), align), CapacityMath.alignDown(r.maxExtentBytes(), align), used);
+    }
+
+    private String largestExtents(List<RegionInfo> regions) {
+        StringBuilder sb = new StringBuilder();
+        for (RegionInfo r : regions) {
+            sb.append(sb.length() == 0 ? "" : ", ").append(r.devname()).append('=').append(capacityOf(r).maxExtentBytes());
+        }
+        return sb.length() == 0 ? "none" : sb.toString();
+    }
+
+    static List<RegionInfo> managedRegions(List<RegionInfo> regions) {
+        return regions.stream().filter(r -> r.isPmem() && r.enabled() && !r.readOnly()).toList();
+    }
+
+    static NamespaceMode namespaceMode(VolumeMode mode) {
+        return switch (mode) {
+            case FSDAX -> NamespaceMode.FSDAX;
+            case SECTOR -> NamespaceMode.SECTOR;
+        };
+    }
+
+    private void destroyQuietly(String id) {
+        try {
+            backend.destroy(info -> naming.isVolume(info, id));
+        } catch (NdctlException e) {
+            log.error("cannot destroy the unusable namespace of volume {}: {}", id, e.getMessage());
+        }
+    }
+
+    private ReentrantLock idLock(String id) {
+        return idLocks[Math.floorMod(id.hashCode(), idLocks.length)];
+    }
+
+    // ---- error mapping
+
+    @FunctionalInterface
+    private interface NdctlCall<T> {
+        T call() throws NdctlException;
+    }
+
+    private static <T> T read(NdctlCall<T> call) throws DeviceException {
+        try {
+            return call.call();
+        } catch (NdctlException e) {
+            throw new DeviceException(e.getMessage(), e);
+        }
+    }
+
+    private static <T> T change(NdctlCall<T> call) throws DeviceException {
+        try {
+            return call.call();
+        } catch (NdctlException e) {
+            throw translate(e);
+        }
+    }
+
+    static DeviceException translate(NdctlException e) {
+        int errno = -e.errno();
+        if (errno == Errno.ENOSPC) {
+            return new NoSpaceException(e.getMessage(), e);
+        }
+        if (errno == Errno.EBUSY && e.call().equals("ndctl_namespace_disable_safe")) {
+            return new VolumeInUseException("the volume's device is mounted or open: " + e.getMessage(), e);
+        }
+        if (errno == Errno.EBUSY) {
+            return new DeviceBusyException(e.getMessage(), e);
+        }
+        if (errno == Errno.ENODEV) {
+            return new DeviceGoneException(e.getMessage(), e);
+        }
+        return new DeviceException(e.getMessage(), e);
+    }
+}

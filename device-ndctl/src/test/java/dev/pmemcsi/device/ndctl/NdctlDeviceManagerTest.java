@@ -1,0 +1,327 @@
+package dev.pmemcsi.device.ndctl;
+
+import static dev.pmemcsi.device.ndctl.FakeNamespaceBackend.GIB;
+import static dev.pmemcsi.device.ndctl.FakeNamespaceBackend.MIB;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.pmemcsi.device.Capacity;
+import dev.pmemcsi.device.CapacityMath;
+import dev.pmemcsi.device.DeviceException;
+import dev.pmemcsi.device.DeviceHealth;
+import dev.pmemcsi.device.NoSpaceException;
+import dev.pmemcsi.device.OutOfRangeException;
+import dev.pmemcsi.device.RegionCapacity;
+import dev.pmemcsi.device.UnmanagedExtent;
+import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.VolumeExistsException;
+import dev.pmemcsi.device.VolumeHealth;
+import dev.pmemcsi.device.VolumeIds;
+import dev.pmemcsi.device.VolumeInUseException;
+import dev.pmemcsi.device.VolumeMode;
+import dev.pmemcsi.device.VolumeRequest;
+import dev.pmemcsi.ndctl.BadBlock;
+import dev.pmemcsi.ndctl.DimmInfo;
+import dev.pmemcsi.ndctl.Errno;
+import dev.pmemcsi.ndctl.NamespaceInfo;
+import dev.pmemcsi.ndctl.NamespaceMode;
+import dev.pmemcsi.ndctl.NdctlException;
+import dev.pmemcsi.ndctl.PersistenceDomain;
+import dev.pmemcsi.ndctl.RegionInfo;
+import dev.pmemcsi.ndctl.SmartHealth;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class NdctlDeviceManagerTest {
+
+    private FakeNamespaceBackend backend;
+    private final List<String> erased = new ArrayList<>();
+    private NdctlDeviceManager dm;
+    private final VolumeNamespaces naming = new VolumeNamespaces("pmem-csi.dev");
+
+    @BeforeEach
+    void setUp() throws DeviceException {
+        backend = new FakeNamespaceBackend().withQemuRegions();
+        dm = manager();
+        dm.start();
+    }
+
+    private NdctlDeviceManager manager() {
+        return new NdctlDeviceManager("pmem-csi.dev", backend, (id, dev) -> erased.add(id + " " + dev));
+    }
+
+    private static VolumeRequest request(String name, long bytes, VolumeMode mode, boolean erase) {
+        return new VolumeRequest(VolumeIds.fromName(name), bytes, 0, mode, erase, Map.of());
+    }
+
+    @Test
+    void alignmentIsLcmOfPfnAlignTimesWaysAndRegionAlign() {
+        assertEquals(16 * MIB, NdctlDeviceManager.alignment(region(16 * MIB, 1)));
+        assertEquals(16 * MIB, NdctlDeviceManager.alignment(region(16 * MIB, 4)));
+        assertEquals(48 * MIB, NdctlDeviceManager.alignment(region(16 * MIB, 3)));
+        assertEquals(32 * MIB, NdctlDeviceManager.alignment(region(16 * MIB, 16)));
+        // A region that reports no alignment gets the kernel's default.
+        assertEquals(16 * MIB, NdctlDeviceManager.alignment(region(0, 1)));
+    }
+
+    private static RegionInfo region(long align, int ways) {
+        return new RegionInfo("ndbus0", "region9", "pmem", 64 * GIB, 64 * GIB, 64 * GIB, align, ways, 0,
+                PersistenceDomain.MEMORY_CONTROLLER, 0, false, true, List.of(), List.of());
+    }
+
+    @Test
+    void uuidIsDerivedFromDriverVolumeAndEraseFlag() {
+        UUID a = naming.uuidFor("vol-1", true);
+        assertEquals(a, new VolumeNamespaces("pmem-csi.dev").uuidFor("vol-1", true));
+        assertEquals(3, a.version(), "name-based UUID");
+        assertNotEquals(a, naming.uuidFor("vol-1", false));
+        assertNotEquals(a, naming.uuidFor("vol-2", true));
+        assertNotEquals(a, new VolumeNamespaces("other.example").uuidFor("vol-1", true));
+    }
+
+    @Test
+    void ownershipNeedsNameUuidAndAllocatedSize() {
+        UUID u = naming.uuidFor("vol-1", false);
+        assertEquals(Optional.of(new VolumeNamespaces.Owned("vol-1", false)), naming.owner(ns("vol-1", u, 64 * MIB)));
+        // A deleted seed keeps its old name and UUID but has size 0.
+        assertTrue(naming.owner(ns("vol-1", u, 0)).isEmpty());
+        // The same name with any other UUID is somebody else's.
+        assertTrue(naming.owner(ns("vol-1", UUID.randomUUID(), 64 * MIB)).isEmpty());
+        // Our UUID for another name does not match either.
+        assertTrue(naming.owner(ns("vol-2", u, 64 * MIB)).isEmpty());
+        assertTrue(naming.owner(ns("Not A Volume ID", u, 64 * MIB)).isEmpty());
+    }
+
+    private static NamespaceInfo ns(String name, UUID uuid, long size) {
+        return new NamespaceInfo("region0", "namespace0.0", name, uuid, NamespaceMode.FSDAX, size, 0x100000000L, size > 0,
+                size == 0, size > 0 ? "pmem0" : "", "", size, 2 * MIB, List.of());
+    }
+
+    @Test
+    void createsFsdaxNamespaceWithAtLeastTheRequestedUsableBytes() throws DeviceException {
+        VolumeRequest req = request("pvc-a", GIB, VolumeMode.FSDAX, true);
+        Volume v = dm.createVolume(req);
+        assertEquals(req.volumeId(), v.id());
+        assertEquals(VolumeMode.FSDAX, v.mode());
+        assertTrue(v.daxCapable());
+        assertTrue(v.eraseAfter());
+        assertTrue(v.usableBytes() >= GIB, "usable " + v.usableBytes());
+        assertEquals(CapacityMath.rawBytesFor(VolumeMode.FSDAX, GIB, 16 * MIB), v.allocatedBytes());
+        assertEquals(0, v.allocatedBytes() % (16 * MIB));
+        assertEquals(Path.of("/dev/pmem0"), v.devicePath());
+        NamespaceInfo made = backend.allNamespaces().get(0);
+        assertEquals(req.volumeId(), made.altName());
+        assertEquals(naming.uuidFor(req.volumeId(), true), made.uuid());
+        // Repeating the request returns the same volume without a second namespace.
+        assertEquals(v, dm.createVolume(req));
+        assertEquals(1, backend.allNamespaces().size());
+    }
+
+    @Test
+    void fileIoVolumesAreSectorNamespacesWithoutDax() throws DeviceException {
+        Volume v = dm.createVolume(request("pvc-s", 256 * MIB, VolumeMode.SECTOR, false));
+        assertEquals(VolumeMode.SECTOR, v.mode());
+        assertFalse(v.daxCapable());
+        assertEquals(NamespaceMode.SECTOR, backend.allNamespaces().get(0).mode());
+        assertTrue(v.devicePath().toString().endsWith("s"));
+        assertTrue(v.usableBytes() >= 256 * MIB);
+    }
+
+    @Test
+    void sameIdWithOtherSizeOrModeIsRefused() throws DeviceException {
+        dm.createVolume(request("pvc-x", 64 * MIB, VolumeMode.FSDAX, false));
+        assertThrows(VolumeExistsException.class, () -> dm.createVolume(request("pvc-x", 2 * GIB, VolumeMode.FSDAX, false)));
+        assertThrows(VolumeExistsException.class, () -> dm.createVolume(request("pvc-x", 64 * MIB, VolumeMode.SECTOR, false)));
+    }
+
+    @Test
+    void bestFitKeepsTheLargestExtentWhole() throws DeviceException {
+        Volume big = dm.createVolume(request("big", 3 * GIB, VolumeMode.FSDAX, false));
+        Volume small = dm.createVolume(request("small", 512 * MIB, VolumeMode.FSDAX, false));
+        assertEquals(big.region(), small.region(), "the small volume goes where the free extent is smallest");
+        Capacity c = dm.capacity();
+        assertEquals(4 * GIB, c.maxVolumeBytes());
+    }
+
+    @Test
+    void limitBelowTheSmallestPossibleSizeIsOutOfRange() {
+        VolumeRequest req = new VolumeRequest("v1", GIB, GIB, VolumeMode.FSDAX, false, Map.of());
+        assertThrows(OutOfRangeException.class, () -> dm.createVolume(req));
+        assertTrue(backend.allNamespaces().isEmpty());
+    }
+
+    @Test
+    void noRegionWithRoomIsNoSpace() {
+        NoSpaceException e = assertThrows(NoSpaceException.class,
+                () -> dm.createVolume(request("huge", 5 * GIB, VolumeMode.FSDAX, false)));
+        assertTrue(e.getMessage().contains("region0="), e.getMessage());
+    }
+
+    @Test
+    void aDeviceSmallerThanPromisedIsDestroyedAndReported() {
+        backend.deviceShortfall = 32 * MIB;
+        DeviceException e = assertThrows(DeviceException.class, () -> dm.createVolume(request("short", GIB, VolumeMode.FSDAX, false)));
+        assertTrue(e.getMessage().contains("usable bytes"), e.getMessage());
+        assertTrue(backend.allNamespaces().isEmpty());
+    }
+
+    @Test
+    void aNewManagerRecoversVolumesFromTheLabels() throws DeviceException {
+        Volume a = dm.createVolume(request("a", 64 * MIB, VolumeMode.FSDAX, true));
+        Volume b = dm.createVolume(request("b", 64 * MIB, VolumeMode.SECTOR, false));
+        NdctlDeviceManager restarted = manager();
+        restarted.start();
+        List<Volume> volumes = restarted.listVolumes();
+        assertEquals(2, volumes.size());
+        assertEquals(a, restarted.getVolume(a.id()).orElseThrow());
+        assertEquals(b, restarted.getVolume(b.id()).orElseThrow());
+        assertTrue(restarted.getVolume(a.id()).orElseThrow().eraseAfter());
+        assertFalse(restarted.getVolume(b.id()).orElseThrow().eraseAfter());
+    }
+
+    @Test
+    void startDestroysHalfMadeNamespacesOfOursOnly() throws DeviceException {
+        String id = VolumeIds.fromName("crashed");
+        backend.add("region0", id, naming.uuidFor(id, false), NamespaceMode.FSDAX, 64 * MIB, false);
+        NamespaceInfo foreignIdle = backend.add("region1", "", UUID.randomUUID(), NamespaceMode.FSDAX, 64 * MIB, false);
+        NamespaceInfo foreign = backend.add("region1", "cli-made", UUID.randomUUID(), NamespaceMode.FSDAX, 64 * MIB, true);
+        NdctlDeviceManager restarted = manager();
+        restarted.start();
+        assertEquals(List.of(foreignIdle, foreign), backend.allNamespaces());
+        assertTrue(restarted.listVolumes().isEmpty());
+        List<UnmanagedExtent> unmanaged = restarted.unmanagedExtents();
+        assertEquals(2, unmanaged.size());
+        assertEquals("foreign namespace", unmanaged.get(0).reason());
+        assertEquals("namespace1.1 (cli-made)", unmanaged.get(1).name());
+        assertEquals(64 * MIB, unmanaged.get(1).offsetBytes());
+    }
+
+    @Test
+    void createCleansUpAHalfMadeNamespaceOfTheSameIdAndRetries() throws DeviceException {
+        String id = VolumeIds.fromName("again");
+        backend.add("region0", id, naming.uuidFor(id, true), NamespaceMode.FSDAX, 4 * GIB, false);
+        Volume v = dm.createVolume(new VolumeRequest(id, 3 * GIB, 0, VolumeMode.FSDAX, true, Map.of()));
+        assertEquals(1, backend.allNamespaces().size());
+        assertTrue(backend.allNamespaces().get(0).active());
+        assertEquals(id, v.id());
+    }
+
+    @Test
+    void aForeignNamespaceWithTheVolumeIdAsNameIsNeverDeleted() throws DeviceException {
+        String id = VolumeIds.fromName("victim");
+        NamespaceInfo foreign = backend.add("region0", id, UUID.randomUUID(), NamespaceMode.FSDAX, 64 * MIB, true);
+        assertTrue(dm.getVolume(id).isEmpty());
+        dm.deleteVolume(id, true);
+        assertEquals(List.of(foreign), backend.allNamespaces());
+        assertTrue(erased.isEmpty());
+    }
+
+    @Test
+    void deleteErasesOnlyWhenAskedAndIsIdempotent() throws DeviceException {
+        Volume keep = dm.createVolume(request("keep", 64 * MIB, VolumeMode.FSDAX, false));
+        Volume wipe = dm.createVolume(request("wipe", 64 * MIB, VolumeMode.FSDAX, true));
+        dm.deleteVolume(keep.id(), false);
+        dm.deleteVolume(wipe.id(), true);
+        dm.deleteVolume(wipe.id(), true);
+        assertEquals(List.of(wipe.id() + " " + wipe.devicePath()), erased);
+        assertTrue(backend.allNamespaces().isEmpty());
+    }
+
+    @Test
+    void deleteOfAMountedVolumeIsInUse() throws DeviceException {
+        Volume v = dm.createVolume(request("mounted", 64 * MIB, VolumeMode.FSDAX, false));
+        backend.busy.add(backend.allNamespaces().get(0).devname());
+        assertThrows(VolumeInUseException.class, () -> dm.deleteVolume(v.id(), false));
+        assertTrue(dm.getVolume(v.id()).isPresent());
+    }
+
+    @Test
+    void capacityIsRawAndAlignedDown() throws DeviceException {
+        dm.createVolume(request("c", 100 * MIB, VolumeMode.FSDAX, false));
+        Capacity c = dm.capacity();
+        RegionCapacity r0 = c.regions().get(0);
+        assertEquals("region0", r0.region());
+        assertEquals(16 * MIB, r0.alignment());
+        assertEquals(4 * GIB, r0.totalBytes());
+        long raw = CapacityMath.rawBytesFor(VolumeMode.FSDAX, 100 * MIB, 16 * MIB);
+        assertEquals(raw, r0.usedBytes());
+        assertEquals(4 * GIB - raw, r0.availableBytes());
+        assertEquals(4 * GIB, c.regions().get(1).maxExtentBytes());
+    }
+
+    @Test
+    void startExplainsMissingLibraryAndMissingBus() {
+        FakeNamespaceBackend noLib = new FakeNamespaceBackend();
+        noLib.loadFailure = new NdctlException("dlopen", "libndctl.so.6", -Errno.ENOENT, "libndctl.so.6 not found: install libndctl6");
+        DeviceException e = assertThrows(DeviceException.class, () -> new NdctlDeviceManager("d", noLib, (i, p) -> { }).start());
+        assertTrue(e.getMessage().contains("install libndctl6"), e.getMessage());
+
+        FakeNamespaceBackend noBus = new FakeNamespaceBackend();
+        noBus.noBus = true;
+        e = assertThrows(DeviceException.class, () -> new NdctlDeviceManager("d", noBus, (i, p) -> { }).start());
+        assertTrue(e.getMessage().startsWith("no NVDIMM bus: load the nfit and nd_pmem modules"), e.getMessage());
+    }
+
+    @Test
+    void qemuDimmsReportUnknownHealthAndNoBadBlocks() throws DeviceException {
+        DeviceHealth h = dm.deviceHealth();
+        assertEquals(2, h.dimms().size());
+        DeviceHealth.DimmHealth d = h.dimms().get(0);
+        assertEquals("nmem0", d.dimm());
+        assertEquals("unknown", d.healthState());
+        assertEquals(-1, d.sparesPercent());
+        assertTrue(Double.isNaN(d.temperatureCelsius()));
+        assertEquals(Map.of("region0", 0L, "region1", 0L), h.regionBadBlocks());
+    }
+
+    @Test
+    void smartAnswersMapToHealthStates() {
+        int all = SmartHealth.HEALTH_VALID | SmartHealth.SPARES_VALID | SmartHealth.USED_VALID | SmartHealth.TEMP_VALID;
+        DeviceHealth.DimmHealth ok = NdctlDeviceManager.dimmHealth(dimm(new SmartHealth(all, 0, 32.5, 100, 3), 0));
+        assertEquals(new DeviceHealth.DimmHealth("nmem0", "ok", 100, 32.5, 3), ok);
+        assertEquals("non-critical", NdctlDeviceManager.dimmHealth(dimm(new SmartHealth(all, SmartHealth.NON_CRITICAL, 30, 50, 3), 0)).healthState());
+        assertEquals("critical", NdctlDeviceManager.dimmHealth(dimm(new SmartHealth(all, SmartHealth.CRITICAL | SmartHealth.NON_CRITICAL, 30, 5, 3), 0)).healthState());
+        assertEquals("fatal", NdctlDeviceManager.dimmHealth(dimm(new SmartHealth(all, SmartHealth.FATAL, 30, 0, 99), 0)).healthState());
+        // Figures whose valid bit is clear are not reported.
+        DeviceHealth.DimmHealth partial = NdctlDeviceManager.dimmHealth(dimm(new SmartHealth(SmartHealth.HEALTH_VALID, 0, 99, 99, 99), 0));
+        assertEquals(new DeviceHealth.DimmHealth("nmem0", "ok", -1, Double.NaN, -1), partial);
+        // Platform failure flags override SMART.
+        assertEquals("critical", NdctlDeviceManager.dimmHealth(dimm(new SmartHealth(all, 0, 30, 100, 1), DimmInfo.FAILED_SAVE)).healthState());
+        assertEquals("fatal", NdctlDeviceManager.dimmHealth(dimm(null, DimmInfo.FAILED_MAP)).healthState());
+    }
+
+    private static DimmInfo dimm(SmartHealth smart, int failed) {
+        return new DimmInfo("ndbus0", "nmem0", 1, true, Optional.ofNullable(smart), failed);
+    }
+
+    @Test
+    void volumeHealthCountsRegionBadBlocksInsideTheNamespace() throws DeviceException {
+        Volume v = dm.createVolume(request("bb", 64 * MIB, VolumeMode.SECTOR, false));
+        // One range inside the namespace (region offset 1 MiB), one far beyond it.
+        backend.region("region0").badBlocks.add(new BadBlock(2048, 8));
+        backend.region("region0").badBlocks.add(new BadBlock(3L * GIB / 512, 8));
+        VolumeHealth h = dm.volumeHealth(v.id());
+        assertTrue(h.abnormal());
+        assertEquals(8, h.badBlocks());
+        assertEquals(Map.of("region0", 16L, "region1", 0L), dm.deviceHealth().regionBadBlocks());
+    }
+
+    @Test
+    void namespaceErrorsMapToDeviceExceptionKinds() {
+        assertTrue(NdctlDeviceManager.translate(new NdctlException("ndctl_namespace_set_size", "n", -Errno.ENOSPC, null))
+                instanceof NoSpaceException);
+        assertTrue(NdctlDeviceManager.translate(new NdctlException("ndctl_namespace_disable_safe", "n", -Errno.EBUSY, null))
+                instanceof VolumeInUseException);
+        assertTrue(NdctlDeviceManager.translate(new NdctlException("ndctl_pfn_enable", "pfn0.1", -Errno.ENXIO, null))
+                .getMessage().startsWith("ndctl_pfn_enable(pfn0.1): ENXIO"));
+    }
+}

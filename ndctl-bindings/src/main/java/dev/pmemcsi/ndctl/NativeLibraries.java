@@ -1,0 +1,64 @@
+package dev.pmemcsi.ndctl;
+
+import jnr.ffi.LibraryLoader;
+import jnr.ffi.Platform;
+import jnr.ffi.Runtime;
+
+/**
+ * The one place where native libraries are loaded. Each library is loaded once per JVM on first
+ * use; a failure is remembered and reported again with an installation hint on every later call.
+ *
+ * <p>Sonames are loaded, not the unversioned {@code libndctl.so}: the latter only exists where the
+ * development package is installed.
+ */
+final class NativeLibraries {
+
+    static final String NDCTL_SONAME = "libndctl.so.6";
+    static final String DAXCTL_SONAME = "libdaxctl.so.1";
+
+    private NativeLibraries() {}
+
+    private static final class Ndctl {
+        static final Object LIB = load(LibNdctl.class, NDCTL_SONAME);
+    }
+
+    private static final class Daxctl {
+        static final Object LIB = load(LibDaxctl.class, DAXCTL_SONAME);
+    }
+
+    private static final class C {
+        static final Object LIB = load(LibC.class, Platform.getNativePlatform().getStandardCLibraryName());
+    }
+
+    private static Object load(Class<?> api, String name) {
+        try {
+            return LibraryLoader.create(api).failImmediately().load(name);
+        } catch (UnsatisfiedLinkError | RuntimeException e) {
+            return e;
+        }
+    }
+
+    static LibNdctl ndctl() throws NdctlException {
+        return cast(LibNdctl.class, Ndctl.LIB, NDCTL_SONAME, "install libndctl6 (Debian/Ubuntu) or ndctl-libs (Fedora/RHEL)");
+    }
+
+    static LibDaxctl daxctl() throws NdctlException {
+        return cast(LibDaxctl.class, Daxctl.LIB, DAXCTL_SONAME, "install libdaxctl1 (Debian/Ubuntu) or daxctl-libs (Fedora/RHEL)");
+    }
+
+    static LibC libc() throws NdctlException {
+        return cast(LibC.class, C.LIB, "libc", "the C library could not be loaded");
+    }
+
+    static Runtime runtimeOf(Object library) {
+        return Runtime.getRuntime(library);
+    }
+
+    private static <T> T cast(Class<T> api, Object loaded, String name, String hint) throws NdctlException {
+        if (api.isInstance(loaded)) {
+            return api.cast(loaded);
+        }
+        Throwable cause = (Throwable) loaded;
+        throw new NdctlException("dlopen", name, -Errno.ENOENT, name + " not found: " + hint, cause);
+    }
+}

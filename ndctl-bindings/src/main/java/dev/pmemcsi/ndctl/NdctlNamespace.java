@@ -1,0 +1,274 @@
+package dev.pmemcsi.ndctl;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import jnr.ffi.Pointer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A namespace ({@code namespaceX.Y}). Its pfn, dax or btt device is looked up afresh on every
+ * call and never kept, because disabling the namespace frees those objects.
+ *
+ * <p>After {@link #destroy()} the wrapper is dead: libndctl has freed the object, and every
+ * further call throws {@link IllegalStateException} instead of touching freed memory.
+ */
+public final class NdctlNamespace {
+
+    private static final Logger log = LoggerFactory.getLogger(NdctlNamespace.class);
+
+    /** The fsdax/devdax info block and its padding, which must be cleared before the space is reused. */
+    static final int INFO_BLOCK_BYTES = 8192;
+
+    private final NdctlContext context;
+    private final NdctlRegion region;
+    private Pointer ns;
+
+    NdctlNamespace(NdctlContext context, NdctlRegion region, Pointer ns) {
+        this.context = context;
+        this.region = region;
+        this.ns = ns;
+    }
+
+    private Pointer ptr() {
+        context.check();
+        if (ns == null) {
+            throw new IllegalStateException("namespace was destroyed; libndctl freed it");
+        }
+        return ns;
+    }
+
+    private LibNdctl lib() {
+        context.check();
+        return context.lib;
+    }
+
+    public NdctlRegion region() {
+        return region;
+    }
+
+    public int id() {
+        return lib().ndctl_namespace_get_id(ptr());
+    }
+
+    public String devname() {
+        return lib().ndctl_namespace_get_devname(ptr());
+    }
+
+    public String altName() {
+        String n = lib().ndctl_namespace_get_alt_name(ptr());
+        return n == null ? "" : n;
+    }
+
+    public UUID uuid() {
+        byte[] b = new byte[16];
+        lib().ndctl_namespace_get_uuid(ptr(), b);
+        return Uuids.fromBytes(b);
+    }
+
+    public NamespaceMode mode() {
+        return NamespaceMode.fromCode(lib().ndctl_namespace_get_mode(ptr()));
+    }
+
+    public long size() {
+        return lib().ndctl_namespace_get_size(ptr());
+    }
+
+    public long resource() {
+        return lib().ndctl_namespace_get_resource(ptr());
+    }
+
+    /** Whether the namespace or its pfn/dax/btt device is bound: the namespace is in service. */
+    public boolean isActive() {
+        return lib().ndctl_namespace_is_active(ptr()) != 0;
+    }
+
+    public boolean isConfigurationIdle() {
+        return lib().ndctl_namespace_is_configuration_idle(ptr()) == 1;
+    }
+
+    /** The block device name without {@code /dev/} ("" when none): pmemX[.Y] for fsdax/raw, pmemX.Ys for sector. */
+    public String blockDevice() {
+        LibNdctl lib = lib();
+        Pointer p = ptr();
+        Pointer pfn = lib.ndctl_namespace_get_pfn(p);
+        if (pfn != null && lib.ndctl_pfn_is_enabled(pfn) > 0) {
+            return nonNull(lib.ndctl_pfn_get_block_device(pfn));
+        }
+        Pointer btt = lib.ndctl_namespace_get_btt(p);
+        if (btt != null && lib.ndctl_btt_is_enabled(btt) > 0) {
+            return nonNull(lib.ndctl_btt_get_block_device(btt));
+        }
+        if (lib.ndctl_namespace_is_enabled(p) > 0) {
+            return nonNull(lib.ndctl_namespace_get_block_device(p));
+        }
+        return "";
+    }
+
+    /**
+     * The devdax character device name without {@code /dev/} ("" when none). The nd-bus dax
+     * object's name ({@code dax0.0}) differs from the char device's ({@code dax0.2}); this is the latter.
+     */
+    public String charDevice() throws NdctlException {
+        LibNdctl lib = lib();
+        Pointer dax = lib.ndctl_namespace_get_dax(ptr());
+        if (dax == null || lib.ndctl_dax_is_enabled(dax) <= 0) {
+            return "";
+        }
+        Pointer daxRegion = lib.ndctl_dax_get_daxctl_region(dax);
+        if (daxRegion == null) {
+            return "";
+        }
+        LibDaxctl daxctl = NativeLibraries.daxctl();
+        Pointer dev = daxctl.daxctl_dev_get_first(daxRegion);
+        return dev == null ? "" : nonNull(daxctl.daxctl_dev_get_devname(dev));
+    }
+
+    /** Bytes the block or char device offers, after page-map or BTT metadata; 0 when not enabled. */
+    public long deviceSize() {
+        LibNdctl lib = lib();
+        Pointer p = ptr();
+        Pointer pfn = lib.ndctl_namespace_get_pfn(p);
+        if (pfn != null && lib.ndctl_pfn_is_enabled(pfn) > 0) {
+            return lib.ndctl_pfn_get_size(pfn);
+        }
+        Pointer dax = lib.ndctl_namespace_get_dax(p);
+        if (dax != null && lib.ndctl_dax_is_enabled(dax) > 0) {
+            return lib.ndctl_dax_get_size(dax);
+        }
+        Pointer btt = lib.ndctl_namespace_get_btt(p);
+        if (btt != null && lib.ndctl_btt_is_enabled(btt) > 0) {
+            return lib.ndctl_btt_get_size(btt);
+        }
+        return lib.ndctl_namespace_is_enabled(p) > 0 ? size() : 0;
+    }
+
+    /** Page-map alignment of an fsdax or devdax namespace; 0 for other modes. */
+    public long align() {
+        LibNdctl lib = lib();
+        Pointer p = ptr();
+        Pointer pfn = lib.ndctl_namespace_get_pfn(p);
+        if (pfn != null) {
+            return lib.ndctl_pfn_get_align(pfn);
+        }
+        Pointer dax = lib.ndctl_namespace_get_dax(p);
+        return dax != null ? lib.ndctl_dax_get_align(dax) : 0;
+    }
+
+    /** Bad blocks of the block device (none are listed for sector and devdax namespaces). */
+    public List<BadBlock> badBlocks() {
+        LibNdctl lib = lib();
+        Pointer p = ptr();
+        List<BadBlock> result = new ArrayList<>();
+        if (!isActive()) {
+            return result;
+        }
+        for (Pointer bb = lib.ndctl_namespace_get_first_badblock(p); bb != null; bb = lib.ndctl_namespace_get_next_badblock(p)) {
+            result.add(new BadBlock(bb.getLong(0), Integer.toUnsignedLong(bb.getInt(8))));
+        }
+        return result;
+    }
+
+    public NamespaceInfo info() throws NdctlException {
+        NamespaceMode mode = mode();
+        return new NamespaceInfo(region.devname(), devname(), altName(), uuid(), mode, size(), resource(), isActive(),
+                isConfigurationIdle(), blockDevice(), mode == NamespaceMode.DEVDAX ? charDevice() : "", deviceSize(),
+                align(), badBlocks());
+    }
+
+    /**
+     * Destroys the namespace the way the ndctl CLI does, and also when a crash left it half made:
+     * <ol>
+     *   <li>an active namespace is disabled with {@code ndctl_namespace_disable_safe}, which refuses
+     *       (-EBUSY) while its device is mounted or open; a half-made one has its pfn/dax/btt claim released;</li>
+     *   <li>the namespace is forced to raw mode;</li>
+     *   <li>its info block is zeroed through the raw block device, so that a later namespace at the
+     *       same place with the same UUID does not come back in its old mode with the old data;</li>
+     *   <li>{@code ndctl_namespace_delete} releases the label space.</li>
+     * </ol>
+     * Does not erase data beyond the info block. Only inside {@link NdctlContext#configure}.
+     *
+     * @throws NdctlException with -EBUSY ({@link NdctlException#isBusy()}) when the device is in use
+     */
+    public void destroy() throws NdctlException {
+        context.checkConfiguring();
+        Pointer p = ptr();
+        LibNdctl lib = context.lib;
+        String name = devname();
+        if (size() == 0) {
+            throw new NdctlException("ndctl_namespace_delete", name, -Errno.ENXIO, "an idle seed has nothing to destroy");
+        }
+        if (lib.ndctl_namespace_is_active(p) != 0 || lib.ndctl_namespace_is_enabled(p) > 0) {
+            int rc = lib.ndctl_namespace_disable_safe(p);
+            if (rc < 0) {
+                throw new NdctlException("ndctl_namespace_disable_safe", name, rc,
+                        rc == -Errno.EBUSY ? "the device is mounted or open" : null);
+            }
+        } else {
+            releaseClaims(p, name);
+        }
+        NdctlRegion.check(lib.ndctl_namespace_set_enforce_mode(p, NamespaceMode.RAW.code()),
+                "ndctl_namespace_set_enforce_mode", name);
+        wipeInfoBlock(p, name);
+        int rc = lib.ndctl_namespace_delete(p);
+        if (rc < 0) {
+            throw new NdctlException("ndctl_namespace_delete", name, rc, null);
+        }
+        ns = null;
+        log.info("destroyed namespace {} in {}", name, region.devname());
+    }
+
+    /** A crash between claim and enable leaves a disabled pfn/dax/btt holding the namespace. */
+    private void releaseClaims(Pointer p, String name) throws NdctlException {
+        LibNdctl lib = context.lib;
+        Pointer pfn = lib.ndctl_namespace_get_pfn(p);
+        if (pfn != null) {
+            NdctlRegion.check(lib.ndctl_pfn_set_namespace(pfn, null), "ndctl_pfn_set_namespace", lib.ndctl_pfn_get_devname(pfn));
+        }
+        Pointer dax = lib.ndctl_namespace_get_dax(p);
+        if (dax != null) {
+            NdctlRegion.check(lib.ndctl_dax_set_namespace(dax, null), "ndctl_dax_set_namespace", lib.ndctl_dax_get_devname(dax));
+        }
+        Pointer btt = lib.ndctl_namespace_get_btt(p);
+        if (btt != null) {
+            NdctlRegion.check(lib.ndctl_btt_set_namespace(btt, null), "ndctl_btt_set_namespace", lib.ndctl_btt_get_devname(btt));
+        }
+    }
+
+    private void wipeInfoBlock(Pointer p, String name) throws NdctlException {
+        LibNdctl lib = context.lib;
+        int rc = lib.ndctl_namespace_set_raw_mode(p, 1);
+        if (rc < 0) {
+            throw new NdctlException("ndctl_namespace_set_raw_mode", name, rc, null);
+        }
+        NdctlException failure = null;
+        try {
+            rc = lib.ndctl_namespace_enable(p);
+            if (rc < 0) {
+                throw NdctlException.enableFailed("ndctl_namespace_enable", name, rc);
+            }
+            String bdev = nonNull(lib.ndctl_namespace_get_block_device(p));
+            if (bdev.isEmpty()) {
+                throw new NdctlException("ndctl_namespace_get_block_device", name, -Errno.ENODEV,
+                        "the raw namespace has no block device");
+            }
+            BlockDevice.zeroHead(Path.of("/dev", bdev), INFO_BLOCK_BYTES);
+        } catch (NdctlException e) {
+            failure = e;
+        }
+        lib.ndctl_namespace_set_raw_mode(p, 0);
+        rc = lib.ndctl_namespace_disable_invalidate(p);
+        if (failure != null) {
+            throw failure;
+        }
+        if (rc < 0) {
+            throw new NdctlException("ndctl_namespace_disable_invalidate", name, rc, null);
+        }
+    }
+
+    private static String nonNull(String s) {
+        return s == null ? "" : s;
+    }
+}
