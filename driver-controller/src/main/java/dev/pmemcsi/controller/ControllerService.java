@@ -44,6 +44,7 @@ import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeIds;
+import dev.pmemcsi.device.VolumeInUseException;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeNotFoundException;
 import dev.pmemcsi.device.VolumeRequest;
@@ -194,7 +195,9 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
                 }
                 LOG.debug("volume exists and matches the request");
             } else {
-                long required = range.requiredForDevice(params.mode(), devices.capacity().regions());
+                long required = range.requiredBytes() == 0 && range.limitBytes() != 0
+                        ? range.requiredForDevice(params.mode(), devices.capacity().regions())
+                        : range.requiredBytes();
                 volume = devices.createVolume(new VolumeRequest(id, required, range.limitBytes(),
                         params.mode(), params.eraseAfter(), params.asAttributes()));
                 LOG.info("created volume for \"{}\": {} usable bytes, {} in {}", req.getName(),
@@ -224,9 +227,9 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
     }
 
     /**
-     * This instance can only provision on its own node. Preferred topologies are a wish and are
-     * always satisfiable by this node's segment being the only one offered; requisite topologies
-     * are a demand.
+     * This instance can only provision on its own node. A requisite topology is a demand: one of
+     * its entries must name this node. Preferred topologies only order the requisite ones, so on
+     * their own they never prevent creation here.
      */
     private void checkTopology(CreateVolumeRequest req) {
         if (!req.hasAccessibilityRequirements()) {
@@ -276,7 +279,12 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
                 throw Status.FAILED_PRECONDITION.withDescription("volume " + id + " is still in use on node \""
                         + config.nodeId() + "\": " + where.get()).asRuntimeException();
             }
-            devices.deleteVolume(id, volume.get().eraseAfter());
+            try {
+                devices.deleteVolume(id, volume.get().eraseAfter());
+            } catch (VolumeInUseException e) {
+                throw Status.FAILED_PRECONDITION.withDescription("volume " + id + " is still in use on node \""
+                        + config.nodeId() + "\": " + e.getMessage()).withCause(e).asRuntimeException();
+            }
             LOG.info("deleted volume{}", volume.get().eraseAfter() ? " and erased its data" : "");
             return DeleteVolumeResponse.getDefaultInstance();
         }
@@ -423,6 +431,10 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
             return Optional.empty();
         } catch (DeviceGoneException e) {
             health = new VolumeHealth(true, e.getMessage(), 0);
+        } catch (DeviceException e) {
+            // One unreadable volume must not hide the others from a listing.
+            LOG.warn("health of volume {} could not be read", id, e);
+            health = new VolumeHealth(true, "health could not be read: " + e.getMessage(), 0);
         }
         return Optional.of(VolumeCondition.newBuilder()
                 .setAbnormal(health.abnormal())

@@ -99,7 +99,9 @@ class DeleteVolumeTest {
     void deviceStillOpenIsFailedPrecondition() throws Exception {
         String id = createVolume("pvc-1", null);
         f.devices.setInUse(id, true);
-        assertEquals(Status.Code.FAILED_PRECONDITION, failure(() -> delete(id)).getCode());
+        Status s = failure(() -> delete(id));
+        assertEquals(Status.Code.FAILED_PRECONDITION, s.getCode());
+        assertTrue(s.getDescription().contains(Fixture.NODE) && s.getDescription().contains("in use"), s.getDescription());
         assertTrue(f.devices.getVolume(id).isPresent());
         assertTrue(f.devices.erasedVolumes().isEmpty());
         assertFalse(f.locks.isHeld(id));
