@@ -129,8 +129,9 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
             try {
                 result = handler.handle();
             } catch (InvalidRequestException e) {
-                LOG.debug("{} refused: {}", method, e.getMessage());
-                response.onError(DeviceStatus.invalid(e));
+                StatusRuntimeException s = DeviceStatus.invalid(e);
+                logFailure(method, s);
+                response.onError(s);
                 return;
             } catch (DeviceException e) {
                 StatusRuntimeException s = DeviceStatus.toStatus(e);
