@@ -122,6 +122,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
      * Runs an RPC with its name (and volume, when known) in the MDC. Device and validation errors
      * become statuses; other exceptions propagate unchanged.
      */
+    @SuppressWarnings("try") // the resources only need closing
     private <T> void serve(String method, String volume, StreamObserver<T> response, Handler<T> handler) {
         try (MDC.MDCCloseable m = MDC.putCloseable("method", method);
              MDC.MDCCloseable v = volume == null || volume.isEmpty() ? null : MDC.putCloseable("volume", volume)) {
@@ -165,6 +166,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
         serve("CreateVolume", id, response, () -> create(req, id));
     }
 
+    @SuppressWarnings("try") // the resources only need closing
     private CreateVolumeResponse create(CreateVolumeRequest req, String id)
             throws DeviceException, InvalidRequestException {
         if (id == null) {
@@ -260,6 +262,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
         serve("DeleteVolume", id, response, () -> delete(id));
     }
 
+    @SuppressWarnings("try") // the resources only need closing
     private DeleteVolumeResponse delete(String id) throws DeviceException, InvalidRequestException {
         if (id.isEmpty()) {
             throw new InvalidRequestException("volume_id must not be empty");

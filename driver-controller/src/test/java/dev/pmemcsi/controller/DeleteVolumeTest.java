@@ -108,6 +108,7 @@ class DeleteVolumeTest {
     }
 
     @Test
+    @SuppressWarnings("try") // the lock is held for the block
     void deleteWhileAnotherOperationHoldsTheVolumeIsAborted() throws Exception {
         String id = createVolume("pvc-1", null);
         String other = createVolume("pvc-2", null);
