@@ -44,6 +44,7 @@ import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeIds;
+import dev.pmemcsi.device.VolumeInUseException;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeNotFoundException;
 import dev.pmemcsi.device.VolumeRequest;
@@ -121,6 +122,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
      * Runs an RPC with its name (and volume, when known) in the MDC. Device and validation errors
      * become statuses; other exceptions propagate unchanged.
      */
+    @SuppressWarnings("try") // the resources only need closing
     private <T> void serve(String method, String volume, StreamObserver<T> response, Handler<T> handler) {
         try (MDC.MDCCloseable m = MDC.putCloseable("method", method);
              MDC.MDCCloseable v = volume == null || volume.isEmpty() ? null : MDC.putCloseable("volume", volume)) {
@@ -128,8 +130,9 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
             try {
                 result = handler.handle();
             } catch (InvalidRequestException e) {
-                LOG.debug("{} refused: {}", method, e.getMessage());
-                response.onError(DeviceStatus.invalid(e));
+                StatusRuntimeException s = DeviceStatus.invalid(e);
+                logFailure(method, s);
+                response.onError(s);
                 return;
             } catch (DeviceException e) {
                 StatusRuntimeException s = DeviceStatus.toStatus(e);
@@ -163,6 +166,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
         serve("CreateVolume", id, response, () -> create(req, id));
     }
 
+    @SuppressWarnings("try") // the resources only need closing
     private CreateVolumeResponse create(CreateVolumeRequest req, String id)
             throws DeviceException, InvalidRequestException {
         if (id == null) {
@@ -194,7 +198,9 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
                 }
                 LOG.debug("volume exists and matches the request");
             } else {
-                long required = range.requiredForDevice(params.mode(), devices.capacity().regions());
+                long required = range.requiredBytes() == 0 && range.limitBytes() != 0
+                        ? range.requiredForDevice(params.mode(), devices.capacity().regions())
+                        : range.requiredBytes();
                 volume = devices.createVolume(new VolumeRequest(id, required, range.limitBytes(),
                         params.mode(), params.eraseAfter(), params.asAttributes()));
                 LOG.info("created volume for \"{}\": {} usable bytes, {} in {}", req.getName(),
@@ -224,9 +230,9 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
     }
 
     /**
-     * This instance can only provision on its own node. Preferred topologies are a wish and are
-     * always satisfiable by this node's segment being the only one offered; requisite topologies
-     * are a demand.
+     * This instance can only provision on its own node. A requisite topology is a demand: one of
+     * its entries must name this node. Preferred topologies only order the requisite ones, so on
+     * their own they never prevent creation here.
      */
     private void checkTopology(CreateVolumeRequest req) {
         if (!req.hasAccessibilityRequirements()) {
@@ -256,6 +262,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
         serve("DeleteVolume", id, response, () -> delete(id));
     }
 
+    @SuppressWarnings("try") // the resources only need closing
     private DeleteVolumeResponse delete(String id) throws DeviceException, InvalidRequestException {
         if (id.isEmpty()) {
             throw new InvalidRequestException("volume_id must not be empty");
@@ -276,7 +283,12 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
                 throw Status.FAILED_PRECONDITION.withDescription("volume " + id + " is still in use on node \""
                         + config.nodeId() + "\": " + where.get()).asRuntimeException();
             }
-            devices.deleteVolume(id, volume.get().eraseAfter());
+            try {
+                devices.deleteVolume(id, volume.get().eraseAfter());
+            } catch (VolumeInUseException e) {
+                throw Status.FAILED_PRECONDITION.withDescription("volume " + id + " is still in use on node \""
+                        + config.nodeId() + "\": " + e.getMessage()).withCause(e).asRuntimeException();
+            }
             LOG.info("deleted volume{}", volume.get().eraseAfter() ? " and erased its data" : "");
             return DeleteVolumeResponse.getDefaultInstance();
         }
@@ -423,6 +435,10 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
             return Optional.empty();
         } catch (DeviceGoneException e) {
             health = new VolumeHealth(true, e.getMessage(), 0);
+        } catch (DeviceException e) {
+            // One unreadable volume must not hide the others from a listing.
+            LOG.warn("health of volume {} could not be read", id, e);
+            health = new VolumeHealth(true, "health could not be read: " + e.getMessage(), 0);
         }
         return Optional.of(VolumeCondition.newBuilder()
                 .setAbnormal(health.abnormal())

@@ -73,7 +73,7 @@ class CreateVolumeTest {
         dev.pmemcsi.device.Volume dev = f.devices.getVolume(v.getVolumeId()).orElseThrow();
         assertEquals(dev.usableBytes(), v.getCapacityBytes());
         assertTrue(v.getCapacityBytes() >= GIB);
-        assertEquals(Map.of("usage", "AppDirect", "eraseafter", "true"), v.getVolumeContext());
+        assertEquals(Map.of("usage", "AppDirect", "eraseafter", "true"), v.getVolumeContextMap());
         assertEquals(1, v.getAccessibleTopologyCount());
         assertEquals(Map.of(TOPOLOGY_KEY, NODE), v.getAccessibleTopology(0).getSegmentsMap());
         assertEquals(VolumeMode.FSDAX, dev.mode());
@@ -195,14 +195,14 @@ class CreateVolumeTest {
     @Test
     void eraseafterFalseIsRecorded() throws Exception {
         Volume v = createOk(create("pvc-1").putParameters("eraseafter", "false"));
-        assertEquals("false", v.getVolumeContext().get("eraseafter"));
+        assertEquals("false", v.getVolumeContextMap().get("eraseafter"));
         assertFalse(f.devices.getVolume(v.getVolumeId()).orElseThrow().eraseAfter());
     }
 
     @Test
     void usageFileIoGivesASectorVolume() throws Exception {
         Volume v = createOk(create("pvc-1").putParameters("usage", "FileIO"));
-        assertEquals("FileIO", v.getVolumeContext().get("usage"));
+        assertEquals("FileIO", v.getVolumeContextMap().get("usage"));
         assertEquals(VolumeMode.SECTOR, f.devices.getVolume(v.getVolumeId()).orElseThrow().mode());
     }
 
@@ -352,6 +352,7 @@ class CreateVolumeTest {
     // ---- concurrency
 
     @Test
+    @SuppressWarnings("try") // the lock is held for the block
     void createWhileAnotherOperationHoldsTheVolumeIsAborted() throws Exception {
         try (VolumeLocks.Held held = f.locks.tryAcquire(VolumeIds.fromName("pvc-1")).orElseThrow()) {
             Status s = failure(() -> createOk(create("pvc-1")));

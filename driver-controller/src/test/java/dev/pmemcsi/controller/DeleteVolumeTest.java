@@ -99,13 +99,16 @@ class DeleteVolumeTest {
     void deviceStillOpenIsFailedPrecondition() throws Exception {
         String id = createVolume("pvc-1", null);
         f.devices.setInUse(id, true);
-        assertEquals(Status.Code.FAILED_PRECONDITION, failure(() -> delete(id)).getCode());
+        Status s = failure(() -> delete(id));
+        assertEquals(Status.Code.FAILED_PRECONDITION, s.getCode());
+        assertTrue(s.getDescription().contains(Fixture.NODE) && s.getDescription().contains("in use"), s.getDescription());
         assertTrue(f.devices.getVolume(id).isPresent());
         assertTrue(f.devices.erasedVolumes().isEmpty());
         assertFalse(f.locks.isHeld(id));
     }
 
     @Test
+    @SuppressWarnings("try") // the lock is held for the block
     void deleteWhileAnotherOperationHoldsTheVolumeIsAborted() throws Exception {
         String id = createVolume("pvc-1", null);
         String other = createVolume("pvc-2", null);

@@ -8,6 +8,7 @@ import dev.pmemcsi.csi.v1.CreateVolumeRequest;
 import dev.pmemcsi.csi.v1.Topology;
 import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.csi.v1.VolumeCapability.AccessMode.Mode;
+import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.InMemoryDeviceManager;
 import dev.pmemcsi.driver.DriverConfig;
 import dev.pmemcsi.driver.VolumeLocks;
@@ -46,10 +47,15 @@ final class Fixture implements AutoCloseable {
     }
 
     Fixture(InMemoryDeviceManager devices) throws IOException {
+        this(devices, devices);
+    }
+
+    /** The service talks to {@code served}, which may wrap {@code devices} to inject failures. */
+    Fixture(InMemoryDeviceManager devices, DeviceManager served) throws IOException {
         this.devices = devices;
         devices.start();
         DriverConfig config = new DriverConfig(DRIVER, "test", NODE, 0);
-        ControllerService service = new ControllerService(config, devices, locks,
+        ControllerService service = new ControllerService(config, served, locks,
                 id -> Optional.ofNullable(inUse.get(id)));
         String name = InProcessServerBuilder.generateName();
         server = InProcessServerBuilder.forName(name).directExecutor().addService(service).build().start();
@@ -58,12 +64,17 @@ final class Fixture implements AutoCloseable {
     }
 
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
         channel.shutdownNow();
         server.shutdownNow();
-        channel.awaitTermination(5, TimeUnit.SECONDS);
-        server.awaitTermination(5, TimeUnit.SECONDS);
-        devices.close();
+        try {
+            channel.awaitTermination(5, TimeUnit.SECONDS);
+            server.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            devices.close();
+        }
     }
 
     static VolumeCapability mount(String fsType, Mode mode) {

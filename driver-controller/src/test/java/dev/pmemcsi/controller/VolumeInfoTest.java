@@ -164,6 +164,7 @@ class VolumeInfoTest {
     }
 
     @Test
+    @SuppressWarnings("try") // the lock is held for the block
     void readsDoNotWaitForTheVolumeLock() {
         try (var held = f.locks.tryAcquire(volume.getVolumeId()).orElseThrow()) {
             get(volume.getVolumeId());
