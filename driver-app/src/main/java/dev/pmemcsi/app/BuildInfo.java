@@ -1,0 +1,34 @@
+package dev.pmemcsi.app;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.Properties;
+import picocli.CommandLine.IVersionProvider;
+
+/** The version stamped in by the build. */
+public final class BuildInfo implements IVersionProvider {
+
+    private static final String VERSION = load();
+
+    public static String version() {
+        return VERSION;
+    }
+
+    private static String load() {
+        try (InputStream in = BuildInfo.class.getResourceAsStream("/pmem-csi-build.properties")) {
+            Properties p = new Properties();
+            if (in != null) {
+                p.load(in);
+            }
+            return p.getProperty("version", "unknown");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public String[] getVersion() {
+        return new String[] {"pmem-csi-driver " + VERSION};
+    }
+}

@@ -1,0 +1,115 @@
+package dev.pmemcsi.app;
+
+import dev.pmemcsi.driver.DriverConfig;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.time.Duration;
+import picocli.CommandLine.Option;
+
+/** The driver's flags. Every flag has a default that suits a DaemonSet on a PMEM node. */
+public final class DriverOptions {
+
+    public enum Mode { controller, node, both }
+
+    public enum DeviceManagerKind { ndctl, emulated }
+
+    @Option(names = "--endpoint", paramLabel = "URL",
+            description = "Where to serve CSI: unix:///path/csi.sock or tcp://host:port (default: ${DEFAULT-VALUE}).")
+    String endpoint = "unix:///var/lib/kubelet/plugins/" + DriverConfig.DEFAULT_DRIVER_NAME + "/csi.sock";
+
+    @Option(names = "--driver-name", paramLabel = "NAME",
+            description = "CSI driver name; also the prefix of the topology key NAME/node (default: ${DEFAULT-VALUE}).")
+    String driverName = DriverConfig.DEFAULT_DRIVER_NAME;
+
+    @Option(names = "--node-id", paramLabel = "ID",
+            description = "Kubernetes node this driver serves (default: $NODE_NAME, else the host name).")
+    String nodeId;
+
+    @Option(names = "--mode", paramLabel = "MODE",
+            description = "Which CSI services to run: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+    Mode mode = Mode.both;
+
+    @Option(names = "--device-manager", paramLabel = "KIND",
+            description = "Backend: ndctl (PMEM namespaces through libndctl) or emulated (loop devices over sparse files,"
+                    + " no DAX) (default: ${DEFAULT-VALUE}).")
+    DeviceManagerKind deviceManager = DeviceManagerKind.ndctl;
+
+    @Option(names = "--state-dir", paramLabel = "DIR",
+            description = "Directory for the driver's state; must be owned by root and not writable by others"
+                    + " (default: ${DEFAULT-VALUE}).")
+    Path stateDir = Path.of("/var/lib/" + DriverConfig.DEFAULT_DRIVER_NAME);
+
+    @Option(names = "--emulated-dir", paramLabel = "DIR",
+            description = "Emulated mode: directory of the region files and the volume table (default: STATE-DIR/emulated).")
+    Path emulatedDir;
+
+    @Option(names = "--emulated-regions", paramLabel = "SIZES",
+            description = "Emulated mode: comma-separated region sizes as Kubernetes quantities (default: ${DEFAULT-VALUE}).")
+    String emulatedRegions = "4Gi,4Gi";
+
+    @Option(names = "--metrics-address", paramLabel = "HOST:PORT",
+            description = "Serve /metrics, /healthz and /readyz over HTTP here; empty turns it off (default: off).")
+    String metricsAddress = "";
+
+    @Option(names = "--log-format", paramLabel = "FORMAT",
+            description = "Log format: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+    Logging.Format logFormat = Logging.Format.TEXT;
+
+    @Option(names = "--log-level", paramLabel = "LEVEL",
+            description = "Log level: error, warn, info, debug or trace (default: ${DEFAULT-VALUE}).")
+    String logLevel = "info";
+
+    @Option(names = "--max-volumes-per-node", paramLabel = "N",
+            description = "Reported to Kubernetes by NodeGetInfo; 0 means no limit (default: ${DEFAULT-VALUE}).")
+    long maxVolumesPerNode;
+
+    @Option(names = "--drain-timeout", paramLabel = "DURATION",
+            description = "On SIGTERM, how long in-flight calls may finish, e.g. 30s or 2m (default: ${DEFAULT-VALUE}).")
+    String drainTimeout = "30s";
+
+    @Option(names = "--max-concurrent-calls", paramLabel = "N", hidden = true,
+            description = "Threads serving CSI calls (default: ${DEFAULT-VALUE}).")
+    int maxConcurrentCalls = 16;
+
+    Path emulatedDir() {
+        return emulatedDir != null ? emulatedDir : stateDir.resolve("emulated");
+    }
+
+    String nodeId() {
+        if (nodeId != null && !nodeId.isBlank()) {
+            return nodeId;
+        }
+        String env = System.getenv("NODE_NAME");
+        if (env != null && !env.isBlank()) {
+            return env;
+        }
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException("--node-id is not set, NODE_NAME is empty and the host name is unknown");
+        }
+    }
+
+    Duration drainTimeout() {
+        return parseDuration(drainTimeout);
+    }
+
+    static Duration parseDuration(String text) {
+        String t = text.strip();
+        try {
+            if (t.endsWith("ms")) {
+                return Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));
+            }
+            if (t.endsWith("s")) {
+                return Duration.ofSeconds(Long.parseLong(t.substring(0, t.length() - 1)));
+            }
+            if (t.endsWith("m")) {
+                return Duration.ofMinutes(Long.parseLong(t.substring(0, t.length() - 1)));
+            }
+        } catch (NumberFormatException e) {
+            // fall through to the error below
+        }
+        throw new IllegalArgumentException("\"" + text + "\" is not a duration such as 30s, 500ms or 2m");
+    }
+}

@@ -1,0 +1,172 @@
+package dev.pmemcsi.app;
+
+import com.google.protobuf.Descriptors.FieldDescriptor;
+import com.google.protobuf.Message;
+import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
+import io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * The one interceptor every RPC passes: it logs the call with its method, volume, gRPC code and
+ * duration; records the operations histogram; turns an unexpected exception into INTERNAL with a
+ * short message (the stack trace goes to the log, never to the client); and answers UNAVAILABLE
+ * for Controller and Node calls until the device layer is ready.
+ */
+final class RpcInterceptor implements ServerInterceptor {
+
+    private static final Logger LOG = LoggerFactory.getLogger("dev.pmemcsi.rpc");
+
+    static final String MDC_METHOD = "method";
+    static final String MDC_VOLUME = "volume";
+    static final String MDC_CODE = "code";
+    static final String MDC_DURATION = "duration_ms";
+
+    private final MeterRegistry registry;
+    private final BooleanSupplier ready;
+    private final AtomicInteger inFlight = new AtomicInteger();
+
+    RpcInterceptor(MeterRegistry registry, BooleanSupplier ready) {
+        this.registry = registry;
+        this.ready = ready;
+        registry.gauge("csi_plugin_operations_in_flight", inFlight);
+    }
+
+    @Override
+    public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+                                                       ServerCallHandler<Q, R> next) {
+        String method = call.getMethodDescriptor().getBareMethodName();
+        String service = call.getMethodDescriptor().getServiceName();
+        long start = System.nanoTime();
+        inFlight.incrementAndGet();
+        String[] volume = {""};
+        ServerCall<Q, R> observed = new SimpleForwardingServerCall<>(call) {
+            private boolean closed;
+
+            @Override
+            public void close(Status status, Metadata trailers) {
+                if (!closed) {
+                    closed = true;
+                    finish(method, volume[0], status, start);
+                }
+                super.close(status, trailers);
+            }
+        };
+        if (!"csi.v1.Identity".equals(service) && !ready.getAsBoolean()) {
+            observed.close(Status.UNAVAILABLE.withDescription("the device layer is still initialising; retry shortly"),
+                    new Metadata());
+            return new ServerCall.Listener<>() {};
+        }
+        ServerCall.Listener<Q> delegate;
+        try {
+            delegate = next.startCall(observed, headers);
+        } catch (RuntimeException e) {
+            failInternal(observed, method, e);
+            return new ServerCall.Listener<>() {};
+        }
+        return new SimpleForwardingServerCallListener<>(delegate) {
+            @Override
+            public void onMessage(Q message) {
+                volume[0] = volumeOf(message);
+                withMdc(method, volume[0], () -> super.onMessage(message));
+            }
+
+            @Override
+            public void onHalfClose() {
+                try {
+                    withMdc(method, volume[0], super::onHalfClose);
+                } catch (RuntimeException e) {
+                    failInternal(observed, method, e);
+                }
+            }
+
+            @Override
+            public void onCancel() {
+                withMdc(method, volume[0], super::onCancel);
+            }
+        };
+    }
+
+    private void failInternal(ServerCall<?, ?> call, String method, RuntimeException e) {
+        LOG.error("{} failed unexpectedly", method, e);
+        call.close(Status.INTERNAL.withDescription("internal error in " + method + ": " + e.getClass().getSimpleName()
+                + (e.getMessage() == null ? "" : ": " + e.getMessage())), new Metadata());
+    }
+
+    private void finish(String method, String volume, Status status, long start) {
+        inFlight.decrementAndGet();
+        long nanos = System.nanoTime() - start;
+        Timer.builder("csi_plugin_operations_seconds")
+                .description("CSI calls by method and gRPC code")
+                .tag("method", method)
+                .tag("grpc_code", status.getCode().name())
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(1))
+                .maximumExpectedValue(Duration.ofMinutes(5))
+                .register(registry)
+                .record(Duration.ofNanos(nanos));
+        try {
+            MDC.put(MDC_METHOD, method);
+            if (!volume.isEmpty()) {
+                MDC.put(MDC_VOLUME, volume);
+            }
+            MDC.put(MDC_CODE, status.getCode().name());
+            MDC.put(MDC_DURATION, Long.toString(nanos / 1_000_000));
+            if (status.isOk()) {
+                if (method.equals("Probe") || method.startsWith("Get") || method.endsWith("GetCapabilities")
+                        || method.equals("NodeGetInfo") || method.equals("NodeGetVolumeStats")) {
+                    LOG.debug("{} OK", method);
+                } else {
+                    LOG.info("{} OK", method);
+                }
+            } else {
+                LOG.warn("{} {}: {}", method, status.getCode(), status.getDescription());
+            }
+        } finally {
+            MDC.remove(MDC_METHOD);
+            MDC.remove(MDC_VOLUME);
+            MDC.remove(MDC_CODE);
+            MDC.remove(MDC_DURATION);
+        }
+    }
+
+    private static void withMdc(String method, String volume, Runnable r) {
+        MDC.put(MDC_METHOD, method);
+        if (!volume.isEmpty()) {
+            MDC.put(MDC_VOLUME, volume);
+        }
+        try {
+            r.run();
+        } finally {
+            MDC.remove(MDC_METHOD);
+            MDC.remove(MDC_VOLUME);
+        }
+    }
+
+    /** The volume a request is about: its volume_id, or the name of a volume being created. */
+    static String volumeOf(Object message) {
+        if (message instanceof Message m) {
+            for (String field : new String[] {"volume_id", "name"}) {
+                FieldDescriptor fd = m.getDescriptorForType().findFieldByName(field);
+                if (fd != null && fd.getType() == FieldDescriptor.Type.STRING) {
+                    String v = (String) m.getField(fd);
+                    if (!v.isEmpty()) {
+                        return v.length() > 128 ? v.substring(0, 128) + "…" : v;
+                    }
+                }
+            }
+        }
+        return "";
+    }
+}

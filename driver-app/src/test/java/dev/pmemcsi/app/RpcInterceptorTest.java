@@ -1,0 +1,99 @@
+package dev.pmemcsi.app;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.pmemcsi.csi.v1.DeleteVolumeRequest;
+import dev.pmemcsi.csi.v1.ControllerGrpc;
+import dev.pmemcsi.csi.v1.CreateVolumeRequest;
+import dev.pmemcsi.csi.v1.DeleteVolumeResponse;
+import dev.pmemcsi.csi.v1.NodeStageVolumeRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.StreamObserver;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class RpcInterceptorTest {
+
+    private final AtomicBoolean ready = new AtomicBoolean(true);
+    private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    private Server server;
+    private ManagedChannel channel;
+    private ControllerGrpc.ControllerBlockingStub stub;
+
+    /** A controller whose DeleteVolume fails unexpectedly for one volume. */
+    static final class Broken extends ControllerGrpc.ControllerImplBase {
+        @Override
+        public void deleteVolume(DeleteVolumeRequest request, StreamObserver<DeleteVolumeResponse> response) {
+            if (request.getVolumeId().equals("boom")) {
+                throw new IllegalStateException("secret internal detail at line 42");
+            }
+            response.onNext(DeleteVolumeResponse.getDefaultInstance());
+            response.onCompleted();
+        }
+    }
+
+    @BeforeEach
+    void start() throws Exception {
+        String name = InProcessServerBuilder.generateName();
+        server = InProcessServerBuilder.forName(name).directExecutor()
+                .addService(ServerInterceptors.intercept(new Broken(), new RpcInterceptor(registry, ready::get)))
+                .build().start();
+        channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+        stub = ControllerGrpc.newBlockingStub(channel);
+    }
+
+    @AfterEach
+    void stop() {
+        channel.shutdownNow();
+        server.shutdownNow();
+    }
+
+    @Test
+    void unexpectedExceptionsBecomeInternalWithoutStackTrace() {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                () -> stub.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("boom").build()));
+        assertEquals(Status.Code.INTERNAL, e.getStatus().getCode());
+        String d = e.getStatus().getDescription();
+        assertTrue(d.contains("DeleteVolume"), d);
+        assertFalse(d.contains("\tat "), d);
+        assertFalse(d.contains("RpcInterceptorTest"), d);
+    }
+
+    @Test
+    void callsBeforeTheDeviceLayerIsReadyAreUnavailable() {
+        ready.set(false);
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                () -> stub.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("v").build()));
+        assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+    }
+
+    @Test
+    void everyCallIsCountedByMethodAndCode() {
+        stub.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("v").build());
+        assertThrows(StatusRuntimeException.class, () -> stub.createVolume(CreateVolumeRequest.getDefaultInstance()));
+        assertEquals(1, registry.get("csi_plugin_operations_seconds").tag("method", "DeleteVolume")
+                .tag("grpc_code", "OK").timer().count());
+        assertEquals(1, registry.get("csi_plugin_operations_seconds").tag("method", "CreateVolume")
+                .tag("grpc_code", "UNIMPLEMENTED").timer().count());
+        assertEquals(0, registry.get("csi_plugin_operations_in_flight").gauge().value());
+    }
+
+    @Test
+    void volumeOfRequests() {
+        assertEquals("v1", RpcInterceptor.volumeOf(NodeStageVolumeRequest.newBuilder().setVolumeId("v1").build()));
+        assertEquals("pvc-1", RpcInterceptor.volumeOf(CreateVolumeRequest.newBuilder().setName("pvc-1").build()));
+        assertEquals("", RpcInterceptor.volumeOf(DeleteVolumeRequest.getDefaultInstance()));
+    }
+}
