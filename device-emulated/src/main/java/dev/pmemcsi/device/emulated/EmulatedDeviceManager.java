@@ -513,10 +513,10 @@ public final class EmulatedDeviceManager implements DeviceManager {
     }
 
     /**
-     * Deletes the volume. The extent is always zeroed before it becomes free, by punching a hole
-     * into the region file, which is also how the space goes back to the host. With
-     * {@code erase} (or the volume's recorded {@code eraseAfter}) a failure to zero fails the
-     * delete; without, it is only logged.
+     * Deletes the volume. The extent is always zeroed before it becomes free, since that costs
+     * milliseconds per GiB here. With {@code erase} (or the volume's recorded
+     * {@code eraseAfter}) a failure to zero fails the delete and keeps the space reserved;
+     * without, it is only logged.
      */
     @Override
     public void deleteVolume(String volumeId, boolean erase) throws DeviceException {

@@ -14,15 +14,16 @@ import org.slf4j.LoggerFactory;
 /**
  * Zeroes an extent of a region file after its loop device is gone.
  *
- * <p>Punching a hole is the method of choice: on this project's test hosts it was as fast as any
- * other correct method, and it is the only one that also gives the space back to the host
- * filesystem (the region files are sparse). When the filesystem cannot punch holes, zeroes are
- * written. The file is flushed afterwards, so that a power loss cannot resurrect the old bytes in
- * an extent the table already lists as free.
+ * <p>{@code fallocate(FALLOC_FL_ZERO_RANGE)} is the method of choice: it was the fastest of the
+ * correct methods measured (see docs/emulated-mode.md), because the filesystem only marks the
+ * blocks unwritten. Where the filesystem lacks it (btrfs, tmpfs) a hole is punched instead, and
+ * where that fails too, zeroes are written. The file is flushed afterwards, so that a power loss
+ * cannot bring the old bytes back into an extent the table already lists as free.
  */
 final class ExtentEraser {
 
-    enum Method { PUNCH_HOLE, ZERO_RANGE, WRITE_ZEROES }
+    /** In order of preference. */
+    enum Method { ZERO_RANGE, PUNCH_HOLE, WRITE_ZEROES }
 
     private static final Logger LOG = LoggerFactory.getLogger(ExtentEraser.class);
 
@@ -39,15 +40,19 @@ final class ExtentEraser {
 
     /** Zeroes {@code [offset, offset + length)} of {@code file} and flushes it; returns the method that worked. */
     Method erase(Path file, long offset, long length, String what) throws NativeException {
-        try {
-            return erase(file, offset, length, what, Method.PUNCH_HOLE);
-        } catch (NativeException e) {
-            if (!e.is(Errno.EOPNOTSUPP)) {
-                throw e;
+        NativeException unsupported = null;
+        for (Method m : Method.values()) {
+            try {
+                return erase(file, offset, length, what, m);
+            } catch (NativeException e) {
+                if (!e.is(Errno.EOPNOTSUPP) || m == Method.WRITE_ZEROES) {
+                    throw e;
+                }
+                LOG.debug("{}: {} not supported on {}, trying the next method", what, m, file);
+                unsupported = e;
             }
-            LOG.info("{}: the filesystem of {} cannot punch holes, writing zeroes", what, file);
-            return erase(file, offset, length, what, Method.WRITE_ZEROES);
         }
+        throw unsupported;
     }
 
     Method erase(Path file, long offset, long length, String what, Method method) throws NativeException {
