@@ -20,7 +20,9 @@ hstep_net_probe() {
 # Host-side ITs (failsafe, *IT in e2e) against the driver in the guest, through the forwarded port.
 hstep_host_it() {
     local rc=0
-    mvn -B -f "$E2E_REPO/pom.xml" -pl e2e verify \
+    # Reports of an earlier run must not pass for this one's.
+    rm -rf "$E2E_REPO/e2e/target/failsafe-reports"
+    mvn -B -Dstyle.color=never -f "$E2E_REPO/pom.xml" -pl e2e verify \
         -Dpmemcsi.e2e.endpoint="127.0.0.1:$E2E_PORT" || rc=$?
     mkdir -p "$E2E_OUT/junit/host-it"
     cp "$E2E_REPO"/e2e/target/failsafe-reports/TEST-*.xml "$E2E_OUT/junit/host-it/" 2>/dev/null || true

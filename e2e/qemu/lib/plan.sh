@@ -17,7 +17,7 @@ write_plan() {
         plan guest net-probe-stop needs=net-probe-start
         if driver_available; then
             plan guest driver-start
-            plan host host-it needs=driver-start
+            plan host host-it needs=driver-start junit=1
             plan guest driver-stop needs=driver-start
         else
             log "no driver in $E2E_DRIVER_JAR yet: the driver steps are not part of this run"

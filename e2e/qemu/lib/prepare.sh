@@ -117,7 +117,7 @@ prepare_build() {
     fi
     if [[ $E2E_BUILD == 1 ]]; then
         log "mvn install -DskipTests for: ${modules[*]} (and what they need)"
-        (IFS=,; mvn -B -q -f "$E2E_REPO/pom.xml" -pl "${modules[*]}" -am install -DskipTests)
+        (IFS=,; mvn -B -q -Dstyle.color=never -f "$E2E_REPO/pom.xml" -pl "${modules[*]}" -am install -DskipTests)
     fi
     [[ -f $E2E_CONSOLE_LAUNCHER && -f $E2E_TOOLS/test-classpath.txt && -d $E2E_TEST_CLASSES ]] || {
         echo "e2e is not built: run 'mvn -pl e2e -am install -DskipTests' or leave E2E_BUILD=1" >&2

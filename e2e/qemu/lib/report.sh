@@ -44,7 +44,13 @@ check_step() {
     local step=$1 row side expect result rc ms log reports
     row=$(step_row "$step")
     if [[ -z $row ]]; then
-        echo "FAILED step '$step': never ran (the guest stopped first: $VM_OUTCOME)"
+        if grep -q "^E2E-STEP-START $step " "$E2E_SHARE/progress.log" 2>/dev/null; then
+            side=$(plan_side "$step")
+            echo "FAILED step '$step' ($side): started but did not finish ($VM_OUTCOME)"
+            print_log_tail "$(step_log "$step" "$side")"
+        else
+            echo "FAILED step '$step': did not run ($VM_OUTCOME before it)"
+        fi
         return 1
     fi
     read -r side expect result rc ms <<< "$row"
@@ -63,16 +69,27 @@ check_step() {
         echo "FAILED step '$step' ($side): exit status $rc after ${ms} ms"
     fi
     if [[ -n $reports ]]; then
-        echo "  failing tests:"
+        local failures
         # shellcheck disable=SC2086
-        junit_failures $reports | sed 's/^/    /'
+        failures=$(junit_failures $reports)
+        if [[ -n $failures ]]; then
+            echo "  failing tests:"
+            sed 's/^/    /' <<< "$failures"
+        else
+            echo "  the JUnit reports show no failing test (exit status 2 of the launcher: no test found)"
+        fi
     fi
-    if [[ -f $log ]]; then
-        echo "  last $E2E_LOG_TAIL lines of $log:"
-        tail -n "$E2E_LOG_TAIL" "$log" | sed 's/^/    | /'
-    fi
+    print_log_tail "$log"
     return 1
 }
+
+print_log_tail() {
+    [[ -f $1 ]] || return 0
+    echo "  last $E2E_LOG_TAIL lines of $1:"
+    tail -n "$E2E_LOG_TAIL" "$1" | sed 's/^/    | /'
+}
+
+plan_side() { awk -v s="$1" '$2 == s { print $1; exit }' "$E2E_SHARE/plan"; }
 
 print_context_tails() {
     echo "---- last $E2E_LOG_TAIL lines of the serial console ($E2E_OUT/console.log) ----"

@@ -30,7 +30,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * destroying the namespace leaves the region empty. Runs only inside the QEMU guest.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-class GuestNdctlCliTest {
+class NdctlCliGuestTest {
 
     /** STATX_ATTR_DAX from linux/stat.h: the file's data is accessed through DAX. */
     private static final long STATX_ATTR_DAX = 0x200000L;
