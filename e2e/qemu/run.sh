@@ -132,7 +132,7 @@ echo
 status=0
 if [[ $E2E_SELF_TEST != only ]]; then
     evaluate_run || status=1
-elif [[ $VM_OUTCOME != done ]]; then
+elif [[ $VM_OUTCOME != "done" ]]; then
     echo "FAILED: the guest did not finish its plan ($VM_OUTCOME); last step started: $(last_started_step)"
     status=1
 fi

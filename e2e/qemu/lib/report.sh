@@ -109,7 +109,7 @@ print_step_table() {
 # Every planned step that must pass did pass, and the guest finished. Returns 1 otherwise.
 evaluate_run() {
     local status=0 step
-    if [[ $VM_OUTCOME != done ]]; then
+    if [[ $VM_OUTCOME != "done" ]]; then
         echo "FAILED: the guest did not finish its plan ($VM_OUTCOME); last step started: $(last_started_step)"
         status=1
     fi
