@@ -1,0 +1,158 @@
+#!/bin/bash
+# Guest steps: `steps.sh NAME` runs gstep_NAME inside the guest, as its own process so that `set -e`
+# holds inside every step. The plan (lib/plan.sh on the host) decides which steps run and in which order.
+# Environment: config.env from the share (written by the host), sourced by main.sh and exported here.
+set -euo pipefail
+
+# shellcheck source=/dev/null
+source "$E2E_SHARE/config.env"
+
+GUEST_IP=10.0.2.15
+GUEST_GW=10.0.2.2
+
+log() { echo "[guest $(date +%T)] $*"; }
+
+# Which regions the kernel shows; an empty ndctl listing prints nothing at all.
+region_count() { ndctl list --regions | jq -r 'if type == "array" then length else 1 end' 2>/dev/null || echo 0; }
+
+gstep_setup() {
+    hostname e2e-guest
+    log "loading the NVDIMM, DAX, file system and network modules"
+    modprobe -a nfit libnvdimm nd_pmem nd_btt dax_pmem device_dax ext4 xfs virtio_net
+    local i
+    for (( i = 0; i < 60; i++ )); do
+        [[ $(region_count) == "$E2E_NVDIMMS" ]] && break
+        sleep 0.5
+    done
+    [[ $(region_count) == "$E2E_NVDIMMS" ]] || { log "expected $E2E_NVDIMMS regions, found $(region_count)"; ndctl list -RD; return 1; }
+
+    log "initialising namespace labels on fresh NVDIMM images"
+    ndctl disable-region all
+    ndctl init-labels -f all
+    ndctl enable-region all
+    [[ $(region_count) == "$E2E_NVDIMMS" ]] || { log "regions lost after init-labels"; return 1; }
+    ndctl list --regions --dimms --human
+
+    log "network: $GUEST_IP via $GUEST_GW (QEMU user networking)"
+    ip link set lo up
+    ip link set eth0 up
+    ip addr add "$GUEST_IP/24" dev eth0
+    ip route add default via "$GUEST_GW"
+}
+
+# All *GuestTest classes but the self-test's, in ONE JVM: the guest JVM starts about ten times slower.
+gstep_guest_tests() {
+    run_launcher guest-tests \
+        --scan-class-path "$E2E_TEST_CLASSES" \
+        --include-classname '.*GuestTest$' \
+        --exclude-classname "$E2E_SELF_TEST_CLASS_REGEX"
+}
+
+# Runs on purpose a test that must fail; the host checks that the failure was caught and reported.
+gstep_self_test_must_fail() {
+    run_launcher self-test-must-fail --select-class "$E2E_SELF_TEST_CLASS"
+}
+
+run_launcher() {
+    local step=$1; shift
+    local reports="$E2E_SHARE/junit/$step"
+    mkdir -p "$reports"
+    local -a jvm
+    read -r -a jvm <<< "$E2E_GUEST_JVM_OPTS"
+    log "JUnit console launcher for $step"
+    "$JAVA_HOME/bin/java" "${jvm[@]}" \
+        -Dpmemcsi.e2e.nvdimms="$E2E_NVDIMMS" \
+        -jar "$E2E_CONSOLE_LAUNCHER" execute \
+        --class-path "$E2E_TEST_CLASSES:$E2E_TEST_CLASSPATH" \
+        --reports-dir "$reports" \
+        --fail-if-no-tests \
+        --disable-banner --disable-ansi-colors --details=tree \
+        "$@"
+}
+
+# A tiny HTTP server whose answer only the guest knows: proves the host reaches the guest's port.
+gstep_net_probe_start() {
+    local www=/run/e2e-www
+    mkdir -p "$www"
+    head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$www/token"
+    cp "$www/token" "$E2E_SHARE/net-probe.token"
+    busybox httpd -p "0.0.0.0:$E2E_GUEST_PORT" -h "$www"
+    pgrep -f "busybox httpd -p 0.0.0.0:$E2E_GUEST_PORT" > /run/e2e-net-probe.pid
+    log "net probe listening on $E2E_GUEST_PORT (pid $(cat /run/e2e-net-probe.pid))"
+}
+
+gstep_net_probe_stop() {
+    kill "$(cat /run/e2e-net-probe.pid)"
+    rm -f /run/e2e-net-probe.pid
+}
+
+# --- the driver under test -------------------------------------------------------------------------
+# Started in the background, listening on TCP so host-side ITs reach it through the forwarded port.
+DRIVER_PID_FILE=/run/e2e-driver.pid
+
+driver_alive() {
+    local pid=$1 state
+    [[ -r /proc/$pid/stat ]] || return 1
+    state=$(awk '{print $3}' "/proc/$pid/stat")
+    [[ $state != Z ]]
+}
+
+gstep_driver_start() {
+    local -a cmd args jvm
+    if [[ -x "$E2E_DRIVER_LAUNCHER" ]]; then
+        cmd=("$E2E_DRIVER_LAUNCHER")
+    else
+        read -r -a jvm <<< "$E2E_GUEST_JVM_OPTS"
+        cmd=("$JAVA_HOME/bin/java" "${jvm[@]}" -jar "$E2E_DRIVER_JAR")
+    fi
+    read -r -a args <<< "$E2E_DRIVER_ARGS"
+    log "starting driver: ${cmd[*]} ${args[*]}"
+    setsid "${cmd[@]}" "${args[@]}" < /dev/null > "$E2E_SHARE/driver.log" 2>&1 &
+    local pid=$!
+    echo "$pid" > "$DRIVER_PID_FILE"
+    local deadline=$(( SECONDS + E2E_DRIVER_START_TIMEOUT ))
+    while (( SECONDS < deadline )); do
+        if ! driver_alive "$pid"; then
+            log "driver exited before listening on $E2E_GUEST_PORT"
+            return 1
+        fi
+        if (exec 3<> "/dev/tcp/127.0.0.1/$E2E_GUEST_PORT") 2>/dev/null; then
+            log "driver (pid $pid) listens on $E2E_GUEST_PORT after $(( SECONDS ))s"
+            return 0
+        fi
+        sleep 1
+    done
+    log "driver did not listen on $E2E_GUEST_PORT within ${E2E_DRIVER_START_TIMEOUT}s"
+    return 1
+}
+
+# A clean stop is part of the contract: SIGTERM must end the driver within its grace period.
+gstep_driver_stop() {
+    [[ -f $DRIVER_PID_FILE ]] || { log "no driver was started"; return 1; }
+    local pid i
+    pid=$(cat "$DRIVER_PID_FILE")
+    driver_alive "$pid" || { log "driver (pid $pid) had already exited"; return 1; }
+    kill -TERM "$pid"
+    for (( i = 0; i < 60; i++ )); do
+        driver_alive "$pid" || { log "driver stopped after SIGTERM"; return 0; }
+        sleep 0.5
+    done
+    log "driver ignored SIGTERM for 30s; killing it"
+    kill -KILL "$pid"
+    return 1
+}
+
+# Whatever ran before must have cleaned up: no namespace, no pmem mount.
+gstep_leak_check() {
+    local ns mounts
+    ns=$(ndctl list --namespaces)
+    mounts=$(grep -E '^/dev/(pmem|dax)' /proc/mounts || true)
+    [[ -z $ns ]] || log "namespaces left behind: $ns"
+    [[ -z $mounts ]] || log "pmem mounts left behind: $mounts"
+    [[ -z $ns && -z $mounts ]]
+}
+
+step=${1:?usage: steps.sh STEP}
+fn=gstep_${step//-/_}
+declare -F "$fn" > /dev/null || { echo "unknown guest step: $step" >&2; exit 2; }
+"$fn"

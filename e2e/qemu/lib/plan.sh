@@ -1,0 +1,30 @@
+# shellcheck shell=bash
+# The plan: which steps run, where, in which order. One line per step:
+#   SIDE NAME [expect=pass|fail] [needs=STEP] [fatal=1] [junit=1]
+# SIDE guest runs gstep_NAME of guest/steps.sh in the guest; SIDE host makes the guest wait while
+# hstep_NAME of host-steps.sh runs on the host. needs= skips a step whose prerequisite did not pass,
+# fatal=1 skips everything after a failure, junit=1 requires a JUnit report under junit/NAME.
+
+plan() { echo "$*" >> "$E2E_SHARE/plan"; }
+
+write_plan() {
+    : > "$E2E_SHARE/plan"
+    plan guest setup fatal=1
+    if [[ $E2E_SELF_TEST != only ]]; then
+        plan guest guest-tests junit=1
+        plan guest net-probe-start
+        plan host net-probe needs=net-probe-start
+        plan guest net-probe-stop needs=net-probe-start
+        if driver_available; then
+            plan guest driver-start
+            plan host host-it needs=driver-start junit=1
+            plan guest driver-stop needs=driver-start
+        else
+            log "no driver in $E2E_DRIVER_JAR yet: the driver steps are not part of this run"
+        fi
+        plan guest leak-check
+    fi
+    if [[ $E2E_SELF_TEST != 0 ]]; then
+        plan guest self-test-must-fail expect=fail junit=1
+    fi
+}

@@ -1,0 +1,140 @@
+# shellcheck shell=bash
+# Boots the guest, serves host steps while it runs, and makes sure QEMU is gone afterwards.
+
+QPID=
+RSS_PID=
+VM_OUTCOME=
+BOOT_MS=
+VM_MS=
+
+qemu_args() {
+    local i mem_bytes maxmem_g
+    mem_bytes=$(to_bytes "$E2E_MEM")
+    maxmem_g=$(( (mem_bytes + E2E_NVDIMMS * NVDIMM_FILE_BYTES) / (1 << 30) + 2 ))
+    QEMU_ARGS=(
+        -machine pc,nvdimm=on
+        -accel "tcg,thread=multi,tb-size=$E2E_TB_SIZE"
+        -cpu max -smp "$E2E_SMP"
+        -m "$E2E_MEM,slots=$(( E2E_NVDIMMS > 0 ? E2E_NVDIMMS : 1 )),maxmem=${maxmem_g}G"
+    )
+    for (( i = 0; i < E2E_NVDIMMS; i++ )); do
+        QEMU_ARGS+=(
+            -object "memory-backend-file,id=mem$i,share=on,mem-path=$E2E_IMAGES/nvdimm$i.img,size=$NVDIMM_FILE_BYTES"
+            -device "nvdimm,id=nvdimm$i,memdev=mem$i,label-size=$E2E_LABEL_SIZE"
+        )
+    done
+    QEMU_ARGS+=(
+        -kernel "$KERNEL" -initrd "$INITRD"
+        -append "console=ttyS0 panic=-1 loglevel=4 mitigations=off tsc=reliable e2e.share=$E2E_SHARE e2e.main=$E2E_QEMU_DIR/guest/main.sh e2e.moddir=$KMODDIR e2e.kver=$KVER"
+        -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+        -virtfs "local,path=$E2E_SHARE,mount_tag=e2eshare,security_model=none,multidevs=remap"
+        -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$E2E_PORT-:$E2E_GUEST_PORT"
+        -device virtio-net-pci,netdev=n0
+        -display none -monitor none -serial "file:$E2E_OUT/console.log" -no-reboot
+    )
+}
+
+vm_start() {
+    if (exec 3<> "/dev/tcp/127.0.0.1/$E2E_PORT") 2>/dev/null; then
+        echo "127.0.0.1:$E2E_PORT is already in use; choose another E2E_PORT" >&2
+        return 1
+    fi
+    qemu_args
+    printf '%q ' qemu-system-x86_64 "${QEMU_ARGS[@]}" > "$E2E_OUT/qemu.cmdline"
+    VM_T0=$(now_ms)
+    qemu-system-x86_64 "${QEMU_ARGS[@]}" < /dev/null > "$E2E_OUT/qemu.stderr" 2>&1 &
+    QPID=$!
+    echo "$QPID" > "$E2E_OUT/qemu.pid"
+    log "QEMU started (pid $QPID; console: $E2E_OUT/console.log)"
+    # Peak resident set of QEMU, sampled until it exits.
+    (
+        while kill -0 "$QPID" 2>/dev/null; do
+            awk '/^VmHWM/ {print $2}' "/proc/$QPID/status" > "$E2E_OUT/qemu-rss-kb.tmp" 2>/dev/null \
+                && [[ -s $E2E_OUT/qemu-rss-kb.tmp ]] && mv "$E2E_OUT/qemu-rss-kb.tmp" "$E2E_OUT/qemu-rss-kb"
+            sleep 1
+        done
+        rm -f "$E2E_OUT/qemu-rss-kb.tmp"
+    ) &
+    RSS_PID=$!
+}
+
+# Idempotent; used by the EXIT trap as well.
+vm_stop() {
+    local i
+    if [[ -n $QPID ]] && kill -0 "$QPID" 2>/dev/null; then
+        log "stopping QEMU (pid $QPID)"
+        kill -TERM "$QPID" 2>/dev/null || true
+        for (( i = 0; i < 20; i++ )); do
+            kill -0 "$QPID" 2>/dev/null || break
+            sleep 0.5
+        done
+        kill -KILL "$QPID" 2>/dev/null || true
+    fi
+    if [[ -n $RSS_PID ]]; then
+        kill "$RSS_PID" 2>/dev/null || true
+        wait "$RSS_PID" 2>/dev/null || true
+        RSS_PID=
+    fi
+}
+
+serve_host_step() {
+    local request=$1 name rc=0
+    name=$(basename "$request" .request)
+    mv "$request" "$E2E_SHARE/sync/$name.running"
+    log "host step $name (log: $E2E_HOST_LOGS/$name.log)"
+    timeout --kill-after=10 "$E2E_HOST_STEP_TIMEOUT" bash "$E2E_QEMU_DIR/host-steps.sh" "$name" \
+        < /dev/null > "$E2E_HOST_LOGS/$name.log" 2>&1 || rc=$?
+    echo "$rc" > "$E2E_SHARE/sync/$name.rc.tmp"
+    mv "$E2E_SHARE/sync/$name.rc.tmp" "$E2E_SHARE/sync/$name.rc"
+}
+
+print_new_progress() {
+    local total
+    [[ -f $E2E_SHARE/progress.log ]] || return 0
+    total=$(wc -l < "$E2E_SHARE/progress.log")
+    if (( total > PROGRESS_SHOWN )); then
+        tail -n "+$(( PROGRESS_SHOWN + 1 ))" "$E2E_SHARE/progress.log" | head -n "$(( total - PROGRESS_SHOWN ))" \
+            | sed 's/^/  guest: /'
+        PROGRESS_SHOWN=$total
+    fi
+}
+
+vm_supervise() {
+    local elapsed request qemu_rc=0
+    PROGRESS_SHOWN=0
+    VM_OUTCOME=running
+    while kill -0 "$QPID" 2>/dev/null; do
+        elapsed=$(( $(now_ms) - VM_T0 ))
+        if [[ -z $BOOT_MS && -f $E2E_SHARE/guest-started ]]; then
+            BOOT_MS=$elapsed
+            log "guest main script running after ${BOOT_MS} ms"
+        fi
+        if [[ -z $BOOT_MS ]] && (( elapsed > E2E_BOOT_TIMEOUT * 1000 )); then
+            VM_OUTCOME=boot-timeout
+            log "the guest did not start its main script within ${E2E_BOOT_TIMEOUT}s"
+            vm_stop
+            break
+        fi
+        if (( elapsed > E2E_TIMEOUT * 1000 )); then
+            VM_OUTCOME=timeout
+            log "the guest run exceeded E2E_TIMEOUT=${E2E_TIMEOUT}s"
+            vm_stop
+            break
+        fi
+        print_new_progress
+        for request in "$E2E_SHARE"/sync/*.request; do
+            [[ -e $request ]] && serve_host_step "$request"
+        done
+        sleep 0.5
+    done
+    wait "$QPID" 2>/dev/null || qemu_rc=$?
+    VM_MS=$(( $(now_ms) - VM_T0 ))
+    print_new_progress
+    vm_stop
+    if [[ -f $E2E_SHARE/guest-done ]]; then
+        VM_OUTCOME=done
+    elif [[ $VM_OUTCOME == running ]]; then
+        VM_OUTCOME=died
+    fi
+    log "QEMU exited (status $qemu_rc) after ${VM_MS} ms: $VM_OUTCOME"
+}
