@@ -482,7 +482,7 @@ final class DeploymentChecks {
         return problems;
     }
 
-    // --- helpers over the pod spec ---
+    // --- lookups in the pod spec ---
 
     String csiDriverName() {
         return manifests.all(CSIDriver.class).stream().map(d -> d.getMetadata().getName()).findFirst().orElse("<no CSIDriver>");
