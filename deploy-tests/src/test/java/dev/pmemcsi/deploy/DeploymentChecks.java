@@ -1,0 +1,570 @@
+package dev.pmemcsi.deploy;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Probe;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceRequirements;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceAccount;
+import io.fabric8.kubernetes.api.model.ServicePort;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.apps.DaemonSet;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
+import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
+import io.fabric8.kubernetes.api.model.rbac.Role;
+import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
+import io.fabric8.kubernetes.api.model.rbac.RoleRef;
+import io.fabric8.kubernetes.api.model.rbac.Subject;
+import io.fabric8.kubernetes.api.model.storage.CSIDriver;
+import io.fabric8.kubernetes.api.model.storage.StorageClass;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+/**
+ * Consistency checks over one rendered deployment. Each check returns the problems it found,
+ * worded so that the message alone says what to fix; an empty list means the check passed.
+ */
+final class DeploymentChecks {
+    static final String DRIVER = "pmem-driver";
+    static final String PROVISIONER = "external-provisioner";
+    static final String REGISTRAR = "node-driver-registrar";
+    static final String LIVENESS = "livenessprobe";
+
+    private static final String KUBELET_DIR = "/var/lib/kubelet";
+    private static final String PLUGIN_REGISTRY = "/var/lib/kubelet/plugins_registry";
+    private static final String TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+    private static final int LIVENESSPROBE_DEFAULT_PORT = 9808;
+    private static final Pattern ENV_REFERENCE = Pattern.compile("\\$\\(([A-Za-z_][A-Za-z0-9_]*)\\)");
+
+    /** Flags the driver must always be given explicitly, rather than left to defaults. */
+    private static final List<String> REQUIRED_DRIVER_FLAGS = List.of(
+            "--endpoint", "--driver-name", "--node-id", "--state-dir", "--metrics-address", "--device-manager");
+
+    /** A flag a sidecar must have; a null value means any value is fine. */
+    private record Required(String container, String flag, String value) {}
+
+    private static final List<Required> REQUIRED_SIDECAR_FLAGS = List.of(
+            new Required(PROVISIONER, "--csi-address", null),
+            new Required(PROVISIONER, "--node-deployment", "true"),
+            new Required(PROVISIONER, "--strict-topology", "true"),
+            new Required(PROVISIONER, "--immediate-topology", "false"),
+            new Required(PROVISIONER, "--enable-capacity", "true"),
+            new Required(PROVISIONER, "--capacity-ownerref-level", "1"),
+            new Required(PROVISIONER, "--capacity-poll-interval", null),
+            new Required(PROVISIONER, "--extra-create-metadata", "true"),
+            new Required(REGISTRAR, "--csi-address", null),
+            new Required(REGISTRAR, "--kubelet-registration-path", null),
+            new Required(LIVENESS, "--csi-address", null));
+
+    /** One permission: verb on group/resource, cluster-wide (namespace null) or in one namespace. */
+    record Grant(String namespace, String group, String resource, String verb) {
+        @Override
+        public String toString() {
+            String what = verb + " " + (group.isEmpty() ? "" : group + "/") + resource;
+            return namespace == null ? what + " cluster-wide" : what + " in namespace " + namespace;
+        }
+    }
+
+    private final Manifests manifests;
+    private final Set<String> driverOptions;
+    private final DaemonSet daemonSet;
+    private final PodSpec pod;
+    private final String namespace;
+
+    DeploymentChecks(Manifests manifests, Set<String> driverOptions) {
+        this.manifests = manifests;
+        this.driverOptions = Set.copyOf(driverOptions);
+        this.daemonSet = manifests.one(DaemonSet.class);
+        this.pod = daemonSet.getSpec().getTemplate().getSpec();
+        this.namespace = daemonSet.getMetadata().getNamespace();
+    }
+
+    /** Every check, by name, in a stable order. */
+    Map<String, List<String>> all() {
+        Map<String, List<String>> results = new LinkedHashMap<>();
+        results.put("driver name", driverName());
+        results.put("socket and kubelet paths", paths());
+        results.put("driver flags", driverFlags());
+        results.put("sidecar flags", sidecarFlags());
+        results.put("environment", environment());
+        results.put("rbac", rbac());
+        results.put("probes and ports", probesAndPorts());
+        results.put("resources", resources());
+        results.put("scheduling", scheduling());
+        return results;
+    }
+
+    List<String> driverName() {
+        List<String> problems = new ArrayList<>();
+        List<CSIDriver> drivers = manifests.all(CSIDriver.class);
+        if (drivers.size() != 1) {
+            problems.add("expected exactly one CSIDriver object, found " + drivers.size());
+            return problems;
+        }
+        String name = drivers.get(0).getMetadata().getName();
+        Optional<String> flag = args(DRIVER).value("--driver-name");
+        if (flag.isEmpty()) {
+            problems.add(DRIVER + ": --driver-name is not set explicitly (the CSIDriver is " + name + ")");
+        } else if (!flag.get().equals(name)) {
+            problems.add(DRIVER + ": --driver-name=" + flag.get() + " differs from the CSIDriver name " + name);
+        }
+        for (StorageClass sc : manifests.all(StorageClass.class)) {
+            if (!name.equals(sc.getProvisioner())) {
+                problems.add("StorageClass " + sc.getMetadata().getName() + ": provisioner " + sc.getProvisioner()
+                        + " differs from the driver name " + name);
+            }
+        }
+        return problems;
+    }
+
+    List<String> paths() {
+        List<String> problems = new ArrayList<>();
+        String socket = KUBELET_DIR + "/plugins/" + csiDriverName() + "/csi.sock";
+
+        Optional<String> endpoint = args(DRIVER).value("--endpoint");
+        if (endpoint.isEmpty() || !endpoint.get().startsWith("unix://")) {
+            problems.add(DRIVER + ": --endpoint must be a unix:// socket kubelet can reach, is " + endpoint.orElse("unset"));
+        } else {
+            checkSocket(DRIVER, "--endpoint", endpoint.get().substring("unix://".length()), socket, problems);
+        }
+        for (String sidecar : List.of(PROVISIONER, REGISTRAR, LIVENESS)) {
+            args(sidecar).value("--csi-address").ifPresent(address ->
+                    checkSocket(sidecar, "--csi-address", address.replaceFirst("^unix://", ""), socket, problems));
+        }
+        args(REGISTRAR).value("--kubelet-registration-path").ifPresent(registration -> {
+            if (!registration.equals(socket)) {
+                problems.add(REGISTRAR + ": --kubelet-registration-path=" + registration
+                        + " is not the driver socket as kubelet sees it, " + socket);
+            }
+        });
+        if (hostMounts(container(REGISTRAR)).values().stream().noneMatch(PLUGIN_REGISTRY::equals)) {
+            problems.add(REGISTRAR + ": does not mount the kubelet plugin registry " + PLUGIN_REGISTRY);
+        }
+
+        // kubelet hands the driver host paths for staging and publishing: the container must see
+        // the kubelet dir at the same path, and its mounts must propagate back to the host.
+        Optional<VolumeMount> kubelet = mounts(container(DRIVER)).stream()
+                .filter(m -> KUBELET_DIR.equals(m.getMountPath()))
+                .findFirst();
+        if (kubelet.isEmpty() || !KUBELET_DIR.equals(hostPathOf(kubelet.get().getName()))) {
+            problems.add(DRIVER + ": must mount the host's " + KUBELET_DIR + " at " + KUBELET_DIR);
+        } else if (!"Bidirectional".equals(kubelet.get().getMountPropagation())) {
+            problems.add(DRIVER + ": mount of " + KUBELET_DIR + " has mountPropagation "
+                    + kubelet.get().getMountPropagation() + ", kubelet needs Bidirectional");
+        }
+
+        // Volume state and emulated regions must outlive the pod.
+        for (String flag : List.of("--state-dir", "--emulated-dir")) {
+            args(DRIVER).value(flag).ifPresent(dir -> {
+                if (hostPath(container(DRIVER), dir).isEmpty()) {
+                    problems.add(DRIVER + ": " + flag + "=" + dir + " is not on a hostPath volume; it would not survive a restart");
+                }
+            });
+        }
+        return problems;
+    }
+
+    private void checkSocket(String container, String flag, String path, String expected, List<String> problems) {
+        Optional<String> host = hostPath(container(container), path);
+        if (host.isEmpty()) {
+            problems.add(container + ": " + flag + " " + path + " is not on a hostPath volume");
+        } else if (!host.get().equals(expected)) {
+            problems.add(container + ": " + flag + " " + path + " is " + host.get()
+                    + " on the host, but the driver socket must be " + expected);
+        }
+    }
+
+    List<String> driverFlags() {
+        List<String> problems = new ArrayList<>();
+        ContainerArgs args = args(DRIVER);
+        for (String flag : args.flags().keySet()) {
+            if (!driverOptions.contains(flag)) {
+                problems.add(DRIVER + ": " + flag + " is not an option of the driver (not in its --help)");
+            }
+        }
+        for (String flag : REQUIRED_DRIVER_FLAGS) {
+            if (!args.has(flag)) {
+                problems.add(DRIVER + ": missing flag " + flag);
+            }
+        }
+        args.duplicates().forEach(flag -> problems.add(DRIVER + ": " + flag + " is given more than once"));
+        args.positional().forEach(arg -> problems.add(DRIVER + ": argument " + arg + " is not a --flag"));
+        return problems;
+    }
+
+    List<String> sidecarFlags() {
+        List<String> problems = new ArrayList<>();
+        for (Required required : REQUIRED_SIDECAR_FLAGS) {
+            ContainerArgs args = args(required.container());
+            if (!args.has(required.flag())) {
+                problems.add(required.container() + ": missing flag " + required.flag());
+                continue;
+            }
+            if (required.value() == null) {
+                continue;
+            }
+            String actual = args.value(required.flag()).orElse("true");
+            if (!required.value().equals(actual)) {
+                problems.add(required.container() + ": " + required.flag() + "=" + actual + ", needs "
+                        + required.flag() + "=" + required.value());
+            }
+        }
+        // Each node's provisioner serves only its own node: electing one leader would leave
+        // every other node without provisioning (and the RBAC has no leases for it).
+        if (args(PROVISIONER).isTrue("--leader-election")) {
+            problems.add(PROVISIONER + ": --leader-election must be off in node deployment mode");
+        }
+        for (String sidecar : List.of(PROVISIONER, REGISTRAR, LIVENESS)) {
+            args(sidecar).duplicates().forEach(flag -> problems.add(sidecar + ": " + flag + " is given more than once"));
+        }
+        return problems;
+    }
+
+    List<String> environment() {
+        List<String> problems = new ArrayList<>();
+        Map<String, String> required = Map.of(
+                "NODE_NAME", "spec.nodeName", "POD_NAME", "metadata.name", "NAMESPACE", "metadata.namespace");
+        Map<String, EnvVar> provisionerEnv = env(container(PROVISIONER));
+        required.forEach((name, field) -> {
+            EnvVar var = provisionerEnv.get(name);
+            String actual = var == null || var.getValueFrom() == null || var.getValueFrom().getFieldRef() == null
+                    ? null : var.getValueFrom().getFieldRef().getFieldPath();
+            if (!field.equals(actual)) {
+                problems.add(PROVISIONER + ": env " + name + " must come from fieldRef " + field);
+            }
+        });
+        for (Container container : pod.getContainers()) {
+            Map<String, EnvVar> env = env(container);
+            for (String arg : Optional.ofNullable(container.getArgs()).orElse(List.of())) {
+                Matcher matcher = ENV_REFERENCE.matcher(arg);
+                while (matcher.find()) {
+                    if (!env.containsKey(matcher.group(1))) {
+                        problems.add(container.getName() + ": argument " + arg + " refers to undefined env " + matcher.group(1));
+                    }
+                }
+            }
+        }
+        return problems;
+    }
+
+    /** What external-provisioner in node-deployment mode with capacity tracking needs. Nothing else is granted. */
+    List<Grant> requiredGrants() {
+        List<Grant> grants = new ArrayList<>();
+        addGrants(grants, null, "", "persistentvolumes", "get", "list", "watch", "create", "patch", "delete");
+        addGrants(grants, null, "", "persistentvolumeclaims", "get", "list", "watch", "update");
+        addGrants(grants, null, "storage.k8s.io", "storageclasses", "get", "list", "watch");
+        addGrants(grants, null, "", "events", "create", "update", "patch");
+        addGrants(grants, namespace, "storage.k8s.io", "csistoragecapacities",
+                "get", "list", "watch", "create", "update", "patch", "delete");
+        addGrants(grants, namespace, "", "pods", "get");
+        return grants;
+    }
+
+    private static void addGrants(List<Grant> grants, String namespace, String group, String resource, String... verbs) {
+        for (String verb : verbs) {
+            grants.add(new Grant(namespace, group, resource, verb));
+        }
+    }
+
+    List<String> rbac() {
+        List<String> problems = new ArrayList<>();
+        String account = pod.getServiceAccountName();
+        if (account == null || account.isEmpty() || "default".equals(account)) {
+            problems.add("DaemonSet " + daemonSet.getMetadata().getName() + " must run as its own ServiceAccount, not default");
+            return problems;
+        }
+        boolean accountExists = manifests.all(ServiceAccount.class).stream()
+                .anyMatch(sa -> account.equals(sa.getMetadata().getName()) && namespace.equals(sa.getMetadata().getNamespace()));
+        if (!accountExists) {
+            problems.add("ServiceAccount " + namespace + "/" + account + " used by the DaemonSet is missing");
+        }
+
+        Set<Grant> granted = grantsFor(account, problems);
+        Set<Grant> required = new LinkedHashSet<>(requiredGrants());
+        for (Grant need : required) {
+            boolean covered = granted.stream().anyMatch(g -> g.group().equals(need.group())
+                    && g.resource().equals(need.resource()) && g.verb().equals(need.verb())
+                    && (g.namespace() == null || g.namespace().equals(need.namespace())));
+            if (!covered) {
+                problems.add("missing RBAC for the sidecars: " + need);
+            }
+        }
+        granted.stream()
+                .filter(g -> !required.contains(g))
+                .sorted(Comparator.comparing(Grant::toString))
+                .forEach(g -> problems.add("RBAC grants more than the sidecars need: " + g));
+
+        // Only the provisioner talks to the API server: the privileged driver must hold no token.
+        if (!Boolean.FALSE.equals(pod.getAutomountServiceAccountToken())) {
+            problems.add("the pod mounts API credentials into every container; set automountServiceAccountToken: false"
+                    + " and give only " + PROVISIONER + " a projected token");
+        }
+        for (Container container : pod.getContainers()) {
+            boolean hasToken = mounts(container).stream().anyMatch(m -> TOKEN_DIR.equals(m.getMountPath())
+                    && isProjectedToken(m.getName()));
+            if (container.getName().equals(PROVISIONER) && !hasToken) {
+                problems.add(PROVISIONER + ": has no service account token at " + TOKEN_DIR);
+            } else if (!container.getName().equals(PROVISIONER) && mounts(container).stream()
+                    .anyMatch(m -> isProjectedToken(m.getName()))) {
+                problems.add(container.getName() + ": mounts API credentials it does not need");
+            }
+        }
+        return problems;
+    }
+
+    private Set<Grant> grantsFor(String account, List<String> problems) {
+        Set<Grant> grants = new LinkedHashSet<>();
+        for (ClusterRoleBinding binding : manifests.all(ClusterRoleBinding.class)) {
+            if (binds(binding.getSubjects(), account)) {
+                rulesOf(binding.getRoleRef(), null, "ClusterRoleBinding " + binding.getMetadata().getName(), problems)
+                        .forEach(rule -> expand(rule, null, grants));
+            }
+        }
+        for (RoleBinding binding : manifests.all(RoleBinding.class)) {
+            if (binds(binding.getSubjects(), account)) {
+                String scope = binding.getMetadata().getNamespace();
+                rulesOf(binding.getRoleRef(), scope, "RoleBinding " + binding.getMetadata().getName(), problems)
+                        .forEach(rule -> expand(rule, scope, grants));
+            }
+        }
+        return grants;
+    }
+
+    private boolean binds(List<Subject> subjects, String account) {
+        return subjects != null && subjects.stream().anyMatch(s -> "ServiceAccount".equals(s.getKind())
+                && account.equals(s.getName()) && namespace.equals(s.getNamespace()));
+    }
+
+    private List<PolicyRule> rulesOf(RoleRef ref, String bindingNamespace, String binding, List<String> problems) {
+        if ("ClusterRole".equals(ref.getKind())) {
+            Optional<ClusterRole> role = manifests.all(ClusterRole.class).stream()
+                    .filter(r -> ref.getName().equals(r.getMetadata().getName())).findFirst();
+            if (role.isPresent()) {
+                return Optional.ofNullable(role.get().getRules()).orElse(List.of());
+            }
+        } else if ("Role".equals(ref.getKind())) {
+            Optional<Role> role = manifests.all(Role.class).stream()
+                    .filter(r -> ref.getName().equals(r.getMetadata().getName())
+                            && Objects.equals(bindingNamespace, r.getMetadata().getNamespace()))
+                    .findFirst();
+            if (role.isPresent()) {
+                return Optional.ofNullable(role.get().getRules()).orElse(List.of());
+            }
+        }
+        problems.add(binding + " refers to a missing " + ref.getKind() + " " + ref.getName());
+        return List.of();
+    }
+
+    private static void expand(PolicyRule rule, String scope, Set<Grant> into) {
+        List<String> groups = Optional.ofNullable(rule.getApiGroups()).orElse(List.of());
+        List<String> resources = Optional.ofNullable(rule.getResources()).orElse(List.of());
+        List<String> verbs = Optional.ofNullable(rule.getVerbs()).orElse(List.of());
+        for (String group : groups) {
+            for (String resource : resources) {
+                for (String verb : verbs) {
+                    into.add(new Grant(scope, group, resource, verb));
+                }
+            }
+        }
+        // Non-resource URLs are never needed by the sidecars; make them show up as excess.
+        for (String url : Optional.ofNullable(rule.getNonResourceURLs()).orElse(List.of())) {
+            for (String verb : verbs) {
+                into.add(new Grant(scope, "nonResourceURL", url, verb));
+            }
+        }
+    }
+
+    private boolean isProjectedToken(String volumeName) {
+        return volume(volumeName).map(Volume::getProjected)
+                .map(p -> p.getSources().stream().anyMatch(s -> s.getServiceAccountToken() != null))
+                .orElse(false);
+    }
+
+    List<String> probesAndPorts() {
+        List<String> problems = new ArrayList<>();
+        Container driver = container(DRIVER);
+        Optional<Integer> metricsPort = args(DRIVER).value("--metrics-address").flatMap(DeploymentChecks::portOf);
+        if (metricsPort.isEmpty()) {
+            problems.add(DRIVER + ": --metrics-address has no port; /metrics and /readyz would be off");
+            return problems;
+        }
+        int metrics = metricsPort.get();
+        if (!Optional.ofNullable(namedPort(driver, "metrics")).equals(Optional.of(metrics))) {
+            problems.add(DRIVER + ": container port 'metrics' must be " + metrics + " (--metrics-address)");
+        }
+        checkProbe(DRIVER + " readinessProbe", driver.getReadinessProbe(), "/readyz", metrics, driver, problems);
+
+        ContainerArgs liveness = args(LIVENESS);
+        int healthPort = liveness.value("--http-endpoint").flatMap(DeploymentChecks::portOf)
+                .or(() -> liveness.value("--health-port").map(Integer::valueOf))
+                .orElse(LIVENESSPROBE_DEFAULT_PORT);
+        checkProbe(DRIVER + " livenessProbe", driver.getLivenessProbe(), "/healthz", healthPort, driver, problems);
+
+        Map<String, String> podLabels = Optional.ofNullable(daemonSet.getSpec().getTemplate().getMetadata().getLabels())
+                .orElse(Map.of());
+        for (Service service : manifests.all(Service.class)) {
+            Map<String, String> selector = Optional.ofNullable(service.getSpec().getSelector()).orElse(Map.of());
+            if (selector.isEmpty() || !podLabels.entrySet().containsAll(selector.entrySet())) {
+                problems.add("Service " + service.getMetadata().getName() + ": selector " + selector
+                        + " does not select the driver pods " + podLabels);
+            }
+            for (ServicePort port : service.getSpec().getPorts()) {
+                Integer target = resolvePort(port.getTargetPort(), driver);
+                if (!Objects.equals(target, metrics)) {
+                    problems.add("Service " + service.getMetadata().getName() + ": port " + port.getName()
+                            + " targets " + port.getTargetPort() + ", not the metrics port " + metrics);
+                }
+            }
+        }
+        return problems;
+    }
+
+    private void checkProbe(String what, Probe probe, String path, int port, Container container, List<String> problems) {
+        if (probe == null || probe.getHttpGet() == null) {
+            problems.add(what + ": needs an HTTP GET of " + path + " on port " + port);
+            return;
+        }
+        Integer actual = resolvePort(probe.getHttpGet().getPort(), container);
+        if (!path.equals(probe.getHttpGet().getPath()) || !Objects.equals(actual, port)) {
+            problems.add(what + ": probes " + probe.getHttpGet().getPath() + " on port " + actual
+                    + ", expected " + path + " on port " + port);
+        }
+    }
+
+    List<String> resources() {
+        List<String> problems = new ArrayList<>();
+        for (Container container : pod.getContainers()) {
+            ResourceRequirements resources = container.getResources();
+            Map<String, Quantity> requests = resources == null || resources.getRequests() == null
+                    ? Map.of() : resources.getRequests();
+            Map<String, Quantity> limits = resources == null || resources.getLimits() == null
+                    ? Map.of() : resources.getLimits();
+            for (String resource : List.of("cpu", "memory")) {
+                if (!requests.containsKey(resource)) {
+                    problems.add(container.getName() + ": no " + resource + " request");
+                }
+            }
+            if (!limits.containsKey("memory")) {
+                problems.add(container.getName() + ": no memory limit");
+            } else if (requests.containsKey("memory")
+                    && limits.get("memory").getNumericalAmount().compareTo(requests.get("memory").getNumericalAmount()) < 0) {
+                problems.add(container.getName() + ": memory limit below its request");
+            }
+        }
+        return problems;
+    }
+
+    List<String> scheduling() {
+        List<String> problems = new ArrayList<>();
+        boolean selects = (pod.getNodeSelector() != null && !pod.getNodeSelector().isEmpty())
+                || (pod.getAffinity() != null && pod.getAffinity().getNodeAffinity() != null);
+        if (!selects) {
+            problems.add("DaemonSet " + daemonSet.getMetadata().getName()
+                    + " runs on every node; select PMEM nodes with a nodeSelector");
+        }
+        return problems;
+    }
+
+    // --- lookups in the pod spec ---
+
+    String csiDriverName() {
+        return manifests.all(CSIDriver.class).stream().map(d -> d.getMetadata().getName()).findFirst().orElse("<no CSIDriver>");
+    }
+
+    Container container(String name) {
+        return pod.getContainers().stream().filter(c -> name.equals(c.getName())).findFirst()
+                .orElseThrow(() -> new AssertionError("DaemonSet has no container named " + name));
+    }
+
+    ContainerArgs args(String container) {
+        return ContainerArgs.of(container(container));
+    }
+
+    private static List<VolumeMount> mounts(Container container) {
+        return Optional.ofNullable(container.getVolumeMounts()).orElse(List.of());
+    }
+
+    private Optional<Volume> volume(String name) {
+        return Optional.ofNullable(pod.getVolumes()).orElse(List.of()).stream()
+                .filter(v -> name.equals(v.getName())).findFirst();
+    }
+
+    private String hostPathOf(String volumeName) {
+        return volume(volumeName).map(Volume::getHostPath).map(h -> h.getPath()).orElse(null);
+    }
+
+    /** Mount path in the container to host path, for hostPath volumes only. */
+    private Map<String, String> hostMounts(Container container) {
+        Map<String, String> result = new LinkedHashMap<>();
+        for (VolumeMount mount : mounts(container)) {
+            String host = hostPathOf(mount.getName());
+            if (host != null) {
+                result.put(mount.getMountPath(), host);
+            }
+        }
+        return result;
+    }
+
+    /** Where a path inside the container lives on the host, through the deepest hostPath mount containing it. */
+    Optional<String> hostPath(Container container, String path) {
+        Optional<VolumeMount> deepest = mounts(container).stream()
+                .filter(m -> path.equals(m.getMountPath()) || path.startsWith(m.getMountPath().replaceFirst("/$", "") + "/"))
+                .max(Comparator.comparingInt(m -> m.getMountPath().length()));
+        if (deepest.isEmpty()) {
+            return Optional.empty();
+        }
+        String host = hostPathOf(deepest.get().getName());
+        if (host == null) {
+            return Optional.empty();
+        }
+        String rest = path.substring(deepest.get().getMountPath().replaceFirst("/$", "").length());
+        return Optional.of((host.replaceFirst("/$", "") + rest).replaceAll("/+", "/"));
+    }
+
+    private static Map<String, EnvVar> env(Container container) {
+        return Optional.ofNullable(container.getEnv()).orElse(List.of()).stream()
+                .collect(Collectors.toMap(EnvVar::getName, v -> v, (a, b) -> b));
+    }
+
+    private static Integer namedPort(Container container, String name) {
+        return Optional.ofNullable(container.getPorts()).orElse(List.of()).stream()
+                .filter(p -> name.equals(p.getName())).map(ContainerPort::getContainerPort).findFirst().orElse(null);
+    }
+
+    private static Integer resolvePort(IntOrString port, Container container) {
+        if (port == null) {
+            return null;
+        }
+        return port.getIntVal() != null ? port.getIntVal() : namedPort(container, port.getStrVal());
+    }
+
+    /** The port of a Go-style listen address such as ":10010" or "0.0.0.0:10010". */
+    static Optional<Integer> portOf(String address) {
+        int colon = address.lastIndexOf(':');
+        if (colon < 0) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(Integer.parseInt(address.substring(colon + 1)));
+        } catch (NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+}

@@ -1,0 +1,144 @@
+package dev.pmemcsi.deploy;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceAccount;
+import io.fabric8.kubernetes.api.model.apps.DaemonSet;
+import io.fabric8.kubernetes.api.model.storage.CSIDriver;
+import io.fabric8.kubernetes.api.model.storage.StorageClass;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class OverlaysTest {
+    private static final String DRIVER_NAME = "pmem-csi.dev";
+    /** StorageClass parameters the driver accepts, plus the one external-provisioner consumes. */
+    private static final Set<String> STORAGE_CLASS_PARAMETERS = Set.of(
+            "csi.storage.k8s.io/fstype", "eraseafter", "usage", "persistencyModel", "kataContainers");
+    private static final Pattern SIDECAR_IMAGE = Pattern.compile("registry\\.k8s\\.io/sig-storage/[a-z-]+:v\\d+\\.\\d+\\.\\d+");
+
+    @ParameterizedTest
+    @ValueSource(strings = {"overlays/direct", "overlays/emulated"})
+    void overlayPassesEveryConsistencyCheck(String overlay) {
+        Manifests manifests = Manifests.render(Repo.kubernetes(overlay));
+        Map<String, List<String>> failed = new LinkedHashMap<>();
+        new DeploymentChecks(manifests, DriverHelp.longOptions()).all().forEach((check, problems) -> {
+            if (!problems.isEmpty()) {
+                failed.put(check, problems);
+            }
+        });
+        assertEquals(Map.of(), failed, overlay + " has consistency problems");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"base", "overlays/direct", "overlays/emulated"})
+    void rendersIntoTypedObjects(String kustomization) {
+        Manifests manifests = Manifests.render(Repo.kubernetes(kustomization));
+        Map<String, Long> kinds = manifests.all().stream()
+                .collect(Collectors.groupingBy(o -> o.getKind(), Collectors.counting()));
+        assertEquals(Map.of(
+                "Namespace", 1L, "CSIDriver", 1L, "ServiceAccount", 1L, "ClusterRole", 1L,
+                "ClusterRoleBinding", 1L, "Role", 1L, "RoleBinding", 1L, "DaemonSet", 1L,
+                "Service", 1L, "StorageClass", 2L), kinds);
+        String namespace = manifests.one(Namespace.class).getMetadata().getName();
+        manifests.all().stream()
+                .filter(o -> o.getMetadata().getNamespace() != null)
+                .forEach(o -> assertEquals(namespace, o.getMetadata().getNamespace(),
+                        o.getKind() + " " + o.getMetadata().getName() + " is outside the driver's namespace"));
+    }
+
+    @Test
+    void objectsWithoutATypedModelAreRejected() {
+        String misspelt = "apiVersion: storage.k8s.io/v1\nkind: StorageClas\nmetadata:\n  name: x\nprovisioner: pmem-csi.dev\n";
+        AssertionError error = org.junit.jupiter.api.Assertions.assertThrows(AssertionError.class,
+                () -> Manifests.parse(misspelt, "misspelt.yaml"));
+        assertTrue(error.getMessage().contains("StorageClas x has no typed model"), error.getMessage());
+    }
+
+    @Test
+    void csiDriverObjectMatchesWhatTheDriverImplements() {
+        CSIDriver driver = Manifests.render(Repo.kubernetes("base")).one(CSIDriver.class);
+        assertEquals(DRIVER_NAME, driver.getMetadata().getName());
+        assertFalse(driver.getSpec().getAttachRequired(), "no ControllerPublish: attach must not be required");
+        assertTrue(driver.getSpec().getPodInfoOnMount(), "inline ephemeral volumes are recognised by pod info");
+        assertTrue(driver.getSpec().getStorageCapacity(), "scheduling relies on CSIStorageCapacity");
+        assertEquals(List.of("Persistent", "Ephemeral"), driver.getSpec().getVolumeLifecycleModes());
+        assertEquals("File", driver.getSpec().getFsGroupPolicy());
+    }
+
+    @Test
+    void storageClassesBindLateAndUseOnlyKnownParameters() {
+        List<StorageClass> classes = Manifests.render(Repo.kubernetes("base")).all(StorageClass.class);
+        assertEquals(Set.of("pmem-csi-ext4", "pmem-csi-xfs"),
+                classes.stream().map(c -> c.getMetadata().getName()).collect(Collectors.toSet()));
+        for (StorageClass sc : classes) {
+            String name = sc.getMetadata().getName();
+            assertEquals("WaitForFirstConsumer", sc.getVolumeBindingMode(), name + ": node-local storage must bind late");
+            assertEquals("Delete", sc.getReclaimPolicy(), name);
+            assertEquals(Boolean.FALSE, sc.getAllowVolumeExpansion(), name + ": the driver cannot expand volumes");
+            assertTrue(STORAGE_CLASS_PARAMETERS.containsAll(sc.getParameters().keySet()),
+                    name + ": unknown parameters in " + sc.getParameters().keySet());
+            assertEquals(name.substring("pmem-csi-".length()), sc.getParameters().get("csi.storage.k8s.io/fstype"), name);
+        }
+    }
+
+    @Test
+    void overlaysChooseTheirDeviceManager() {
+        DeploymentChecks direct = new DeploymentChecks(
+                Manifests.render(Repo.kubernetes("overlays/direct")), DriverHelp.longOptions());
+        assertEquals("ndctl", direct.args(DeploymentChecks.DRIVER).value("--device-manager").orElseThrow());
+        assertFalse(direct.args(DeploymentChecks.DRIVER).has("--emulated-dir"));
+
+        DeploymentChecks emulated = new DeploymentChecks(
+                Manifests.render(Repo.kubernetes("overlays/emulated")), DriverHelp.longOptions());
+        ContainerArgs args = emulated.args(DeploymentChecks.DRIVER);
+        assertEquals("emulated", args.value("--device-manager").orElseThrow());
+        String stateDir = args.value("--state-dir").orElseThrow();
+        assertTrue(args.value("--emulated-dir").orElseThrow().startsWith(stateDir + "/"),
+                "emulated regions belong under the state dir, which is a hostPath");
+        assertTrue(args.has("--emulated-regions"));
+    }
+
+    @Test
+    void sidecarsUsePinnedUpstreamImages() {
+        DaemonSet daemonSet = Manifests.render(Repo.kubernetes("overlays/direct")).one(DaemonSet.class);
+        for (Container container : daemonSet.getSpec().getTemplate().getSpec().getContainers()) {
+            if (container.getName().equals(DeploymentChecks.DRIVER)) {
+                continue;
+            }
+            assertTrue(SIDECAR_IMAGE.matcher(container.getImage()).matches(),
+                    container.getName() + ": " + container.getImage() + " is not a pinned sig-storage release");
+        }
+        assertTrue(daemonSet.getSpec().getTemplate().getSpec().getContainers().stream()
+                .anyMatch(c -> c.getImage().startsWith("registry.k8s.io/sig-storage/csi-provisioner:v5.")));
+    }
+
+    @Test
+    void serviceMonitorComponentScrapesTheMetricsService() {
+        Manifests manifests = Manifests.render(Repo.fixture("with-servicemonitor"));
+        ServiceMonitor monitor = manifests.one(ServiceMonitor.class);
+        Service service = manifests.one(Service.class);
+        Map<String, String> labels = service.getMetadata().getLabels();
+        assertTrue(labels.entrySet().containsAll(monitor.getSpec().selector.getMatchLabels().entrySet()),
+                "ServiceMonitor selector " + monitor.getSpec().selector + " misses the Service labels " + labels);
+        assertTrue(monitor.getSpec().namespaceSelector.matchNames.contains(service.getMetadata().getNamespace()));
+        Set<String> servicePorts = service.getSpec().getPorts().stream().map(p -> p.getName()).collect(Collectors.toSet());
+        for (ServiceMonitor.Endpoint endpoint : monitor.getSpec().endpoints) {
+            assertTrue(servicePorts.contains(endpoint.port), "no Service port named " + endpoint.port);
+            assertEquals("/metrics", endpoint.path);
+        }
+        assertEquals(1, manifests.all(ServiceAccount.class).size());
+    }
+}
