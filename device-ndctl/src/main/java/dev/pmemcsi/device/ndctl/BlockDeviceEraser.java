@@ -20,7 +20,7 @@ public final class BlockDeviceEraser implements VolumeEraser {
     public enum Method {
         /** The kernel zeroes the range (BLKZEROOUT); the pmem driver writes zero pages itself. */
         ZEROOUT,
-        /** Large O_DIRECT writes of a zero buffer; on pmem about 2.6 times faster than ZEROOUT (measured under QEMU). */
+        /** Large O_DIRECT writes of a zero buffer. */
         DIRECT_WRITE
     }
 
