@@ -46,10 +46,13 @@ public final class BlockDeviceEraser implements VolumeEraser {
             long nextLog = LOG_EVERY;
             for (long off = 0; off < size; off += STEP) {
                 long len = Math.min(STEP, size - off);
-                if (method == Method.ZEROOUT) {
-                    dev.zeroOut(off, len);
-                } else {
-                    dev.writeZeros(off, len, WRITE_CHUNK, n -> { });
+                // O_DIRECT needs 4 KiB units; a device whose size is not one gets its tail zeroed by the kernel.
+                long direct = method == Method.DIRECT_WRITE ? len - len % 4096 : 0;
+                if (direct > 0) {
+                    dev.writeZeros(off, direct, WRITE_CHUNK, n -> { });
+                }
+                if (len > direct) {
+                    dev.zeroOut(off + direct, len - direct);
                 }
                 if (off + len >= nextLog && off + len < size) {
                     log.info("erasing volume {} on {}: {} of {} MiB zeroed", volumeId, device, (off + len) >> 20, size >> 20);

@@ -127,16 +127,23 @@ class NdctlDeviceManagerGuestTest {
         // Destroying a namespace leaves its data on the media: a new namespace at the same place shows it.
         Volume a = dm.createVolume(request("pvc-data-a", 64 * MIB, VolumeMode.FSDAX, false));
         writeMarker(a);
+        long place = resourceOf(a.id());
         dm.deleteVolume(a.id(), false);
         Volume b = dm.createVolume(request("pvc-data-b", 64 * MIB, VolumeMode.FSDAX, true));
-        assertEquals(a.devicePath(), b.devicePath(), "the new namespace reuses the freed space");
+        assertEquals(place, resourceOf(b.id()), "the new namespace reuses the freed space");
         assertFalse(startsWithZeros(b), "without erase the old data is still there");
         // With erase it is gone.
         dm.deleteVolume(b.id(), true);
         Volume c = dm.createVolume(request("pvc-data-c", 64 * MIB, VolumeMode.FSDAX, false));
-        assertEquals(b.devicePath(), c.devicePath());
+        assertEquals(place, resourceOf(c.id()), "the new namespace reuses the freed space");
         assertTrue(startsWithZeros(c), "erased data must read as zeros");
         dm.deleteVolume(c.id(), false);
+    }
+
+    private static long resourceOf(String volumeId) throws Exception {
+        return new LibNdctlBackend().regions().stream().flatMap(r -> r.namespaces().stream())
+                .filter(ns -> ns.allocated() && ns.altName().equals(volumeId)).mapToLong(NamespaceInfo::resource)
+                .findFirst().orElse(-1L);
     }
 
     private static void writeMarker(Volume v) throws IOException {
