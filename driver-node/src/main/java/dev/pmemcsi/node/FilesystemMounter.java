@@ -125,7 +125,7 @@ final class FilesystemMounter {
                 Filesystems.setXfsExtentSize(target);
             }
             return active;
-        } catch (RuntimeException | NativeException | IOException e) {
+        } catch (RuntimeException | Error | NativeException | IOException e) {
             try {
                 mounter.unmount(target);
             } catch (NativeException suppressed) {

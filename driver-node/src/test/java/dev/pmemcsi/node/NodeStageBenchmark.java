@@ -47,6 +47,11 @@ public final class NodeStageBenchmark {
                 bench(dir, device, dax, fs, runs);
             }
         } finally {
+            // Whatever a failed run left mounted must not outlive the benchmark.
+            List<dev.pmemcsi.nativeio.mount.MountInfo> left = dev.pmemcsi.nativeio.mount.MountTable.read().under(dir);
+            for (int i = left.size() - 1; i >= 0; i--) {
+                new dev.pmemcsi.nativeio.mount.Mounter().unmount(Path.of(left.get(i).mountPoint()));
+            }
             if (loop != null) {
                 loop.close();
             }
