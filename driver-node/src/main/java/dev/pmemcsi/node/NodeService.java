@@ -402,7 +402,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
             state.put(fresh ? wanted : existing.get());
             boolean created = false;
             try {
-                Volume vol = devices.createVolume(new VolumeRequest(deviceId, params.sizeBytes(), 0, params.mode(),
+                long size = Math.max(params.sizeBytes(), VolumeCapabilities.minimumUsableBytes(List.of(cap)));
+                Volume vol = devices.createVolume(new VolumeRequest(deviceId, size, 0, params.mode(),
                         params.eraseAfter(), params.asAttributes()));
                 requireDevice(vol);
                 Attachment withDevice = new Attachment(wanted.kind(), wanted.phase(), id, target, real, wanted.access(),
