@@ -169,12 +169,13 @@ class DriverInGuestIT {
     @Test
     void ephemeralInlineVolume() {
         String target = "/tmp/e2e-inline-target";
-        node.nodePublishVolume(NodePublishVolumeRequest.newBuilder().setVolumeId("csi-e2e-inline-" + System.nanoTime())
+        String volumeId = "csi-e2e-inline-" + System.nanoTime();
+        node.nodePublishVolume(NodePublishVolumeRequest.newBuilder().setVolumeId(volumeId)
                 .setTargetPath(target).setVolumeCapability(mount("ext4"))
                 .putVolumeContext("csi.storage.k8s.io/ephemeral", "true").putVolumeContext("size", "128Mi").build());
         assertFalse(controller.listVolumes(ListVolumesRequest.getDefaultInstance()).getEntriesList().isEmpty(),
                 "the inline volume is a real namespace");
-        node.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder().setVolumeId("ignored-by-ephemeral")
+        node.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder().setVolumeId(volumeId)
                 .setTargetPath(target).build());
     }
 

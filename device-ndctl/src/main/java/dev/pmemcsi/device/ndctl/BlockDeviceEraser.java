@@ -38,6 +38,26 @@ public final class BlockDeviceEraser implements VolumeEraser {
         return method;
     }
 
+    /** Where signatures live: ext4 and xfs superblocks at the start, GPT backups at the end. */
+    static final long SIGNATURE_AREA = 1024 * 1024;
+
+    @Override
+    public void wipeSignatures(String volumeId, Path device) throws DeviceException {
+        try (BlockDevice dev = BlockDevice.openExclusive(device, false)) {
+            long size = dev.size();
+            long head = Math.min(SIGNATURE_AREA, size);
+            dev.zeroOut(0, head);
+            if (size > head) {
+                long tail = Math.min(SIGNATURE_AREA, size - head);
+                dev.zeroOut(size - tail, tail);
+            }
+            dev.sync();
+        } catch (NdctlException e) {
+            throw new DeviceException("clearing old signatures on " + device + " of new volume " + volumeId
+                    + " failed: " + e.getMessage(), e);
+        }
+    }
+
     @Override
     public void erase(String volumeId, Path device) throws DeviceException {
         long start = System.nanoTime();

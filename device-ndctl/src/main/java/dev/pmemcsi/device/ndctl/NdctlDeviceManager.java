@@ -194,6 +194,12 @@ public final class NdctlDeviceManager implements DeviceManager {
                         + volume.usableBytes() + " usable bytes, outside the requested " + required + ".."
                         + (req.limitBytes() == 0 ? "" : req.limitBytes()) + "; it was destroyed again");
             }
+            try {
+                eraser.wipeSignatures(id, volume.devicePath());
+            } catch (DeviceException e) {
+                destroyQuietly(id);
+                throw e;
+            }
             if (!req.attributes().isEmpty()) {
                 attributes.put(id, req.attributes());
             }
