@@ -206,7 +206,7 @@ class NdctlDeviceManagerGuestTest {
             if (step == CreateStep.CLAIMED) {
                 throw new SimulatedCrash(step);
             }
-        }), (id, dev) -> { });
+        }), new BlockDeviceEraser(BlockDeviceEraser.Method.ZEROOUT));
         assertThrows(SimulatedCrash.class, () -> crashing.createVolume(req));
         Volume v = dm.createVolume(req);
         assertEquals(1, allocated().size());
