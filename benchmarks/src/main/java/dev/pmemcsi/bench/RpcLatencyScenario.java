@@ -32,6 +32,7 @@ final class RpcLatencyScenario implements Scenario {
     }
 
     @Override
+    @SuppressWarnings("deprecation") // gRPC's shaded Netty still takes an EpollEventLoopGroup for epoll channels
     public void run(Settings settings, Report report) throws Exception {
         report.section("3. RPC overhead: Probe and GetCapacity over the Unix socket");
         int calls = settings.reps(500, 100);
