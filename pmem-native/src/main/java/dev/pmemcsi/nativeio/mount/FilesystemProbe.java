@@ -1,8 +1,15 @@
 package dev.pmemcsi.nativeio.mount;
 
+import dev.pmemcsi.nativeio.BlockDevice;
 import dev.pmemcsi.nativeio.CommandFailedException;
 import dev.pmemcsi.nativeio.CommandRunner;
+import dev.pmemcsi.nativeio.NativeException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -12,6 +19,11 @@ import java.util.Optional;
 /**
  * What a block device holds, from {@code blkid -p} (low-level probing that reads the device itself
  * and ignores the blkid cache, so a filesystem made a moment ago is seen).
+ *
+ * <p>A device whose first and last MiB read as zeros holds no signature blkid knows: filesystems,
+ * partition tables, RAID, LVM and crypto headers all keep theirs there. New volumes are zeroed
+ * there by the device layer, so the common case of a first stage is answered by reading 2 MiB
+ * instead of starting a process.
  */
 public final class FilesystemProbe {
 
@@ -73,6 +85,9 @@ public final class FilesystemProbe {
      */
     public Content probe(Path device) throws CommandFailedException {
         List<String> argv = argv(device);
+        if (headAndTailAreZero(device)) {
+            return Content.EMPTY;
+        }
         CommandRunner.Result r = runner.runAllowingFailure(argv, TIMEOUT);
         if (r.exitCode() == NOTHING_FOUND) {
             return Content.EMPTY;
@@ -84,6 +99,42 @@ public final class FilesystemProbe {
                     : r.stderr());
         }
         return parseExport(r.stdout());
+    }
+
+    /** Where signatures live: the first and the last MiB of a device. */
+    static final int SIGNATURE_AREA = 1024 * 1024;
+
+    /** False whenever it cannot tell, so that blkid decides. */
+    static boolean headAndTailAreZero(Path device) {
+        try (FileChannel ch = FileChannel.open(device, StandardOpenOption.READ)) {
+            long size = Files.isRegularFile(device) ? ch.size() : BlockDevice.sizeOf(device);
+            ByteBuffer buf = ByteBuffer.allocateDirect(SIGNATURE_AREA);
+            return isZero(ch, buf, 0, Math.min(size, SIGNATURE_AREA))
+                    && isZero(ch, buf, Math.max(0, size - SIGNATURE_AREA), Math.min(size, SIGNATURE_AREA));
+        } catch (IOException | NativeException e) {
+            return false;
+        }
+    }
+
+    private static boolean isZero(FileChannel ch, ByteBuffer buf, long offset, long length) throws IOException {
+        buf.clear().limit((int) length);
+        while (buf.hasRemaining()) {
+            if (ch.read(buf, offset + buf.position()) < 0) {
+                return false;
+            }
+        }
+        buf.flip();
+        while (buf.remaining() >= Long.BYTES) {
+            if (buf.getLong() != 0) {
+                return false;
+            }
+        }
+        while (buf.hasRemaining()) {
+            if (buf.get() != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Parses {@code -o export} output: one {@code KEY=value} per line. */
