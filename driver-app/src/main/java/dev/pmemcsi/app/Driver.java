@@ -39,8 +39,8 @@ public final class Driver implements AutoCloseable {
     private final DriverConfig config;
     private final DeviceManager devices;
     // Observability: the registry, and the listener that times device operations and logs slow ones.
-    private final PrometheusMeterRegistry registry = DriverMetrics.newRegistry();
-    private final DeviceOperationMetrics operations = new DeviceOperationMetrics(registry);
+    private final PrometheusMeterRegistry registry;
+    private final DeviceOperationMetrics operations;
     private final VolumeLocks locks = new VolumeLocks();
     private volatile boolean ready;
     private NodeService node;
@@ -51,6 +51,8 @@ public final class Driver implements AutoCloseable {
     Driver(DriverOptions options, Function<OperationListener, DeviceManager> backend) {
         this.options = options;
         this.config = new DriverConfig(options.driverName, BuildInfo.version(), options.nodeId(), options.maxVolumesPerNode);
+        this.registry = DriverMetrics.newRegistry(config.nodeId());
+        this.operations = new DeviceOperationMetrics(registry);
         this.devices = new InstrumentedDeviceManager(backend.apply(operations), operations);
     }
 

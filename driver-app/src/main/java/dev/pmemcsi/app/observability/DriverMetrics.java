@@ -26,8 +26,11 @@ public final class DriverMetrics {
 
     private DriverMetrics() {}
 
-    public static PrometheusMeterRegistry newRegistry() {
-        return new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    /** A registry whose every meter carries {@code node}, so dashboards filter all series alike. */
+    public static PrometheusMeterRegistry newRegistry(String node) {
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        registry.config().commonTags("node", node);
+        return registry;
     }
 
     /** Registers the PMEM and JVM series; call once the backend has started. */

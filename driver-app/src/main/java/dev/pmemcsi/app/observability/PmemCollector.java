@@ -173,7 +173,9 @@ public final class PmemCollector implements MultiCollector {
         // The Prometheus client appends _info to an info metric's name.
         return InfoSnapshot.builder().name("build")
                 .help("The driver's version, name and device backend; the value is always 1")
-                .dataPoint(InfoSnapshot.InfoDataPointSnapshot.builder().labels(Labels.of(new ArrayList<>(build.keySet()), new ArrayList<>(build.values()))).build())
+                .dataPoint(InfoSnapshot.InfoDataPointSnapshot.builder()
+                        .labels(Labels.of(new ArrayList<>(build.keySet()), new ArrayList<>(build.values())).add("node", node))
+                        .build())
                 .build();
     }
 
