@@ -43,7 +43,7 @@ gstep_setup() {
 # All *GuestTest classes but the self-test's, in ONE JVM: the guest JVM starts about ten times slower.
 gstep_guest_tests() {
     run_launcher guest-tests \
-        --scan-class-path "$E2E_TEST_CLASSES" \
+        --scan-class-path "$E2E_GUEST_TEST_ROOTS" \
         --include-classname '.*GuestTest$' \
         --exclude-classname "$E2E_SELF_TEST_CLASS_REGEX"
 }
@@ -63,7 +63,7 @@ run_launcher() {
     "$JAVA_HOME/bin/java" "${jvm[@]}" \
         -Dpmemcsi.e2e.nvdimms="$E2E_NVDIMMS" \
         -jar "$E2E_CONSOLE_LAUNCHER" execute \
-        --class-path "$E2E_TEST_CLASSES:$E2E_TEST_CLASSPATH" \
+        --class-path "$E2E_GUEST_TEST_ROOTS:$E2E_TEST_CLASSPATH" \
         --reports-dir "$reports" \
         --fail-if-no-tests \
         --disable-banner --disable-ansi-colors --details=tree \

@@ -201,6 +201,12 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
                 long required = range.requiredBytes() == 0 && range.limitBytes() != 0
                         ? range.requiredForDevice(params.mode(), devices.capacity().regions())
                         : range.requiredBytes();
+                try {
+                    required = VolumeCapabilities.raiseToMinimum(req.getVolumeCapabilitiesList(), required,
+                            range.limitBytes());
+                } catch (VolumeCapabilities.SizeBelowMinimumException e) {
+                    throw Status.OUT_OF_RANGE.withDescription(e.getMessage()).asRuntimeException();
+                }
                 volume = devices.createVolume(new VolumeRequest(id, required, range.limitBytes(),
                         params.mode(), params.eraseAfter(), params.asAttributes()));
                 LOG.info("created volume for \"{}\": {} usable bytes, {} in {}", req.getName(),

@@ -175,6 +175,25 @@ class CreateVolumeTest {
         createOk(CreateVolumeRequest.newBuilder().setName("pvc-1").addVolumeCapabilities(mount(fs, Mode.SINGLE_NODE_WRITER)));
     }
 
+    @Test
+    void smallXfsVolumesAreRaisedToWhatMkfsXfsAccepts() {
+        Volume v = createOk(CreateVolumeRequest.newBuilder().setName("pvc-1")
+                .setCapacityRange(dev.pmemcsi.csi.v1.CapacityRange.newBuilder().setRequiredBytes(256 * MIB))
+                .addVolumeCapabilities(mount("xfs", Mode.SINGLE_NODE_WRITER)));
+        assertTrue(v.getCapacityBytes() >= dev.pmemcsi.driver.VolumeCapabilities.MIN_XFS_BYTES, "" + v.getCapacityBytes());
+    }
+
+    @Test
+    void xfsBelowItsMinimumWithinALimitIsOutOfRange() throws Exception {
+        Status s = failure(() -> createOk(CreateVolumeRequest.newBuilder().setName("pvc-1")
+                .setCapacityRange(dev.pmemcsi.csi.v1.CapacityRange.newBuilder()
+                        .setRequiredBytes(256 * MIB).setLimitBytes(300 * MIB))
+                .addVolumeCapabilities(mount("xfs", Mode.SINGLE_NODE_WRITER))));
+        assertEquals(Status.Code.OUT_OF_RANGE, s.getCode());
+        assertTrue(s.getDescription().contains("xfs"), s.getDescription());
+        assertFalse(exists("pvc-1"));
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"btrfs", "ext3", "nfs"})
     void otherFilesystemsAreInvalid(String fs) {

@@ -21,7 +21,53 @@ public final class VolumeCapabilities {
             Mode.SINGLE_NODE_WRITER, Mode.SINGLE_NODE_READER_ONLY,
             Mode.SINGLE_NODE_SINGLE_WRITER, Mode.SINGLE_NODE_MULTI_WRITER);
 
+    /**
+     * The smallest device mkfs.xfs accepts with the driver's 2 MiB stripe geometry: below it the
+     * internal log cannot reach the 64 MiB xfsprogs requires (514 MiB with xfsprogs 6.1).
+     */
+    public static final long MIN_XFS_BYTES = 520L << 20;
+
     private VolumeCapabilities() {}
+
+    /**
+     * The smallest usable size a volume needs so that every capability can be served: xfs needs
+     * {@link #MIN_XFS_BYTES}, ext4 and raw block need nothing special.
+     */
+    public static long minimumUsableBytes(List<VolumeCapability> caps) {
+        long min = 0;
+        for (VolumeCapability cap : caps) {
+            if (cap.hasMount() && XFS.equals(fsType(cap))) {
+                min = Math.max(min, MIN_XFS_BYTES);
+            }
+        }
+        return min;
+    }
+
+    /**
+     * {@code requiredBytes} raised to what the capabilities need, or an explanation when the
+     * limit does not leave room for that.
+     */
+    public static long raiseToMinimum(List<VolumeCapability> caps, long requiredBytes, long limitBytes)
+            throws SizeBelowMinimumException {
+        long min = minimumUsableBytes(caps);
+        if (requiredBytes == 0 || requiredBytes >= min) {
+            return requiredBytes;
+        }
+        if (limitBytes != 0 && limitBytes < min) {
+            throw new SizeBelowMinimumException("an xfs volume needs at least " + min + " usable bytes ("
+                    + (min >> 20) + " MiB), above limit_bytes " + limitBytes);
+        }
+        return min;
+    }
+
+    /** The size limit leaves no room for the smallest filesystem of the requested type. */
+    public static final class SizeBelowMinimumException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        public SizeBelowMinimumException(String message) {
+            super(message);
+        }
+    }
 
     /** Validates every capability; the message says which one is unsupported and why. */
     public static void validate(List<VolumeCapability> caps) throws InvalidRequestException {

@@ -1,5 +1,6 @@
 package dev.pmemcsi.driver;
 
+import dev.pmemcsi.device.Quantity;
 import dev.pmemcsi.device.VolumeMode;
 import java.util.LinkedHashMap;
 import java.util.Locale;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pmemcsi.device.Quantity;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.driver.VolumeParameters.Origin;
 import java.util.Map;

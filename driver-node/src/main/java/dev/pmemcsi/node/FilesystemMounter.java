@@ -56,8 +56,17 @@ final class FilesystemMounter {
      */
     Outcome mount(Volume volume, String fsType, List<String> mountFlags, boolean readOnly, Path target,
                   boolean mayFormat) throws NativeException, CommandFailedException, IOException {
+        boolean formatted = prepare(volume, fsType, mayFormat);
+        return new Outcome(formatted, mountPrepared(volume, fsType, mountFlags, readOnly, target));
+    }
+
+    /**
+     * Makes sure the device holds a filesystem of {@code fsType}, making one only on an empty
+     * device. Returns whether it made one. Touches no mount, so it may run before the mount is
+     * recorded: a crash leaves at most a formatted, unmounted device.
+     */
+    boolean prepare(Volume volume, String fsType, boolean mayFormat) throws CommandFailedException {
         Path device = volume.devicePath();
-        DeviceNumber devNo = DeviceNumber.ofBlockDevice(device);
         FilesystemProbe.Content content;
         try {
             content = probe.probe(device);
@@ -88,6 +97,14 @@ final class FilesystemMounter {
             throw Status.FAILED_PRECONDITION.withDescription("volume " + volume.id() + " (" + device + ") holds "
                     + content.describe() + ", not " + fsType + "; the driver never reformats a device").asRuntimeException();
         }
+        return formatted;
+    }
+
+    /** Mounts a device that {@link #prepare} checked; returns whether DAX is active. */
+    boolean mountPrepared(Volume volume, String fsType, List<String> mountFlags, boolean readOnly, Path target)
+            throws NativeException, IOException {
+        Path device = volume.devicePath();
+        DeviceNumber devNo = DeviceNumber.ofBlockDevice(device);
 
         DaxChoice dax = DaxChoice.decide(volume, mountFlags);
         List<String> options = new ArrayList<>(mountFlags);
@@ -118,10 +135,10 @@ final class FilesystemMounter {
             if (fsType.equals(Filesystems.XFS) && !mo.readOnly()) {
                 // Repeated on every read-write mount: it is idempotent, and a crash right after
                 // mkfs must not leave a filesystem without the hint.
-                filesystems.setXfsExtentSize(target);
+                Filesystems.setXfsExtentSize(target);
             }
-            return new Outcome(formatted, active);
-        } catch (RuntimeException | NativeException | CommandFailedException | IOException e) {
+            return active;
+        } catch (RuntimeException | Error | NativeException | IOException e) {
             try {
                 mounter.unmount(target);
             } catch (NativeException suppressed) {

@@ -61,6 +61,10 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.FutureTask;
 import jnr.constants.platform.Errno;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -90,6 +94,12 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private final Mounter mounter = new Mounter();
     private final FilesystemMounter filesystems;
     private volatile boolean started;
+    /** Writes state records while mkfs runs; idle threads go away after a minute. */
+    private final ExecutorService background = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "node-state-writer");
+        t.setDaemon(true);
+        return t;
+    });
 
     public NodeService(DriverConfig config, DeviceManager devices, VolumeLocks locks, Path stateDir) {
         this(config, devices, locks, stateDir, OperationListener.NONE);
@@ -225,13 +235,26 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                             + ", which the driver has no record of").asRuntimeException();
                 }
             }
-            state.put(wanted);
+            // The record must be on disk before the mount, not before mkfs: a crash after mkfs
+            // leaves a formatted, unmounted device, which the next stage uses as it is. So the
+            // record's fsyncs run while mkfs does.
+            FutureTask<Void> record = new FutureTask<>(() -> {
+                state.put(wanted);
+                return null;
+            });
+            background.execute(record);
             try {
-                FilesystemMounter.Outcome o = filesystems.mount(vol, wanted.fsType(), wanted.mountFlags(),
-                        VolumeCapabilities.isReadOnlyMode(cap), real, true);
-                state.put(wanted.withPhase(Attachment.Phase.DONE));
+                boolean formatted;
+                try {
+                    formatted = filesystems.prepare(vol, wanted.fsType(), true);
+                } finally {
+                    awaitRecord(record);
+                }
+                boolean dax = filesystems.mountPrepared(vol, wanted.fsType(), wanted.mountFlags(),
+                        VolumeCapabilities.isReadOnlyMode(cap), real);
+                state.update(wanted.withPhase(Attachment.Phase.DONE));
                 LOG.info("volume {} staged at {}: {}{}, DAX {}", id, path, wanted.fsType(),
-                        o.formatted() ? " (new filesystem)" : "", o.dax() ? "on" : "off");
+                        formatted ? " (new filesystem)" : "", dax ? "on" : "off");
             } catch (Exception e) {
                 undoMount(real, e);
                 forget(wanted, e);
@@ -342,7 +365,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                     created = createFile(real);
                     mounter.bind(vol.devicePath(), real, flags);
                 }
-                state.put(wanted.withPhase(Attachment.Phase.DONE));
+                state.update(wanted.withPhase(Attachment.Phase.DONE));
                 LOG.info("volume {} published at {}{}", id, target, readOnly ? " read-only" : "");
             } catch (Exception e) {
                 undoMount(real, e);
@@ -386,7 +409,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
             state.put(fresh ? wanted : existing.get());
             boolean created = false;
             try {
-                Volume vol = devices.createVolume(new VolumeRequest(deviceId, params.sizeBytes(), 0, params.mode(),
+                long size = Math.max(params.sizeBytes(), VolumeCapabilities.minimumUsableBytes(List.of(cap)));
+                Volume vol = devices.createVolume(new VolumeRequest(deviceId, size, 0, params.mode(),
                         params.eraseAfter(), params.asAttributes()));
                 requireDevice(vol);
                 Attachment withDevice = new Attachment(wanted.kind(), wanted.phase(), id, target, real, wanted.access(),
@@ -396,7 +420,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                 created = createDirectory("target_path", real);
                 FilesystemMounter.Outcome o = filesystems.mount(vol, wanted.fsType(), wanted.mountFlags(), readOnly,
                         real, fresh);
-                state.put(withDevice.withPhase(Attachment.Phase.DONE));
+                state.update(withDevice.withPhase(Attachment.Phase.DONE));
                 LOG.info("ephemeral volume {} ({} bytes, device {}) published at {}: {}, DAX {}", id,
                         vol.usableBytes(), vol.devicePath(), target, wanted.fsType(), o.dax() ? "on" : "off");
             } catch (Exception e) {
@@ -613,6 +637,17 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     }
 
     // ------------------------------------------------------------------ helpers
+
+    private static void awaitRecord(FutureTask<Void> record) throws IOException, InterruptedException {
+        try {
+            record.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IllegalStateException("writing the state record failed", e.getCause());
+        }
+    }
 
     /** Unmounts everything stacked at {@code path}; returns how many mounts it removed. */
     private int unmountAll(Path path) throws IOException {

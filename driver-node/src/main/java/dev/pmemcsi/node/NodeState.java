@@ -100,6 +100,20 @@ public final class NodeState {
 
     /** Writes (or replaces) the record durably. */
     public void put(Attachment a) throws IOException {
+        write(a, true);
+    }
+
+    /**
+     * Replaces the record with its contents on disk, but does not wait for the rename to be: a
+     * crash may bring back the previous version. Only for moving a record forward to DONE, since
+     * {@link NodeService#start()} rolls a PENDING record back safely; it saves a directory fsync
+     * on every stage and publish.
+     */
+    public void update(Attachment a) throws IOException {
+        write(a, false);
+    }
+
+    private void write(Attachment a, boolean durable) throws IOException {
         Files.createDirectories(dir);
         String name = fileName(a);
         Path tmp = dir.resolve(name + TMP);
@@ -114,7 +128,9 @@ public final class NodeState {
             ch.force(true);
         }
         Files.move(tmp, dir.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        syncDir();
+        if (durable) {
+            syncDir();
+        }
         records.put(name, a);
     }
 

@@ -139,7 +139,8 @@ public interface LibNdctl {
 
     String ndctl_namespace_get_devname(Pointer ns);
 
-    String ndctl_namespace_get_alt_name(Pointer ns);
+    /** Returned as a pointer: jnr-ffi would decode it with the JVM's default charset, and names are UTF-8. */
+    Pointer ndctl_namespace_get_alt_name(Pointer ns);
 
     int ndctl_namespace_set_alt_name(Pointer ns, @In byte[] nulTerminatedUtf8);
 

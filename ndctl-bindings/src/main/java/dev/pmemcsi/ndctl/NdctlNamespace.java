@@ -1,5 +1,6 @@
 package dev.pmemcsi.ndctl;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -58,8 +59,8 @@ public final class NdctlNamespace {
     }
 
     public String altName() {
-        String n = lib().ndctl_namespace_get_alt_name(ptr());
-        return n == null ? "" : n;
+        Pointer n = lib().ndctl_namespace_get_alt_name(ptr());
+        return n == null ? "" : n.getString(0, NamespaceSpec.MAX_NAME_BYTES + 1, StandardCharsets.UTF_8);
     }
 
     public UUID uuid() {

@@ -10,6 +10,7 @@ import dev.pmemcsi.device.Extent;
 import dev.pmemcsi.device.NoSpaceException;
 import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.OutOfRangeException;
+import dev.pmemcsi.device.Quantity;
 import dev.pmemcsi.device.RegionLayout;
 import dev.pmemcsi.device.UnmanagedExtent;
 import dev.pmemcsi.device.Volume;
@@ -134,7 +135,7 @@ public final class EmulatedDeviceManager implements DeviceManager {
         }
         Map<String, Long> sizes = new LinkedHashMap<>();
         for (int i = 0; i < regionSizes.size(); i++) {
-            Quantities.checkRegionSize(i, regionSizes.get(i), alignment);
+            RegionSizes.checkRegionSize(i, regionSizes.get(i), alignment);
             sizes.put("region" + i, regionSizes.get(i));
         }
         this.dir = emulatedDir.toAbsolutePath();
@@ -153,12 +154,12 @@ public final class EmulatedDeviceManager implements DeviceManager {
 
     /** Region sizes from a flag value like {@code 4Gi,512Mi}, each a multiple of {@code alignment}. */
     public static List<Long> parseRegionSizes(String spec, long alignment) {
-        return Quantities.parseRegionSizes(spec, alignment);
+        return RegionSizes.parseRegionSizes(spec, alignment);
     }
 
     /** Bytes of a Kubernetes quantity such as {@code 16Mi} or {@code 1G}. */
     public static long parseSize(String quantity) {
-        return Quantities.parseBytes(quantity);
+        return Quantity.parseBytes(quantity);
     }
 
     @Override

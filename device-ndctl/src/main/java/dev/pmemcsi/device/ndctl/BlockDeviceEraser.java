@@ -38,6 +38,26 @@ public final class BlockDeviceEraser implements VolumeEraser {
         return method;
     }
 
+    /** Where signatures live: ext4 and xfs superblocks at the start, GPT backups at the end. */
+    static final long SIGNATURE_AREA = 1024 * 1024;
+
+    @Override
+    public void wipeSignatures(String volumeId, Path device) throws DeviceException {
+        try (BlockDevice dev = BlockDevice.openExclusive(device, false)) {
+            long size = dev.size();
+            long head = Math.min(SIGNATURE_AREA, size);
+            dev.zeroOut(0, head);
+            if (size > head) {
+                long tail = Math.min(SIGNATURE_AREA, size - head);
+                dev.zeroOut(size - tail, tail);
+            }
+            dev.sync();
+        } catch (NdctlException e) {
+            throw new DeviceException("clearing old signatures on " + device + " of new volume " + volumeId
+                    + " failed: " + e.getMessage(), e);
+        }
+    }
+
     @Override
     public void erase(String volumeId, Path device) throws DeviceException {
         long start = System.nanoTime();
@@ -46,10 +66,13 @@ public final class BlockDeviceEraser implements VolumeEraser {
             long nextLog = LOG_EVERY;
             for (long off = 0; off < size; off += STEP) {
                 long len = Math.min(STEP, size - off);
-                if (method == Method.ZEROOUT) {
-                    dev.zeroOut(off, len);
-                } else {
-                    dev.writeZeros(off, len, WRITE_CHUNK, n -> { });
+                // O_DIRECT needs 4 KiB units; a device whose size is not one gets its tail zeroed by the kernel.
+                long direct = method == Method.DIRECT_WRITE ? len - len % 4096 : 0;
+                if (direct > 0) {
+                    dev.writeZeros(off, direct, WRITE_CHUNK, n -> { });
+                }
+                if (len > direct) {
+                    dev.zeroOut(off + direct, len - direct);
                 }
                 if (off + len >= nextLog && off + len < size) {
                     log.info("erasing volume {} on {}: {} of {} MiB zeroed", volumeId, device, (off + len) >> 20, size >> 20);

@@ -79,8 +79,11 @@ public final class LibNdctlBackend implements NamespaceBackend {
         List<NamespaceInfo> destroyed = new ArrayList<>();
         for (NdctlRegion r : ctx.regions()) {
             for (NdctlNamespace ns : r.namespaces()) {
+                if (ns.size() == 0) {
+                    continue; // seeds: nothing to destroy, and reading them fully costs time
+                }
                 NamespaceInfo info = ns.info();
-                if (info.allocated() && which.test(info)) {
+                if (which.test(info)) {
                     ns.destroy();
                     destroyed.add(info);
                 }

@@ -124,31 +124,46 @@ class NdctlDeviceManagerGuestTest {
 
     @Test
     void eraseZeroesTheDataBeforeTheSpaceIsReused() throws Exception {
-        // Destroying a namespace leaves its data on the media: a new namespace at the same place shows it.
+        // Destroying a namespace leaves its data on the media. A new namespace at the same place
+        // never shows the old filesystem (its signatures are wiped), but without erase the bytes
+        // further in are still there.
         Volume a = dm.createVolume(request("pvc-data-a", 64 * MIB, VolumeMode.FSDAX, false));
-        writeMarker(a);
+        writeMarker(a, 0);
+        writeMarker(a, DEEP);
+        long place = resourceOf(a.id());
         dm.deleteVolume(a.id(), false);
         Volume b = dm.createVolume(request("pvc-data-b", 64 * MIB, VolumeMode.FSDAX, true));
-        assertEquals(a.devicePath(), b.devicePath(), "the new namespace reuses the freed space");
-        assertFalse(startsWithZeros(b), "without erase the old data is still there");
+        assertEquals(place, resourceOf(b.id()), "the new namespace reuses the freed space");
+        assertTrue(zeros(b, 0), "the signature area of a new volume is wiped");
+        assertFalse(zeros(b, DEEP), "without erase the old data is still there");
         // With erase it is gone.
+        writeMarker(b, 0);
         dm.deleteVolume(b.id(), true);
         Volume c = dm.createVolume(request("pvc-data-c", 64 * MIB, VolumeMode.FSDAX, false));
-        assertEquals(b.devicePath(), c.devicePath());
-        assertTrue(startsWithZeros(c), "erased data must read as zeros");
+        assertEquals(place, resourceOf(c.id()), "the new namespace reuses the freed space");
+        assertTrue(zeros(c, 0) && zeros(c, DEEP), "erased data must read as zeros");
         dm.deleteVolume(c.id(), false);
     }
 
-    private static void writeMarker(Volume v) throws IOException {
+    /** Past the first MiB, which every new volume has wiped. */
+    private static final long DEEP = 8 * MIB;
+
+    private static long resourceOf(String volumeId) throws Exception {
+        return new LibNdctlBackend().regions().stream().flatMap(r -> r.namespaces().stream())
+                .filter(ns -> ns.allocated() && ns.altName().equals(volumeId)).mapToLong(NamespaceInfo::resource)
+                .findFirst().orElse(-1L);
+    }
+
+    private static void writeMarker(Volume v, long offset) throws IOException {
         try (FileChannel ch = FileChannel.open(v.devicePath(), StandardOpenOption.WRITE)) {
-            ch.write(ByteBuffer.wrap("marker".repeat(1000).getBytes(StandardCharsets.US_ASCII)), 0);
+            ch.write(ByteBuffer.wrap("marker".repeat(1000).getBytes(StandardCharsets.US_ASCII)), offset);
             ch.force(true);
         }
     }
 
-    private static boolean startsWithZeros(Volume v) throws Exception {
+    private static boolean zeros(Volume v, long offset) throws Exception {
         try (BlockDevice bd = BlockDevice.openExclusive(v.devicePath(), true)) {
-            return bd.isZero(0, 8192);
+            return bd.isZero(offset, 8192);
         }
     }
 
@@ -199,7 +214,7 @@ class NdctlDeviceManagerGuestTest {
             if (step == CreateStep.CLAIMED) {
                 throw new SimulatedCrash(step);
             }
-        }), (id, dev) -> { });
+        }), new BlockDeviceEraser(BlockDeviceEraser.Method.ZEROOUT));
         assertThrows(SimulatedCrash.class, () -> crashing.createVolume(req));
         Volume v = dm.createVolume(req);
         assertEquals(1, allocated().size());

@@ -45,6 +45,7 @@ class NdctlDeviceManagerTest {
 
     private FakeNamespaceBackend backend;
     private final List<String> erased = new ArrayList<>();
+    private final List<String> wiped = new ArrayList<>();
     private NdctlDeviceManager dm;
     private final VolumeNamespaces naming = new VolumeNamespaces("pmem-csi.dev");
 
@@ -56,7 +57,17 @@ class NdctlDeviceManagerTest {
     }
 
     private NdctlDeviceManager manager() {
-        return new NdctlDeviceManager("pmem-csi.dev", backend, (id, dev) -> erased.add(id + " " + dev));
+        return new NdctlDeviceManager("pmem-csi.dev", backend, new VolumeEraser() {
+            @Override
+            public void erase(String id, java.nio.file.Path dev) {
+                erased.add(id + " " + dev);
+            }
+
+            @Override
+            public void wipeSignatures(String id, java.nio.file.Path dev) {
+                wiped.add(id);
+            }
+        });
     }
 
     private static VolumeRequest request(String name, long bytes, VolumeMode mode, boolean erase) {
@@ -262,12 +273,12 @@ class NdctlDeviceManagerTest {
     void startExplainsMissingLibraryAndMissingBus() {
         FakeNamespaceBackend noLib = new FakeNamespaceBackend();
         noLib.loadFailure = new NdctlException("dlopen", "libndctl.so.6", -Errno.ENOENT, "libndctl.so.6 not found: install libndctl6");
-        DeviceException e = assertThrows(DeviceException.class, () -> new NdctlDeviceManager("d", noLib, (i, p) -> { }).start());
+        DeviceException e = assertThrows(DeviceException.class, () -> new NdctlDeviceManager("d", noLib, new BlockDeviceEraser(BlockDeviceEraser.Method.ZEROOUT)).start());
         assertTrue(e.getMessage().contains("install libndctl6"), e.getMessage());
 
         FakeNamespaceBackend noBus = new FakeNamespaceBackend();
         noBus.noBus = true;
-        e = assertThrows(DeviceException.class, () -> new NdctlDeviceManager("d", noBus, (i, p) -> { }).start());
+        e = assertThrows(DeviceException.class, () -> new NdctlDeviceManager("d", noBus, new BlockDeviceEraser(BlockDeviceEraser.Method.ZEROOUT)).start());
         assertTrue(e.getMessage().startsWith("no NVDIMM bus: load the nfit and nd_pmem modules"), e.getMessage());
     }
 
@@ -323,5 +334,13 @@ class NdctlDeviceManagerTest {
                 instanceof VolumeInUseException);
         assertTrue(NdctlDeviceManager.translate(new NdctlException("ndctl_pfn_enable", "pfn0.1", -Errno.ENXIO, null))
                 .getMessage().startsWith("ndctl_pfn_enable(pfn0.1): ENXIO"));
+    }
+
+    @Test
+    void newVolumesHaveTheirSignaturesWipedButRepeatsDoNot() throws DeviceException {
+        Volume v = dm.createVolume(request("pvc-sig", 256L << 20, VolumeMode.FSDAX, false));
+        assertEquals(List.of(v.id()), wiped);
+        dm.createVolume(request("pvc-sig", 256L << 20, VolumeMode.FSDAX, false));
+        assertEquals(List.of(v.id()), wiped, "an existing volume keeps its filesystem");
     }
 }

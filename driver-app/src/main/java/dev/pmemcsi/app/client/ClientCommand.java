@@ -20,7 +20,7 @@ import dev.pmemcsi.csi.v1.NodeUnpublishVolumeRequest;
 import dev.pmemcsi.csi.v1.NodeUnstageVolumeRequest;
 import dev.pmemcsi.csi.v1.ProbeRequest;
 import dev.pmemcsi.csi.v1.VolumeCapability;
-import dev.pmemcsi.driver.Quantity;
+import dev.pmemcsi.device.Quantity;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import java.io.PrintWriter;

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-class QuantitiesTest {
+class RegionSizesTest {
 
     private static final long MIB = 1L << 20;
     private static final long GIB = 1L << 30;
@@ -25,8 +25,9 @@ class QuantitiesTest {
     }
 
     @Test
-    void rejectsWhatIsNotAWholeNumberOfBytes() {
-        assertThrows(IllegalArgumentException.class, () -> EmulatedDeviceManager.parseSize("1.3"));
+    void rejectsWhatIsNotAByteCount() {
+        // Like Kubernetes, a fraction of a byte rounds up to a whole byte.
+        assertEquals(2, EmulatedDeviceManager.parseSize("1.3"));
         assertThrows(IllegalArgumentException.class, () -> EmulatedDeviceManager.parseSize("100m"));
         assertThrows(IllegalArgumentException.class, () -> EmulatedDeviceManager.parseSize("4GiB"));
         assertThrows(IllegalArgumentException.class, () -> EmulatedDeviceManager.parseSize("-4Gi"));

@@ -1,4 +1,4 @@
-package dev.pmemcsi.driver;
+package dev.pmemcsi.device;
 
 import java.math.BigDecimal;
 import java.math.BigInteger;
@@ -9,7 +9,7 @@ import java.util.regex.Pattern;
 
 /**
  * Kubernetes resource quantities as byte counts: {@code 4Gi}, {@code 500M}, {@code 1.5Gi},
- * {@code 1e9}. Used for the {@code size} attribute of CSI ephemeral inline volumes.
+ * {@code 1e9}: the {@code size} of CSI ephemeral inline volumes and the sizes of emulated regions.
  */
 public final class Quantity {
 
@@ -60,5 +60,17 @@ public final class Quantity {
             throw new IllegalArgumentException("exponent out of range: " + suffix);
         }
         return BigDecimal.TEN.pow(exp);
+    }
+
+    /** The largest binary unit that divides {@code bytes} exactly, e.g. {@code 16Mi}; for messages. */
+    public static String format(long bytes) {
+        String[] units = {"Ei", "Pi", "Ti", "Gi", "Mi", "Ki"};
+        for (int i = 0; i < units.length; i++) {
+            long unit = 1L << (10 * (units.length - i));
+            if (bytes != 0 && bytes % unit == 0) {
+                return bytes / unit + units[i];
+            }
+        }
+        return Long.toString(bytes);
     }
 }
