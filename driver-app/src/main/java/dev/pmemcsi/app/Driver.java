@@ -47,6 +47,11 @@ public final class Driver implements AutoCloseable {
     private CsiServer server;
     private volatile HttpEndpoints http;
 
+    /** A driver over a backend built elsewhere; its erases, if any, are not timed. */
+    Driver(DriverOptions options, DeviceManager devices) {
+        this(options, listener -> devices);
+    }
+
     /** @param backend builds the device layer, given the listener its erases report to */
     Driver(DriverOptions options, Function<OperationListener, DeviceManager> backend) {
         this.options = options;

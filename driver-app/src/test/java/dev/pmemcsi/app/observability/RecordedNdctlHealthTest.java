@@ -10,6 +10,7 @@ import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.device.ndctl.NamespaceBackend;
 import dev.pmemcsi.device.ndctl.NdctlDeviceManager;
+import dev.pmemcsi.device.ndctl.VolumeEraser;
 import dev.pmemcsi.driver.VolumeUsage;
 import dev.pmemcsi.ndctl.BadBlock;
 import dev.pmemcsi.ndctl.DimmInfo;
@@ -19,6 +20,7 @@ import dev.pmemcsi.ndctl.PersistenceDomain;
 import dev.pmemcsi.ndctl.RegionInfo;
 import dev.pmemcsi.ndctl.SmartHealth;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -112,6 +114,15 @@ class RecordedNdctlHealthTest {
         }
     }
 
+    /** The recorded namespaces have no media behind them: there is nothing to zero. */
+    private static final VolumeEraser NO_MEDIA = new VolumeEraser() {
+        @Override
+        public void erase(String volumeId, Path device) {}
+
+        @Override
+        public void wipeSignatures(String volumeId, Path device) {}
+    };
+
     private static DimmInfo dimm(String name, SmartHealth smart, int failed) {
         return new DimmInfo("ndbus0", name, 0x1000 + name.hashCode() % 16, true, Optional.ofNullable(smart), failed);
     }
@@ -132,7 +143,7 @@ class RecordedNdctlHealthTest {
                 dimm("nmem3", new SmartHealth(ALL_VALID, 0, 30.0, 100, 1), DimmInfo.FAILED_SAVE)),
                 // 16 sectors 1 MiB into region0, where the first volume lands; 8 in region1 outside any volume.
                 Map.of("region0", List.of(new BadBlock(2048, 16)), "region1", List.of(new BadBlock(4_000_000, 8))));
-        NdctlDeviceManager dm = new NdctlDeviceManager("pmem-csi.dev", libndctl, (id, device) -> { });
+        NdctlDeviceManager dm = new NdctlDeviceManager("pmem-csi.dev", libndctl, NO_MEDIA);
         dm.start();
         String id = dm.createVolume(new VolumeRequest("vol-bad", GIB, 0, VolumeMode.FSDAX, false, Map.of())).id();
 
@@ -172,7 +183,7 @@ class RecordedNdctlHealthTest {
     @Test
     void qemuNvdimmsWithoutSmartReportUnknownHealthAndNoError() throws DeviceException {
         RecordedLibndctl libndctl = new RecordedLibndctl(List.of(dimm("nmem0", null, 0), dimm("nmem1", null, 0)), Map.of());
-        NdctlDeviceManager dm = new NdctlDeviceManager("pmem-csi.dev", libndctl, (id, device) -> { });
+        NdctlDeviceManager dm = new NdctlDeviceManager("pmem-csi.dev", libndctl, NO_MEDIA);
         dm.start();
         Scrape s = scrape(dm);
         assertEquals(1, s.require("pmem_dimm_health", "dimm", "nmem0", "state", "unknown"));
