@@ -1,20 +1,28 @@
 package dev.pmemcsi.app;
 
+import dev.pmemcsi.app.observability.DeviceOperationMetrics;
+import dev.pmemcsi.app.observability.DriverMetrics;
+import dev.pmemcsi.app.observability.HealthChecks;
+import dev.pmemcsi.app.observability.HttpEndpoints;
+import dev.pmemcsi.app.observability.InstrumentedDeviceManager;
+import dev.pmemcsi.app.observability.Logging;
+import dev.pmemcsi.app.observability.RpcInterceptor;
 import dev.pmemcsi.controller.ControllerService;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceManager;
+import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.driver.DriverConfig;
 import dev.pmemcsi.driver.VolumeLocks;
 import dev.pmemcsi.driver.VolumeUsage;
 import dev.pmemcsi.node.NodeService;
 import io.grpc.BindableService;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,17 +38,27 @@ public final class Driver implements AutoCloseable {
     private final DriverOptions options;
     private final DriverConfig config;
     private final DeviceManager devices;
-    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    // Observability: the registry, and the listener that times device operations and logs slow ones.
+    private final PrometheusMeterRegistry registry;
+    private final DeviceOperationMetrics operations;
     private final VolumeLocks locks = new VolumeLocks();
     private volatile boolean ready;
     private NodeService node;
     private CsiServer server;
-    private HttpEndpoints http;
+    private volatile HttpEndpoints http;
 
+    /** A driver over a backend built elsewhere; its erases, if any, are not timed. */
     Driver(DriverOptions options, DeviceManager devices) {
+        this(options, listener -> devices);
+    }
+
+    /** @param backend builds the device layer, given the listener its erases report to */
+    Driver(DriverOptions options, Function<OperationListener, DeviceManager> backend) {
         this.options = options;
         this.config = new DriverConfig(options.driverName, BuildInfo.version(), options.nodeId(), options.maxVolumesPerNode);
-        this.devices = devices;
+        this.registry = DriverMetrics.newRegistry(config.nodeId());
+        this.operations = new DeviceOperationMetrics(registry);
+        this.devices = new InstrumentedDeviceManager(backend.apply(operations), operations);
     }
 
     /** Runs until SIGTERM; returns the exit code. */
@@ -52,8 +70,7 @@ public final class Driver implements AutoCloseable {
         if (endpoint instanceof Endpoint.Unix unix) {
             PathSafety.requirePrivateDir(unix.path().getParent(), "socket dir");
         }
-        DeviceManager devices = DeviceManagers.create(options);
-        Driver driver = new Driver(options, devices);
+        Driver driver = new Driver(options, listener -> DeviceManagers.create(options, listener));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             LOG.info("SIGTERM: draining calls for up to {} s", drain.toSeconds());
@@ -78,7 +95,7 @@ public final class Driver implements AutoCloseable {
         List<BindableService> services = new ArrayList<>();
         services.add(new IdentityService(config, controller, this::isReady));
         if (nodeService) {
-            node = new NodeService(config, devices, locks, options.stateDir.resolve("node"));
+            node = new NodeService(config, devices, locks, options.stateDir.resolve("node"), operations);
             services.add(node);
         }
         if (controller) {
@@ -86,8 +103,8 @@ public final class Driver implements AutoCloseable {
             services.add(new ControllerService(config, devices, locks, usage));
         }
         if (!options.metricsAddress.isBlank()) {
-            http = HttpEndpoints.start(options.metricsAddress, registry, this::isLive, this::isReady);
-            LOG.info("metrics and health on {}", options.metricsAddress);
+            http = HttpEndpoints.start(options.metricsAddress, registry, new HealthChecks(this::isLive, this::isReady, devices));
+            LOG.info("metrics and health on {} (port {})", options.metricsAddress, http.port());
         }
         server = CsiServer.start(endpoint, services, List.of(new RpcInterceptor(registry, this::isReady)),
                 options.maxConcurrentCalls);
@@ -95,10 +112,16 @@ public final class Driver implements AutoCloseable {
         if (node != null) {
             node.start();
         }
-        DriverMetrics.register(registry, config, devices);
+        DriverMetrics.register(registry, config, devices, node != null ? node : VolumeUsage.none());
         ready = true;
         LOG.info("driver {} {} ready on node {} with the {} backend after {} ms", config.driverName(), config.version(),
                 config.nodeId(), devices.backendName(), (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    /** The port of /metrics, /healthz and /readyz, or -1 without them. */
+    int metricsPort() {
+        HttpEndpoints h = http;
+        return h == null ? -1 : h.port();
     }
 
     boolean isLive() {
@@ -120,6 +143,7 @@ public final class Driver implements AutoCloseable {
             http = null;
         }
         devices.close();
+        operations.close();
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.pmemcsi.app;
 
+import dev.pmemcsi.app.observability.Logging;
 import dev.pmemcsi.driver.DriverConfig;
 import java.net.InetAddress;
 import java.net.UnknownHostException;

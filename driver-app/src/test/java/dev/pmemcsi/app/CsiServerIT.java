@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pmemcsi.app.client.Channels;
+import dev.pmemcsi.app.observability.RpcInterceptor;
 import dev.pmemcsi.csi.v1.GetPluginInfoRequest;
 import dev.pmemcsi.csi.v1.IdentityGrpc;
 import dev.pmemcsi.csi.v1.ProbeRequest;

@@ -1,5 +1,6 @@
 package dev.pmemcsi.node;
 
+import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.nativeio.CommandFailedException;
 import dev.pmemcsi.nativeio.NativeException;
@@ -39,11 +40,13 @@ final class FilesystemMounter {
     private final Mounter mounter;
     private final Filesystems filesystems;
     private final FilesystemProbe probe;
+    private final OperationListener listener;
 
-    FilesystemMounter(Mounter mounter, Filesystems filesystems, FilesystemProbe probe) {
+    FilesystemMounter(Mounter mounter, Filesystems filesystems, FilesystemProbe probe, OperationListener listener) {
         this.mounter = mounter;
         this.filesystems = filesystems;
         this.probe = probe;
+        this.listener = listener;
     }
 
     /**
@@ -78,7 +81,17 @@ final class FilesystemMounter {
                         + " holds no filesystem any more").asRuntimeException();
             }
             LOG.info("{} holds no filesystem; making {}: {}", device, fsType, Filesystems.mkfsArgv(fsType, device));
-            filesystems.mkfs(fsType, device);
+            long t0 = System.nanoTime();
+            OperationListener.Running mkfs = listener.started(OperationListener.Kind.MKFS,
+                    fsType + " on " + device + " of volume " + volume.id());
+            try {
+                filesystems.mkfs(fsType, device);
+                mkfs.finished(null);
+            } catch (CommandFailedException | RuntimeException e) {
+                mkfs.finished(e);
+                throw e;
+            }
+            LOG.info("made {} on {} in {} ms", fsType, device, (System.nanoTime() - t0) / 1_000_000);
             formatted = true;
         } else if (!content.type().orElse("").equals(fsType)) {
             throw Status.FAILED_PRECONDITION.withDescription("volume " + volume.id() + " (" + device + ") holds "
@@ -109,7 +122,7 @@ final class FilesystemMounter {
             LOG.info("mounting {} ({}) at {} without DAX: {}", device, fsType, target, dax.reason());
         }
         try {
-            mounter.mount(device, target, fsType, mo);
+            mountObserved(volume, target, fsType, mo);
         } catch (NativeException e) {
             if (dax.verify() && e.is(Errno.EINVAL)) {
                 throw DaxChoice.notActive(volume, "mount with dax failed: " + e.getMessage());
@@ -131,6 +144,18 @@ final class FilesystemMounter {
             } catch (NativeException suppressed) {
                 e.addSuppressed(suppressed);
             }
+            throw e;
+        }
+    }
+
+    private void mountObserved(Volume volume, Path target, String fsType, MountOptions mo) throws NativeException {
+        OperationListener.Running mounting = listener.started(OperationListener.Kind.MOUNT,
+                volume.devicePath() + " (" + fsType + ") of volume " + volume.id() + " at " + target);
+        try {
+            mounter.mount(volume.devicePath(), target, fsType, mo);
+            mounting.finished(null);
+        } catch (NativeException | RuntimeException e) {
+            mounting.finished(e);
             throw e;
         }
     }

@@ -23,6 +23,7 @@ import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.csi.v1.VolumeCondition;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceManager;
+import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeIds;
@@ -101,12 +102,18 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     });
 
     public NodeService(DriverConfig config, DeviceManager devices, VolumeLocks locks, Path stateDir) {
+        this(config, devices, locks, stateDir, OperationListener.NONE);
+    }
+
+    /** @param listener is told about every mkfs and filesystem mount */
+    public NodeService(DriverConfig config, DeviceManager devices, VolumeLocks locks, Path stateDir,
+                       OperationListener listener) {
         this.config = config;
         this.devices = devices;
         this.locks = locks;
         this.state = new NodeState(stateDir);
         CommandRunner runner = new CommandRunner();
-        this.filesystems = new FilesystemMounter(mounter, new Filesystems(runner), new FilesystemProbe(runner));
+        this.filesystems = new FilesystemMounter(mounter, new Filesystems(runner), new FilesystemProbe(runner), listener);
     }
 
     /**

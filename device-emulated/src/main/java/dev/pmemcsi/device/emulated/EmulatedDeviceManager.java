@@ -8,6 +8,7 @@ import dev.pmemcsi.device.DeviceHealth;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.Extent;
 import dev.pmemcsi.device.NoSpaceException;
+import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.OutOfRangeException;
 import dev.pmemcsi.device.Quantity;
 import dev.pmemcsi.device.RegionLayout;
@@ -87,6 +88,7 @@ public final class EmulatedDeviceManager implements DeviceManager {
     private final FaultFiles faults;
     private final TableStore store;
     private final KeyedLocks volumeLocks = new KeyedLocks();
+    private final OperationListener listener;
 
     /** Guards the table and the device map; held only for bookkeeping, never while devices are touched. */
     private final Object tableLock = new Object();
@@ -114,7 +116,17 @@ public final class EmulatedDeviceManager implements DeviceManager {
         this(emulatedDir, regionSizes, DEFAULT_ALIGNMENT);
     }
 
+    /** @param listener is told about every erase of a deleted volume's extent */
+    public EmulatedDeviceManager(Path emulatedDir, List<Long> regionSizes, long alignment, OperationListener listener) {
+        this(emulatedDir, regionSizes, alignment, new LoopDevices(), listener);
+    }
+
     EmulatedDeviceManager(Path emulatedDir, List<Long> regionSizes, long alignment, LoopDevices loops) {
+        this(emulatedDir, regionSizes, alignment, loops, OperationListener.NONE);
+    }
+
+    EmulatedDeviceManager(Path emulatedDir, List<Long> regionSizes, long alignment, LoopDevices loops,
+                          OperationListener listener) {
         if (alignment <= 0 || alignment % 4096 != 0) {
             throw new IllegalArgumentException("region alignment must be a positive multiple of 4 KiB: " + alignment);
         }
@@ -130,6 +142,7 @@ public final class EmulatedDeviceManager implements DeviceManager {
         this.regionSizes = Collections.unmodifiableMap(sizes);
         this.alignment = alignment;
         this.loops = loops;
+        this.listener = listener;
         this.faults = new FaultFiles(dir);
         this.store = new TableStore(dir.resolve(TABLE_FILE));
     }
@@ -593,14 +606,21 @@ public final class EmulatedDeviceManager implements DeviceManager {
 
     private void releaseExtent(VolumeRecord r) throws DeviceException {
         Path file = regionFiles.get(r.region()).path();
+        OperationListener.Running erase = listener.started(OperationListener.Kind.ERASE,
+                "volume " + r.id() + " (" + r.rawBytes() + " bytes of " + r.region() + ")");
         try {
             eraser.erase(file, r.offset(), r.rawBytes(), "volume " + r.id());
+            erase.finished(null);
         } catch (NativeException e) {
+            erase.finished(e);
             if (r.eraseOnDelete()) {
                 throw new DeviceException("cannot erase volume " + r.id() + ": " + e.getMessage()
                         + "; its space stays reserved until a retried delete succeeds", e);
             }
             LOG.warn("could not zero the extent of volume {} (erase was not requested): {}", r.id(), e.getMessage());
+        } catch (RuntimeException e) {
+            erase.finished(e);
+            throw e;
         }
     }
 

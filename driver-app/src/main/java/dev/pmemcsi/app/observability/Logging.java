@@ -1,9 +1,10 @@
-package dev.pmemcsi.app;
+package dev.pmemcsi.app.observability;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
+import ch.qos.logback.classic.jul.LevelChangePropagator;
 import ch.qos.logback.classic.spi.Configurator;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.ConsoleAppender;
@@ -11,6 +12,7 @@ import ch.qos.logback.core.encoder.Encoder;
 import ch.qos.logback.core.spi.ContextAwareBase;
 import java.util.Locale;
 import org.slf4j.LoggerFactory;
+import org.slf4j.bridge.SLF4JBridgeHandler;
 
 /**
  * Logging set up in code, to stderr: {@code text} for humans, {@code json} for log pipelines.
@@ -46,6 +48,17 @@ public final class Logging extends ContextAwareBase implements Configurator {
 
     private static void apply(LoggerContext ctx, Format format, Level level) {
         ctx.reset();
+        // gRPC logs through java.util.logging. Routed here, its lines get the chosen format and
+        // level instead of JUL's two-line text on stderr, which would break one-JSON-object-per-line.
+        LevelChangePropagator propagator = new LevelChangePropagator();
+        propagator.setContext(ctx);
+        propagator.setResetJUL(true);
+        propagator.start();
+        ctx.addListener(propagator);
+        if (!SLF4JBridgeHandler.isInstalled()) {
+            SLF4JBridgeHandler.removeHandlersForRootLogger();
+            SLF4JBridgeHandler.install();
+        }
         Encoder<ILoggingEvent> encoder;
         if (format == Format.JSON) {
             JsonLogEncoder json = new JsonLogEncoder();
@@ -71,6 +84,9 @@ public final class Logging extends ContextAwareBase implements Configurator {
         Level libraries = level.isGreaterOrEqual(Level.INFO) ? Level.WARN : level == Level.TRACE ? Level.DEBUG : Level.INFO;
         ctx.getLogger("io.grpc").setLevel(libraries);
         ctx.getLogger("io.grpc.netty.shaded").setLevel(libraries);
+        // At debug, gRPC's HTTP/2 frame loggers dump request payloads, and with them CSI secrets.
+        ctx.getLogger("io.grpc.netty.shaded.io.grpc.netty.NettyServerHandler").setLevel(Level.INFO);
+        ctx.getLogger("io.grpc.netty.shaded.io.grpc.netty.NettyClientHandler").setLevel(Level.INFO);
         // Netty warns that Unix sockets ignore SO_KEEPALIVE, which gRPC sets on every channel.
         ctx.getLogger("io.grpc.netty.shaded.io.netty.bootstrap").setLevel(Level.ERROR);
     }

@@ -1,4 +1,4 @@
-package dev.pmemcsi.app;
+package dev.pmemcsi.app.observability;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
@@ -8,14 +8,13 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Executors;
-import java.util.function.BooleanSupplier;
 
 /**
  * The HTTP side of the driver, on {@code --metrics-address}: Prometheus metrics, liveness
  * ({@code /healthz}: the process and its gRPC server are up) and readiness ({@code /readyz}:
  * the device layer has initialised and its backend answers).
  */
-final class HttpEndpoints implements AutoCloseable {
+public final class HttpEndpoints implements AutoCloseable {
 
     private final HttpServer server;
 
@@ -23,8 +22,8 @@ final class HttpEndpoints implements AutoCloseable {
         this.server = server;
     }
 
-    static HttpEndpoints start(String address, PrometheusMeterRegistry registry, BooleanSupplier live,
-                               BooleanSupplier ready) throws IOException {
+    public static HttpEndpoints start(String address, PrometheusMeterRegistry registry, HealthChecks health)
+            throws IOException {
         HttpServer server = HttpServer.create(parse(address), 16);
         server.createContext("/metrics", ex -> {
             String accept = ex.getRequestHeaders().getFirst("Accept");
@@ -34,8 +33,8 @@ final class HttpEndpoints implements AutoCloseable {
                     : "text/plain; version=0.0.4; charset=utf-8";
             send(ex, 200, type, body);
         });
-        server.createContext("/healthz", ex -> probe(ex, live.getAsBoolean()));
-        server.createContext("/readyz", ex -> probe(ex, ready.getAsBoolean()));
+        server.createContext("/healthz", ex -> probe(ex, health.liveness()));
+        server.createContext("/readyz", ex -> probe(ex, health.readiness()));
         server.setExecutor(Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "http-endpoints");
             t.setDaemon(true);
@@ -45,7 +44,8 @@ final class HttpEndpoints implements AutoCloseable {
         return new HttpEndpoints(server);
     }
 
-    int port() {
+    /** The bound port: the one asked for, or the one the kernel chose for port 0. */
+    public int port() {
         return server.getAddress().getPort();
     }
 
@@ -67,8 +67,8 @@ final class HttpEndpoints implements AutoCloseable {
         return host.isEmpty() ? new InetSocketAddress(port) : new InetSocketAddress(host, port);
     }
 
-    private static void probe(HttpExchange ex, boolean ok) throws IOException {
-        send(ex, ok ? 200 : 503, "text/plain; charset=utf-8", ok ? "ok\n" : "not ready\n");
+    private static void probe(HttpExchange ex, HealthChecks.Result result) throws IOException {
+        send(ex, result.ok() ? 200 : 503, "text/plain; charset=utf-8", result.detail() + "\n");
     }
 
     private static void send(HttpExchange ex, int code, String type, String body) throws IOException {

@@ -1,4 +1,4 @@
-package dev.pmemcsi.app;
+package dev.pmemcsi.app.observability;
 
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.IThrowableProxy;
@@ -35,7 +35,7 @@ public final class JsonLogEncoder extends EncoderBase<ILoggingEvent> {
         if (mdc != null) {
             for (Map.Entry<String, String> e : mdc.entrySet()) {
                 sb.append(',');
-                if (e.getKey().equals(RpcInterceptor.MDC_DURATION)) {
+                if (e.getKey().equals(RpcInterceptor.MDC_DURATION) && isNumber(e.getValue())) {
                     escape(sb, e.getKey());
                     sb.append(':').append(e.getValue());
                 } else {
@@ -55,6 +55,18 @@ public final class JsonLogEncoder extends EncoderBase<ILoggingEvent> {
     @Override
     public byte[] footerBytes() {
         return new byte[0];
+    }
+
+    private static boolean isNumber(String s) {
+        if (s == null || s.isEmpty() || s.length() > 18) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            if (s.charAt(i) < '0' || s.charAt(i) > '9') {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static void field(StringBuilder sb, String key, String value) {

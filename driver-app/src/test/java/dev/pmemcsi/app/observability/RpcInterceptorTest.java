@@ -1,4 +1,4 @@
-package dev.pmemcsi.app;
+package dev.pmemcsi.app.observability;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

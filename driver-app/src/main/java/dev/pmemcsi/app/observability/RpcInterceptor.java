@@ -1,4 +1,4 @@
-package dev.pmemcsi.app;
+package dev.pmemcsi.app.observability;
 
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Message;
@@ -24,7 +24,7 @@ import org.slf4j.MDC;
  * short message (the stack trace goes to the log, never to the client); and answers UNAVAILABLE
  * for Controller and Node calls until the device layer is ready.
  */
-final class RpcInterceptor implements ServerInterceptor {
+public final class RpcInterceptor implements ServerInterceptor {
 
     private static final Logger LOG = LoggerFactory.getLogger("dev.pmemcsi.rpc");
 
@@ -37,7 +37,7 @@ final class RpcInterceptor implements ServerInterceptor {
     private final BooleanSupplier ready;
     private final AtomicInteger inFlight = new AtomicInteger();
 
-    RpcInterceptor(MeterRegistry registry, BooleanSupplier ready) {
+    public RpcInterceptor(MeterRegistry registry, BooleanSupplier ready) {
         this.registry = registry;
         this.ready = ready;
         registry.gauge("csi_plugin_operations_in_flight", inFlight);

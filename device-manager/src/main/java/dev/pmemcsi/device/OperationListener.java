@@ -1,0 +1,40 @@
+package dev.pmemcsi.device;
+
+/**
+ * Observes the slow steps behind a volume, for metrics and progress logs: a backend reports its
+ * erases, the node service its mkfs and mounts. It lives here, next to {@link DeviceManager},
+ * because both the backends and the node service depend on this module and on nothing above it.
+ *
+ * <p>Implementations must be thread-safe and must not throw; they run on the caller's thread,
+ * inside the operation, so they must also be quick.
+ */
+public interface OperationListener {
+
+    /** Observes nothing. */
+    OperationListener NONE = (kind, subject) -> failure -> { };
+
+    /** The operations that are timed. */
+    enum Kind {
+        CREATE, DELETE, ERASE, MKFS, MOUNT;
+
+        /** The metric label value, e.g. {@code erase}. */
+        public String label() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /**
+     * Called when an operation begins.
+     *
+     * @param subject what it works on, for logs, e.g. {@code volume pvc-1 on /dev/pmem0}
+     * @return told once when the operation ends
+     */
+    Running started(Kind kind, String subject);
+
+    /** An operation under way. */
+    @FunctionalInterface
+    interface Running {
+        /** @param failure why it failed, or null when it succeeded */
+        void finished(Throwable failure);
+    }
+}

@@ -1,0 +1,128 @@
+package dev.pmemcsi.app.observability;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import dev.pmemcsi.device.CapacityMath;
+import dev.pmemcsi.device.DeviceException;
+import dev.pmemcsi.device.InMemoryDeviceManager;
+import dev.pmemcsi.device.NoSpaceException;
+import dev.pmemcsi.device.OperationListener;
+import dev.pmemcsi.device.VolumeInUseException;
+import dev.pmemcsi.device.VolumeMode;
+import dev.pmemcsi.device.VolumeRequest;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+class DeviceOperationMetricsTest {
+
+    private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
+    private final Logger logger = (Logger) LoggerFactory.getLogger(DeviceOperationMetrics.class);
+
+    @BeforeEach
+    void capture() {
+        logged.start();
+        logger.addAppender(logged);
+    }
+
+    @AfterEach
+    void release() {
+        logger.detachAppender(logged);
+    }
+
+    private long count(String operation, String outcome) {
+        var timer = registry.find(DeviceOperationMetrics.TIMER).tag("operation", operation).tag("outcome", outcome).timer();
+        return timer == null ? -1 : timer.count();
+    }
+
+    @Test
+    void everyOperationHasASuccessSeriesFromTheStart() {
+        try (DeviceOperationMetrics m = new DeviceOperationMetrics(registry)) {
+            for (String op : List.of("create", "delete", "erase", "mkfs", "mount")) {
+                assertEquals(0, count(op, "success"), op);
+            }
+        }
+    }
+
+    @Test
+    void outcomesAreAFixedSetOfLabels() {
+        assertEquals("success", DeviceOperationMetrics.outcome(null));
+        assertEquals("no_space", DeviceOperationMetrics.outcome(new NoSpaceException("full")));
+        assertEquals("in_use", DeviceOperationMetrics.outcome(new VolumeInUseException("mounted")));
+        assertEquals("error", DeviceOperationMetrics.outcome(new DeviceException("volume x: EIO")));
+        assertEquals("error", DeviceOperationMetrics.outcome(new IllegalStateException("bug")));
+    }
+
+    @Test
+    void aRunningOperationCountsOnceWhenItEnds() {
+        try (DeviceOperationMetrics m = new DeviceOperationMetrics(registry)) {
+            OperationListener.Running r = m.started(OperationListener.Kind.MKFS, "ext4 on /dev/loop9");
+            assertEquals(0, count("mkfs", "success"));
+            r.finished(null);
+            r.finished(new DeviceException("reported twice"));
+            assertEquals(1, count("mkfs", "success"));
+            assertEquals(-1, count("mkfs", "error"), "a second report is ignored");
+        }
+    }
+
+    @Test
+    void slowOperationsLogProgressWithTheirVolume() throws InterruptedException {
+        try (DeviceOperationMetrics m = new DeviceOperationMetrics(registry, Duration.ofMillis(40));
+             MDC.MDCCloseable mdc = MDC.putCloseable("volume", "pvc-slow")) {
+            OperationListener.Running r = m.started(OperationListener.Kind.ERASE, "volume pvc-slow (8 GiB)");
+            Thread.sleep(200);
+            r.finished(null);
+            Thread.sleep(100);
+        }
+        List<ILoggingEvent> progress = logged.list.stream()
+                .filter(e -> e.getFormattedMessage().startsWith("erase of volume pvc-slow (8 GiB) still running after")).toList();
+        assertTrue(progress.size() >= 2, logged.list.toString());
+        assertTrue(progress.stream().allMatch(e -> "pvc-slow".equals(e.getMDCPropertyMap().get("volume"))),
+                "progress lines carry the volume of the thread that started the operation");
+        int lastCount = logged.list.size();
+        assertTrue(logged.list.get(lastCount - 1).getFormattedMessage().matches("erase of volume pvc-slow \\(8 GiB\\) finished after \\d+ s: success"),
+                logged.list.toString());
+        assertEquals(1, count("erase", "success"));
+    }
+
+    @Test
+    void quickOperationsLogNothing() {
+        try (DeviceOperationMetrics m = new DeviceOperationMetrics(registry, Duration.ofSeconds(10))) {
+            m.started(OperationListener.Kind.MOUNT, "/dev/loop9 at /mnt").finished(null);
+        }
+        assertEquals(List.of(), logged.list);
+    }
+
+    @Test
+    void theDecoratorTimesCreatesAndDeletesByOutcome() throws DeviceException {
+        InMemoryDeviceManager backend = new InMemoryDeviceManager(16 * CapacityMath.MIB, new long[] {256 * CapacityMath.MIB});
+        backend.start();
+        try (DeviceOperationMetrics m = new DeviceOperationMetrics(registry)) {
+            InstrumentedDeviceManager dm = new InstrumentedDeviceManager(backend, m);
+            dm.createVolume(new VolumeRequest("vol-1", 64 * CapacityMath.MIB, 0, VolumeMode.FSDAX, false, Map.of()));
+            assertThrows(NoSpaceException.class, () -> dm.createVolume(
+                    new VolumeRequest("vol-2", 1024 * CapacityMath.MIB, 0, VolumeMode.FSDAX, false, Map.of())));
+            backend.setInUse("vol-1", true);
+            assertThrows(VolumeInUseException.class, () -> dm.deleteVolume("vol-1", false));
+            backend.setInUse("vol-1", false);
+            dm.deleteVolume("vol-1", false);
+            assertEquals(1, count("create", "success"));
+            assertEquals(1, count("create", "no_space"));
+            assertEquals(1, count("delete", "in_use"));
+            assertEquals(1, count("delete", "success"));
+            assertEquals(List.of(), dm.listVolumes());
+        }
+    }
+}
