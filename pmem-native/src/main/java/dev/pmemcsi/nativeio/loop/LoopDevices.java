@@ -272,6 +272,11 @@ public final class LoopDevices {
         } catch (NoSuchFileException e) {
             return Optional.empty(); // not bound, or detached while we looked
         } catch (IOException | NumberFormatException e) {
+            // A device detached by someone else between the directory listing and the reads fails
+            // with ENODEV or an empty attribute rather than ENOENT.
+            if (!isBound(number)) {
+                return Optional.empty();
+            }
             throw new NativeException("read(" + sys + ")", Errno.EIO.intValue(), e.toString());
         }
         Path node = dev.resolve("loop" + number);
