@@ -1,5 +1,6 @@
 package dev.pmemcsi.app;
 
+import dev.pmemcsi.app.observability.RpcInterceptor;
 import dev.pmemcsi.controller.ControllerService;
 import dev.pmemcsi.csi.v1.ControllerGrpc;
 import dev.pmemcsi.csi.v1.GetCapacityRequest;
