@@ -123,7 +123,11 @@ prepare_build() {
         echo "e2e is not built: run 'mvn -pl e2e -am install -DskipTests' or leave E2E_BUILD=1" >&2
         return 1
     }
-    E2E_TEST_CLASSPATH=$(cat "$E2E_TOOLS/test-classpath.txt")
+    # The project's own modules come from their target/ directories, not from the local Maven
+    # repository: the guest then runs exactly this working tree, whatever else was installed since.
+    E2E_TEST_CLASSPATH=$(tr ':' '\n' < "$E2E_TOOLS/test-classpath.txt" | sed -E \
+        -e "s#^.*/dev/pmemcsi/([^/]+)/[^/]+/[^/]+-tests\.jar\$#$E2E_REPO/\1/target/test-classes#" \
+        -e "s#^.*/dev/pmemcsi/([^/]+)/[^/]+/[^/]+\.jar\$#$E2E_REPO/\1/target/classes#" | paste -sd:)
 }
 
 # Is there a driver to start? A jar without the main class is the empty module, not a driver.
