@@ -23,6 +23,7 @@ import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.csi.v1.VolumeCondition;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceManager;
+import dev.pmemcsi.device.FaultPoints;
 import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeIds;
@@ -81,6 +82,29 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private static final Logger LOG = LoggerFactory.getLogger(NodeService.class);
     /** Mounts stacked at one path that unmounting will peel off before giving up. */
     private static final int MAX_STACKED_MOUNTS = 16;
+
+    // Test-only crash points (see FaultPoints): each sits between two steps whose partial
+    // outcome a restart must repair.
+    /** The PENDING staging record is durable; nothing is mounted yet. */
+    public static final String FAULT_STAGE_RECORDED = "node.stage.recorded";
+    /** The filesystem is mounted at the staging path; the record still says PENDING. */
+    public static final String FAULT_STAGE_MOUNTED = "node.stage.mounted";
+    /** The staging path is unmounted; its REMOVING record is still there. */
+    public static final String FAULT_UNSTAGE_UNMOUNTED = "node.unstage.unmounted";
+    /** The PENDING publication record is durable; the target is not created or bound yet. */
+    public static final String FAULT_PUBLISH_RECORDED = "node.publish.recorded";
+    /** The bind mount is in place; the record still says PENDING. */
+    public static final String FAULT_PUBLISH_MOUNTED = "node.publish.mounted";
+    /** The target is unmounted but not removed; its REMOVING record is still there. */
+    public static final String FAULT_UNPUBLISH_UNMOUNTED = "node.unpublish.unmounted";
+    /** Ephemeral: the PENDING record is durable; the volume does not exist yet. */
+    public static final String FAULT_EPHEMERAL_RECORDED = "node.ephemeral.recorded";
+    /** Ephemeral: the volume exists and is recorded; nothing is formatted or mounted yet. */
+    public static final String FAULT_EPHEMERAL_CREATED = "node.ephemeral.created";
+    /** Ephemeral: the filesystem is mounted at the target; the record still says PENDING. */
+    public static final String FAULT_EPHEMERAL_MOUNTED = "node.ephemeral.mounted";
+    /** Ephemeral unpublish: the volume is deleted; its REMOVING record is still there. */
+    public static final String FAULT_EPHEMERAL_DELETED = "node.ephemeral.deleted";
 
     private final DriverConfig config;
     private final DeviceManager devices;
@@ -219,9 +243,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                 }
             }
             state.put(wanted);
+            FaultPoints.reached(FAULT_STAGE_RECORDED);
             try {
                 FilesystemMounter.Outcome o = filesystems.mount(vol, wanted.fsType(), wanted.mountFlags(),
                         VolumeCapabilities.isReadOnlyMode(cap), real, true);
+                FaultPoints.reached(FAULT_STAGE_MOUNTED);
                 state.put(wanted.withPhase(Attachment.Phase.DONE));
                 LOG.info("volume {} staged at {}: {}{}, DAX {}", id, path, wanted.fsType(),
                         o.formatted() ? " (new filesystem)" : "", o.dax() ? "on" : "off");
@@ -260,6 +286,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                 state.put(rec.get().withPhase(Attachment.Phase.REMOVING));
             }
             int unmounted = unmountAll(real);
+            FaultPoints.reached(FAULT_UNSTAGE_UNMOUNTED);
             if (rec.isPresent()) {
                 state.remove(rec.get());
             }
@@ -324,6 +351,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                         + " record of").asRuntimeException();
             }
             state.put(wanted);
+            FaultPoints.reached(FAULT_PUBLISH_RECORDED);
             boolean created = false;
             try {
                 long flags = readOnly ? MountOptions.MS_RDONLY : 0;
@@ -335,6 +363,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                     created = createFile(real);
                     mounter.bind(vol.devicePath(), real, flags);
                 }
+                FaultPoints.reached(FAULT_PUBLISH_MOUNTED);
                 state.put(wanted.withPhase(Attachment.Phase.DONE));
                 LOG.info("volume {} published at {}{}", id, target, readOnly ? " read-only" : "");
             } catch (Exception e) {
@@ -377,6 +406,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
             }
             // Recorded before the device exists, so that a crash in between cannot leak it.
             state.put(fresh ? wanted : existing.get());
+            FaultPoints.reached(FAULT_EPHEMERAL_RECORDED);
             boolean created = false;
             try {
                 Volume vol = devices.createVolume(new VolumeRequest(deviceId, params.sizeBytes(), 0, params.mode(),
@@ -386,9 +416,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                         wanted.fsType(), wanted.mountFlags(), wanted.accessMode(), wanted.readOnly(), "", true,
                         deviceId, vol.devicePath(), params.eraseAfter());
                 state.put(withDevice);
+                FaultPoints.reached(FAULT_EPHEMERAL_CREATED);
                 created = createDirectory("target_path", real);
                 FilesystemMounter.Outcome o = filesystems.mount(vol, wanted.fsType(), wanted.mountFlags(), readOnly,
                         real, fresh);
+                FaultPoints.reached(FAULT_EPHEMERAL_MOUNTED);
                 state.put(withDevice.withPhase(Attachment.Phase.DONE));
                 LOG.info("ephemeral volume {} ({} bytes, device {}) published at {}: {}, DAX {}", id,
                         vol.usableBytes(), vol.devicePath(), target, wanted.fsType(), o.dax() ? "on" : "off");
@@ -432,12 +464,14 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                 state.put(rec.get().withPhase(Attachment.Phase.REMOVING));
             }
             int unmounted = unmountAll(real);
+            FaultPoints.reached(FAULT_UNPUBLISH_UNMOUNTED);
             removeTarget(real);
             if (rec.isPresent()) {
                 if (rec.get().ephemeral()) {
                     devices.deleteVolume(rec.get().deviceId(), rec.get().eraseAfter());
                     LOG.info("ephemeral volume {} (device {}) deleted{}", id, rec.get().deviceId(),
                             rec.get().eraseAfter() ? " and erased" : "");
+                    FaultPoints.reached(FAULT_EPHEMERAL_DELETED);
                 }
                 state.remove(rec.get());
             }
