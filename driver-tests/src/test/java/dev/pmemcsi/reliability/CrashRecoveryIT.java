@@ -24,7 +24,7 @@ import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.FieldSource;
 
 /**
  * The driver dies (Runtime.halt, like kill -9) at each named fault point inside create, delete,
@@ -161,7 +161,7 @@ class CrashRecoveryIT {
     // ------------------------------------------------------------------ controller
 
     @ParameterizedTest
-    @MethodSource("CREATE_POINTS")
+    @FieldSource("CREATE_POINTS")
     void createConvergesAfterACrash(String point) throws Exception {
         startDriver(point);
         crashDuring(point, true, c -> c.create(NAME, SIZE));
@@ -175,7 +175,7 @@ class CrashRecoveryIT {
     }
 
     @ParameterizedTest
-    @MethodSource("DELETE_POINTS")
+    @FieldSource("DELETE_POINTS")
     void deleteFinishesAfterACrashAndTheDataIsGone(String point) throws Exception {
         startDriver(point);
         Path staging = ws.newStagingPath();
@@ -202,7 +202,7 @@ class CrashRecoveryIT {
     // ------------------------------------------------------------------ node, persistent volumes
 
     @ParameterizedTest
-    @MethodSource("STAGE_POINTS")
+    @FieldSource("STAGE_POINTS")
     void stageConvergesAfterACrashAndKeepsTheData(String point) throws Exception {
         startDriver(null);
         Path staging = ws.newStagingPath();
@@ -216,7 +216,7 @@ class CrashRecoveryIT {
     }
 
     @ParameterizedTest
-    @MethodSource("PUBLISH_POINTS")
+    @FieldSource("PUBLISH_POINTS")
     void publishConvergesAfterACrashAndKeepsTheData(String point) throws Exception {
         startDriver(null);
         Path staging = ws.newStagingPath();
@@ -234,7 +234,7 @@ class CrashRecoveryIT {
     }
 
     @ParameterizedTest
-    @MethodSource("TEARDOWN_POINTS")
+    @FieldSource("TEARDOWN_POINTS")
     void teardownConvergesAfterACrashAndKeepsTheData(String point) throws Exception {
         startDriver(point);
         Path staging = ws.newStagingPath();
@@ -259,7 +259,7 @@ class CrashRecoveryIT {
     // ------------------------------------------------------------------ node, ephemeral volumes
 
     @ParameterizedTest
-    @MethodSource("EPHEMERAL_PUBLISH_POINTS")
+    @FieldSource("EPHEMERAL_PUBLISH_POINTS")
     void ephemeralPublishConvergesAfterACrash(String point) throws Exception {
         startDriver(point);
         Path target = ws.newTargetPath();
@@ -275,7 +275,7 @@ class CrashRecoveryIT {
     }
 
     @ParameterizedTest
-    @MethodSource("EPHEMERAL_UNPUBLISH_POINTS")
+    @FieldSource("EPHEMERAL_UNPUBLISH_POINTS")
     void ephemeralUnpublishConvergesAfterACrashAndErases(String point) throws Exception {
         startDriver(point);
         Path target = ws.newTargetPath();
