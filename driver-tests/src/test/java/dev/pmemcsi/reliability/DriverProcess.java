@@ -123,11 +123,14 @@ final class DriverProcess implements AutoCloseable {
         return process.exitValue();
     }
 
-    /** SIGKILL: no shutdown hook runs, the socket and every lock are left as they are. */
+    /**
+     * SIGKILL: no shutdown hook runs, the socket and every lock are left as they are. The client
+     * stays open (its calls fail) until {@link #close()}, so that callers in flight see what
+     * kubelet would see.
+     */
     void kill9() throws Exception {
         process.destroyForcibly();
         process.waitFor(30, TimeUnit.SECONDS);
-        closeClient();
     }
 
     /** SIGTERM and wait: the orderly end. */
