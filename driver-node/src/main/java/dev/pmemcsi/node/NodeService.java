@@ -282,6 +282,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                         + published.get(0).path() + "; unpublish it first").asRuntimeException();
             }
             Path real = NodePaths.resolveOr("staging_target_path", path, rec.map(Attachment::realPath).orElse(path));
+            if (rec.isEmpty() && !holdsVolume(id, real)) {
+                // Not staged here by the driver: whatever is mounted at the path belongs to someone else.
+                LOG.info("volume {} is not staged at {}; nothing to do", id, path);
+                return;
+            }
             if (rec.isPresent()) {
                 state.put(rec.get().withPhase(Attachment.Phase.REMOVING));
             }
@@ -460,6 +465,12 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                         + rec.get().volumeId() + ", not " + id).asRuntimeException();
             }
             Path real = NodePaths.resolveOr("target_path", target, rec.map(Attachment::realPath).orElse(target));
+            if (rec.isEmpty() && !holdsVolume(id, real)) {
+                // Not published here by the driver: what is at the path, mounted or not, is not the
+                // driver's to unmount or delete.
+                LOG.info("volume {} is not published at {}; nothing to do", id, target);
+                return;
+            }
             if (rec.isPresent()) {
                 state.put(rec.get().withPhase(Attachment.Phase.REMOVING));
             }
@@ -640,6 +651,35 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /**
+     * Whether the top mount at {@code real} is the filesystem of volume {@code id} (or of the
+     * ephemeral volume kubelet calls {@code id}): a mount of the driver's own that lost its record,
+     * e.g. with the state directory. Anything else mounted there is left alone.
+     */
+    private boolean holdsVolume(String id, Path real) throws IOException, DeviceException {
+        Optional<MountInfo> top = MountTable.read().top(real);
+        if (top.isEmpty()) {
+            return false;
+        }
+        for (String deviceId : List.of(id, VolumeIds.fromName(id))) {
+            if (!VolumeIds.isValid(deviceId)) {
+                continue;
+            }
+            Optional<Volume> vol = devices.getVolume(deviceId);
+            if (vol.isPresent()) {
+                try {
+                    if (DeviceNumber.ofBlockDevice(vol.get().devicePath()).matches(top.get())) {
+                        return true;
+                    }
+                } catch (NativeException e) {
+                    LOG.debug("device {} of volume {} cannot be examined: {}", vol.get().devicePath(), deviceId,
+                            e.getMessage());
+                }
+            }
+        }
+        return false;
+    }
 
     /** Unmounts everything stacked at {@code path}; returns how many mounts it removed. */
     private int unmountAll(Path path) throws IOException {

@@ -92,6 +92,13 @@ final class Workspace implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
+        Path log = root.resolve("driver.log");
+        if (Files.exists(log)) {
+            // Kept for the CI report: the workspace itself goes.
+            Path keep = Path.of("target", "driver-logs");
+            Files.createDirectories(keep);
+            Files.copy(log, keep.resolve(root.getFileName() + ".log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
         try {
             Host.release(root);
         } finally {
