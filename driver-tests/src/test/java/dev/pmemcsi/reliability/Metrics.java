@@ -28,12 +28,17 @@ final class Metrics {
         return List.of("--metrics-address", "127.0.0.1:" + port);
     }
 
-    Map<String, Double> scrape() throws IOException, InterruptedException {
+    /** The exposition's lines. */
+    List<String> scrapeLines() throws IOException, InterruptedException {
         HttpClient http = HttpClient.newHttpClient();
         String body = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
+        return List.of(body.split("\n"));
+    }
+
+    Map<String, Double> scrape() throws IOException, InterruptedException {
         Map<String, Double> sums = new HashMap<>();
-        for (String line : body.split("\n")) {
+        for (String line : scrapeLines()) {
             if (line.isBlank() || line.startsWith("#")) {
                 continue;
             }
