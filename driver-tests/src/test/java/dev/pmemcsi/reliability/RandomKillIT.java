@@ -43,9 +43,11 @@ class RandomKillIT {
             for (int round = 0; round < ROUNDS; round++) {
                 List<Path> stagings = new ArrayList<>();
                 List<Path> targets = new ArrayList<>();
+                List<Path> inlineTargets = new ArrayList<>();
                 for (int w = 0; w < WORKERS; w++) {
                     stagings.add(ws.newStagingPath());
                     targets.add(ws.newTargetPath());
+                    inlineTargets.add(ws.newTargetPath());
                 }
                 AtomicBoolean stop = new AtomicBoolean();
                 Csi csi = driver.csi();
@@ -66,8 +68,8 @@ class RandomKillIT {
                                 case 4 -> () -> csi.unstage(id, stagings.get(worker));
                                 case 5 -> () -> csi.delete(id);
                                 case 6 -> () -> csi.node().nodePublishVolume(
-                                        Csi.ephemeralRequest("inline-" + name, targets.get(worker), "16Mi"));
-                                default -> () -> csi.unpublish("inline-" + name, targets.get(worker));
+                                        Csi.ephemeralRequest("inline-" + name, inlineTargets.get(worker), "16Mi"));
+                                default -> () -> csi.unpublish("inline-" + name, inlineTargets.get(worker));
                             };
                             if (Csi.codeOf(op) == Code.INTERNAL) {
                                 synchronized (codesInternal) {
@@ -93,8 +95,9 @@ class RandomKillIT {
                     String name = "kill-" + round + "-" + w;
                     String id = VolumeIds.fromName(name);
                     Path target = targets.get(w);
+                    Path inlineTarget = inlineTargets.get(w);
                     Path staging = stagings.get(w);
-                    retrying(() -> after.unpublish("inline-" + name, target));
+                    retrying(() -> after.unpublish("inline-" + name, inlineTarget));
                     retrying(() -> after.unpublish(id, target));
                     retrying(() -> after.unstage(id, staging));
                     retrying(() -> after.delete(id));
