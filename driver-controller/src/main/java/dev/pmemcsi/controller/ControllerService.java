@@ -41,6 +41,7 @@ import dev.pmemcsi.device.Capacity;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceGoneException;
 import dev.pmemcsi.device.DeviceManager;
+import dev.pmemcsi.device.FaultPoints;
 import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeIds;
@@ -99,6 +100,13 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
      * token of another shape was not issued by this driver.
      */
     private static final Pattern DERIVED_ID = Pattern.compile("[a-z0-9]{1,6}-[0-9a-f]{56}");
+
+    // Test-only crash points (see FaultPoints): the work is done but the caller has no answer,
+    // so it will retry a call whose effect already exists.
+    /** The volume exists; CreateVolume has not answered. */
+    public static final String FAULT_CREATE_DONE = "controller.create.done";
+    /** The volume is gone; DeleteVolume has not answered. */
+    public static final String FAULT_DELETE_DONE = "controller.delete.done";
 
     private final DriverConfig config;
     private final DeviceManager devices;
@@ -211,6 +219,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
                         params.mode(), params.eraseAfter(), params.asAttributes()));
                 LOG.info("created volume for \"{}\": {} usable bytes, {} in {}", req.getName(),
                         volume.usableBytes(), volume.mode(), volume.region());
+                FaultPoints.reached(FAULT_CREATE_DONE);
             }
             return CreateVolumeResponse.newBuilder().setVolume(toCsi(volume)).build();
         }
@@ -296,6 +305,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
                         + config.nodeId() + "\": " + e.getMessage()).withCause(e).asRuntimeException();
             }
             LOG.info("deleted volume{}", volume.get().eraseAfter() ? " and erased its data" : "");
+            FaultPoints.reached(FAULT_DELETE_DONE);
             return DeleteVolumeResponse.getDefaultInstance();
         }
     }

@@ -23,6 +23,7 @@ import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.csi.v1.VolumeCondition;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceManager;
+import dev.pmemcsi.device.FaultPoints;
 import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.device.VolumeHealth;
@@ -86,6 +87,29 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private static final Logger LOG = LoggerFactory.getLogger(NodeService.class);
     /** Mounts stacked at one path that unmounting will peel off before giving up. */
     private static final int MAX_STACKED_MOUNTS = 16;
+
+    // Test-only crash points (see FaultPoints): each sits between two steps whose partial
+    // outcome a restart must repair.
+    /** The PENDING staging record is durable; nothing is mounted yet. */
+    public static final String FAULT_STAGE_RECORDED = "node.stage.recorded";
+    /** The filesystem is mounted at the staging path; the record still says PENDING. */
+    public static final String FAULT_STAGE_MOUNTED = "node.stage.mounted";
+    /** The staging path is unmounted; its REMOVING record is still there. */
+    public static final String FAULT_UNSTAGE_UNMOUNTED = "node.unstage.unmounted";
+    /** The PENDING publication record is durable; the target is not created or bound yet. */
+    public static final String FAULT_PUBLISH_RECORDED = "node.publish.recorded";
+    /** The bind mount is in place; the record still says PENDING. */
+    public static final String FAULT_PUBLISH_MOUNTED = "node.publish.mounted";
+    /** The target is unmounted but not removed; its REMOVING record is still there. */
+    public static final String FAULT_UNPUBLISH_UNMOUNTED = "node.unpublish.unmounted";
+    /** Ephemeral: the PENDING record is durable; the volume does not exist yet. */
+    public static final String FAULT_EPHEMERAL_RECORDED = "node.ephemeral.recorded";
+    /** Ephemeral: the volume exists and is recorded; nothing is formatted or mounted yet. */
+    public static final String FAULT_EPHEMERAL_CREATED = "node.ephemeral.created";
+    /** Ephemeral: the filesystem is mounted at the target; the record still says PENDING. */
+    public static final String FAULT_EPHEMERAL_MOUNTED = "node.ephemeral.mounted";
+    /** Ephemeral unpublish: the volume is deleted; its REMOVING record is still there. */
+    public static final String FAULT_EPHEMERAL_DELETED = "node.ephemeral.deleted";
 
     private final DriverConfig config;
     private final DeviceManager devices;
@@ -250,8 +274,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                 } finally {
                     awaitRecord(record);
                 }
+                FaultPoints.reached(FAULT_STAGE_RECORDED);
                 boolean dax = filesystems.mountPrepared(vol, wanted.fsType(), wanted.mountFlags(),
                         VolumeCapabilities.isReadOnlyMode(cap), real);
+                FaultPoints.reached(FAULT_STAGE_MOUNTED);
                 state.update(wanted.withPhase(Attachment.Phase.DONE));
                 LOG.info("volume {} staged at {}: {}{}, DAX {}", id, path, wanted.fsType(),
                         formatted ? " (new filesystem)" : "", dax ? "on" : "off");
@@ -286,10 +312,16 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                         + published.get(0).path() + "; unpublish it first").asRuntimeException();
             }
             Path real = NodePaths.resolveOr("staging_target_path", path, rec.map(Attachment::realPath).orElse(path));
+            if (rec.isEmpty() && !holdsVolume(id, real)) {
+                // Not staged here by the driver: whatever is mounted at the path belongs to someone else.
+                LOG.info("volume {} is not staged at {}; nothing to do", id, path);
+                return;
+            }
             if (rec.isPresent()) {
                 state.put(rec.get().withPhase(Attachment.Phase.REMOVING));
             }
             int unmounted = unmountAll(real);
+            FaultPoints.reached(FAULT_UNSTAGE_UNMOUNTED);
             if (rec.isPresent()) {
                 state.remove(rec.get());
             }
@@ -354,6 +386,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                         + " record of").asRuntimeException();
             }
             state.put(wanted);
+            FaultPoints.reached(FAULT_PUBLISH_RECORDED);
             boolean created = false;
             try {
                 long flags = readOnly ? MountOptions.MS_RDONLY : 0;
@@ -365,6 +398,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                     created = createFile(real);
                     mounter.bind(vol.devicePath(), real, flags);
                 }
+                FaultPoints.reached(FAULT_PUBLISH_MOUNTED);
                 state.update(wanted.withPhase(Attachment.Phase.DONE));
                 LOG.info("volume {} published at {}{}", id, target, readOnly ? " read-only" : "");
             } catch (Exception e) {
@@ -407,6 +441,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
             }
             // Recorded before the device exists, so that a crash in between cannot leak it.
             state.put(fresh ? wanted : existing.get());
+            FaultPoints.reached(FAULT_EPHEMERAL_RECORDED);
             boolean created = false;
             try {
                 long size = Math.max(params.sizeBytes(), VolumeCapabilities.minimumUsableBytes(List.of(cap)));
@@ -417,9 +452,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                         wanted.fsType(), wanted.mountFlags(), wanted.accessMode(), wanted.readOnly(), "", true,
                         deviceId, vol.devicePath(), params.eraseAfter());
                 state.put(withDevice);
+                FaultPoints.reached(FAULT_EPHEMERAL_CREATED);
                 created = createDirectory("target_path", real);
                 FilesystemMounter.Outcome o = filesystems.mount(vol, wanted.fsType(), wanted.mountFlags(), readOnly,
                         real, fresh);
+                FaultPoints.reached(FAULT_EPHEMERAL_MOUNTED);
                 state.update(withDevice.withPhase(Attachment.Phase.DONE));
                 LOG.info("ephemeral volume {} ({} bytes, device {}) published at {}: {}, DAX {}", id,
                         vol.usableBytes(), vol.devicePath(), target, wanted.fsType(), o.dax() ? "on" : "off");
@@ -459,16 +496,24 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                         + rec.get().volumeId() + ", not " + id).asRuntimeException();
             }
             Path real = NodePaths.resolveOr("target_path", target, rec.map(Attachment::realPath).orElse(target));
+            if (rec.isEmpty() && !holdsVolume(id, real)) {
+                // Not published here by the driver: what is at the path, mounted or not, is not the
+                // driver's to unmount or delete.
+                LOG.info("volume {} is not published at {}; nothing to do", id, target);
+                return;
+            }
             if (rec.isPresent()) {
                 state.put(rec.get().withPhase(Attachment.Phase.REMOVING));
             }
             int unmounted = unmountAll(real);
+            FaultPoints.reached(FAULT_UNPUBLISH_UNMOUNTED);
             removeTarget(real);
             if (rec.isPresent()) {
                 if (rec.get().ephemeral()) {
                     devices.deleteVolume(rec.get().deviceId(), rec.get().eraseAfter());
                     LOG.info("ephemeral volume {} (device {}) deleted{}", id, rec.get().deviceId(),
                             rec.get().eraseAfter() ? " and erased" : "");
+                    FaultPoints.reached(FAULT_EPHEMERAL_DELETED);
                 }
                 state.remove(rec.get());
             }
@@ -647,6 +692,35 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
             }
             throw new IllegalStateException("writing the state record failed", e.getCause());
         }
+    }
+
+    /**
+     * Whether the top mount at {@code real} is the filesystem of volume {@code id} (or of the
+     * ephemeral volume kubelet calls {@code id}): a mount of the driver's own that lost its record,
+     * e.g. with the state directory. Anything else mounted there is left alone.
+     */
+    private boolean holdsVolume(String id, Path real) throws IOException, DeviceException {
+        Optional<MountInfo> top = MountTable.read().top(real);
+        if (top.isEmpty()) {
+            return false;
+        }
+        for (String deviceId : List.of(id, VolumeIds.fromName(id))) {
+            if (!VolumeIds.isValid(deviceId)) {
+                continue;
+            }
+            Optional<Volume> vol = devices.getVolume(deviceId);
+            if (vol.isPresent()) {
+                try {
+                    if (DeviceNumber.ofBlockDevice(vol.get().devicePath()).matches(top.get())) {
+                        return true;
+                    }
+                } catch (NativeException e) {
+                    LOG.debug("device {} of volume {} cannot be examined: {}", vol.get().devicePath(), deviceId,
+                            e.getMessage());
+                }
+            }
+        }
+        return false;
     }
 
     /** Unmounts everything stacked at {@code path}; returns how many mounts it removed. */

@@ -1,17 +1,15 @@
 package dev.pmemcsi.device.emulated;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import dev.pmemcsi.device.FaultPoints;
 
 /**
- * Test-only: stops the JVM dead at a named step, so tests can check that start() repairs what a
- * crash leaves behind. Inert unless the environment has {@code PMEM_CSI_TEST_FAULTS=1} and the
- * system property {@code pmem-csi.test.crash-at} names the step.
+ * Test-only: the emulated backend's named crash steps (see {@link FaultPoints}, which decides
+ * whether one fires), so tests can check that start() repairs what a crash leaves behind.
  */
 final class CrashPoints {
 
-    static final String ENV = "PMEM_CSI_TEST_FAULTS";
-    static final String PROPERTY = "pmem-csi.test.crash-at";
+    static final String ENV = FaultPoints.ENV;
+    static final String PROPERTY = FaultPoints.PROPERTY;
 
     /** After the CREATING row is durable, before the loop device exists. */
     static final String CREATE_RECORDED = "create.recorded";
@@ -23,15 +21,12 @@ final class CrashPoints {
     static final String DELETE_DETACHED = "delete.detached";
     /** After the extent is zeroed, before the row is removed. */
     static final String DELETE_ERASED = "delete.erased";
-
-    private static final Logger LOG = LoggerFactory.getLogger(CrashPoints.class);
+    /** In the middle of zeroing an extent: after its first chunk, before the rest. */
+    static final String ERASE_PARTIAL = "erase.partial";
 
     private CrashPoints() {}
 
     static void reached(String point) {
-        if ("1".equals(System.getenv(ENV)) && point.equals(System.getProperty(PROPERTY))) {
-            LOG.error("test fault: crashing at {}", point);
-            Runtime.getRuntime().halt(86);
-        }
+        FaultPoints.reached(point);
     }
 }

@@ -73,6 +73,9 @@ final class ExtentEraser {
                     case WRITE_ZEROES -> writeZeroes(fd, file, zeroes, offset + done, n);
                 }
                 done += n;
+                if (done < length && done == n) {
+                    CrashPoints.reached(CrashPoints.ERASE_PARTIAL);
+                }
                 long now = System.nanoTime();
                 int decile = (int) (done * 10 / length);
                 if (length >= LOG_PROGRESS_FROM && done < length && (decile > lastDecile || now - lastLog > PROGRESS_INTERVAL_NANOS)) {

@@ -56,11 +56,12 @@ public final class RpcInterceptor implements ServerInterceptor {
 
             @Override
             public void close(Status status, Metadata trailers) {
+                Status bounded = bounded(status);
                 if (!closed) {
                     closed = true;
-                    finish(method, volume[0], status, start);
+                    finish(method, volume[0], bounded, start);
                 }
-                super.close(status, trailers);
+                super.close(bounded, trailers);
             }
         };
         if (!"csi.v1.Identity".equals(service) && !ready.getAsBoolean()) {
@@ -96,6 +97,22 @@ public final class RpcInterceptor implements ServerInterceptor {
                 withMdc(method, volume[0], super::onCancel);
             }
         };
+    }
+
+    /** Longest status description sent; it travels in a trailer, and clients cap header sizes (8 KiB in grpc-java). */
+    static final int MAX_DESCRIPTION = 1024;
+
+    /**
+     * Descriptions quote the caller's IDs and paths, which may be arbitrarily long: an unbounded
+     * one would push the trailers past the client's limit and turn a precise code into INTERNAL.
+     */
+    static Status bounded(Status status) {
+        String d = status.getDescription();
+        if (d == null || d.length() <= MAX_DESCRIPTION) {
+            return status;
+        }
+        return status.withDescription(d.substring(0, MAX_DESCRIPTION) + "… (" + (d.length() - MAX_DESCRIPTION)
+                + " more characters)");
     }
 
     private void failInternal(ServerCall<?, ?> call, String method, RuntimeException e) {

@@ -96,4 +96,14 @@ class RpcInterceptorTest {
         assertEquals("pvc-1", RpcInterceptor.volumeOf(CreateVolumeRequest.newBuilder().setName("pvc-1").build()));
         assertEquals("", RpcInterceptor.volumeOf(DeleteVolumeRequest.getDefaultInstance()));
     }
+
+    @Test
+    void longDescriptionsAreBoundedButKeepTheirCode() {
+        Status s = RpcInterceptor.bounded(Status.NOT_FOUND.withDescription("volume " + "x".repeat(20_000)));
+        assertEquals(Status.Code.NOT_FOUND, s.getCode());
+        assertTrue(s.getDescription().length() < RpcInterceptor.MAX_DESCRIPTION + 64, s.getDescription());
+        assertTrue(s.getDescription().startsWith("volume xxx"));
+        Status small = Status.ABORTED.withDescription("short");
+        assertEquals(small, RpcInterceptor.bounded(small));
+    }
 }

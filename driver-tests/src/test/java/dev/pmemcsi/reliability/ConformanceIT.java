@@ -1,0 +1,758 @@
+package dev.pmemcsi.reliability;
+
+import static dev.pmemcsi.reliability.Csi.MIB;
+import static dev.pmemcsi.reliability.Csi.codeOf;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.Int64Value;
+import dev.pmemcsi.csi.v1.CapacityRange;
+import dev.pmemcsi.csi.v1.ControllerExpandVolumeRequest;
+import dev.pmemcsi.csi.v1.ControllerGetCapabilitiesRequest;
+import dev.pmemcsi.csi.v1.ControllerGetVolumeRequest;
+import dev.pmemcsi.csi.v1.ControllerGetVolumeResponse;
+import dev.pmemcsi.csi.v1.ControllerModifyVolumeRequest;
+import dev.pmemcsi.csi.v1.ControllerPublishVolumeRequest;
+import dev.pmemcsi.csi.v1.ControllerServiceCapability;
+import dev.pmemcsi.csi.v1.ControllerUnpublishVolumeRequest;
+import dev.pmemcsi.csi.v1.CreateSnapshotRequest;
+import dev.pmemcsi.csi.v1.CreateVolumeRequest;
+import dev.pmemcsi.csi.v1.DeleteSnapshotRequest;
+import dev.pmemcsi.csi.v1.DeleteVolumeRequest;
+import dev.pmemcsi.csi.v1.GetCapacityRequest;
+import dev.pmemcsi.csi.v1.GetCapacityResponse;
+import dev.pmemcsi.csi.v1.GetPluginCapabilitiesRequest;
+import dev.pmemcsi.csi.v1.GetPluginInfoRequest;
+import dev.pmemcsi.csi.v1.GetPluginInfoResponse;
+import dev.pmemcsi.csi.v1.GetSnapshotRequest;
+import dev.pmemcsi.csi.v1.ListSnapshotsRequest;
+import dev.pmemcsi.csi.v1.ListVolumesRequest;
+import dev.pmemcsi.csi.v1.ListVolumesResponse;
+import dev.pmemcsi.csi.v1.NodeExpandVolumeRequest;
+import dev.pmemcsi.csi.v1.NodeGetCapabilitiesRequest;
+import dev.pmemcsi.csi.v1.NodeGetInfoRequest;
+import dev.pmemcsi.csi.v1.NodeGetInfoResponse;
+import dev.pmemcsi.csi.v1.NodeGetVolumeStatsRequest;
+import dev.pmemcsi.csi.v1.NodeGetVolumeStatsResponse;
+import dev.pmemcsi.csi.v1.NodePublishVolumeRequest;
+import dev.pmemcsi.csi.v1.NodeServiceCapability;
+import dev.pmemcsi.csi.v1.NodeStageVolumeRequest;
+import dev.pmemcsi.csi.v1.NodeUnpublishVolumeRequest;
+import dev.pmemcsi.csi.v1.NodeUnstageVolumeRequest;
+import dev.pmemcsi.csi.v1.PluginCapability;
+import dev.pmemcsi.csi.v1.ProbeRequest;
+import dev.pmemcsi.csi.v1.Topology;
+import dev.pmemcsi.csi.v1.TopologyRequirement;
+import dev.pmemcsi.csi.v1.ValidateVolumeCapabilitiesRequest;
+import dev.pmemcsi.csi.v1.ValidateVolumeCapabilitiesResponse;
+import dev.pmemcsi.csi.v1.Volume;
+import dev.pmemcsi.csi.v1.VolumeCapability;
+import dev.pmemcsi.csi.v1.VolumeCapability.AccessMode.Mode;
+import dev.pmemcsi.csi.v1.VolumeContentSource;
+import dev.pmemcsi.csi.v1.VolumeUsage;
+import io.grpc.Status.Code;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The CSI spec (v1.12), RPC by RPC, against the built driver over its Unix socket: each MUST the
+ * spec states for an RPC this driver implements, and each error code of the RPC's error table that
+ * the driver can meet. One driver process serves the whole class; every test cleans up after
+ * itself, and the class ends by proving that nothing is left (no volume, mount or loop device,
+ * all capacity back).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ConformanceIT {
+
+    private static final String TOPOLOGY_KEY = "pmem-csi.dev/node";
+    private static final long SIZE = 64 * MIB;
+
+    private Workspace ws;
+    private DriverProcess driver;
+    private Csi csi;
+    private long initialAvailable;
+
+    @BeforeAll
+    void start() throws Exception {
+        ws = new Workspace("conformance");
+        driver = DriverProcess.start(ws);
+        csi = driver.csi();
+        initialAvailable = csi.available();
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        try {
+            assertEquals(List.of(), csi.listAll(), "volumes left by the suite");
+            assertEquals(initialAvailable, csi.available(), "capacity is back where it started");
+            int rc = driver.stop();
+            assertTrue(rc == 0 || rc == 143, "the driver ends on SIGTERM, exit code " + rc);
+            assertFalse(Files.exists(ws.socketDir().resolve("csi.sock")), "and removes its socket");
+            ws.assertNothingHeld();
+        } finally {
+            ws.close();
+        }
+    }
+
+    /** Every test ends with nothing mounted under the workspace. */
+    @AfterEach
+    void nothingMounted() {
+        assertEquals(List.of(), Host.mountsUnder(ws.root));
+    }
+
+    private static CreateVolumeRequest.Builder create(String name) {
+        return CreateVolumeRequest.newBuilder().setName(name)
+                .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(SIZE))
+                .addVolumeCapabilities(Csi.mount());
+    }
+
+    private static Topology topology(String node) {
+        return Topology.newBuilder().putSegments(TOPOLOGY_KEY, node).build();
+    }
+
+    // ================================================================= Identity
+
+    @Nested
+    class Identity {
+
+        @Test
+        void pluginInfoNameFollowsDomainNotationAndVersionIsSet() {
+            GetPluginInfoResponse r = csi.identity().getPluginInfo(GetPluginInfoRequest.getDefaultInstance());
+            assertTrue(r.getName().length() <= 63, "name is at most 63 characters");
+            assertTrue(Pattern.matches("[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?", r.getName()), r.getName());
+            assertEquals("pmem-csi.dev", r.getName());
+            assertFalse(r.getVendorVersion().isEmpty(), "vendor_version is REQUIRED");
+        }
+
+        @Test
+        void capabilitiesNameTheControllerAndTopology() {
+            Set<PluginCapability.Service.Type> types = new HashSet<>();
+            csi.identity().getPluginCapabilities(GetPluginCapabilitiesRequest.getDefaultInstance())
+                    .getCapabilitiesList().forEach(c -> types.add(c.getService().getType()));
+            assertEquals(Set.of(PluginCapability.Service.Type.CONTROLLER_SERVICE,
+                    PluginCapability.Service.Type.VOLUME_ACCESSIBILITY_CONSTRAINTS), types);
+        }
+
+        @Test
+        void probeIsReady() {
+            assertTrue(csi.identity().probe(ProbeRequest.getDefaultInstance()).getReady().getValue());
+        }
+    }
+
+    // ================================================================= Controller
+
+    @Nested
+    class ControllerCapabilities {
+
+        @Test
+        void advertisedRpcsAreImplementedAndTheOthersAreUnimplemented() {
+            Set<ControllerServiceCapability.RPC.Type> types = new HashSet<>();
+            csi.controller().controllerGetCapabilities(ControllerGetCapabilitiesRequest.getDefaultInstance())
+                    .getCapabilitiesList().forEach(c -> types.add(c.getRpc().getType()));
+            assertEquals(Set.of(ControllerServiceCapability.RPC.Type.CREATE_DELETE_VOLUME,
+                    ControllerServiceCapability.RPC.Type.LIST_VOLUMES,
+                    ControllerServiceCapability.RPC.Type.GET_CAPACITY,
+                    ControllerServiceCapability.RPC.Type.GET_VOLUME,
+                    ControllerServiceCapability.RPC.Type.VOLUME_CONDITION,
+                    ControllerServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER), types);
+            var c = csi.controller();
+            assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.controllerPublishVolume(
+                    ControllerPublishVolumeRequest.newBuilder().setVolumeId("x").setNodeId("n").build())));
+            assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.controllerUnpublishVolume(
+                    ControllerUnpublishVolumeRequest.newBuilder().setVolumeId("x").build())));
+            assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.createSnapshot(
+                    CreateSnapshotRequest.newBuilder().setName("s").setSourceVolumeId("x").build())));
+            assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.deleteSnapshot(
+                    DeleteSnapshotRequest.newBuilder().setSnapshotId("s").build())));
+            assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.listSnapshots(ListSnapshotsRequest.getDefaultInstance())));
+            assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.getSnapshot(
+                    GetSnapshotRequest.newBuilder().setSnapshotId("s").build())));
+            assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.controllerExpandVolume(
+                    ControllerExpandVolumeRequest.newBuilder().setVolumeId("x").build())));
+            assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.controllerModifyVolume(
+                    ControllerModifyVolumeRequest.newBuilder().setVolumeId("x").build())));
+        }
+    }
+
+    @Nested
+    class CreateVolume {
+
+        @Test
+        void missingNameOrCapabilitiesIsInvalidArgument() {
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.controller().createVolume(create("").build())));
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.controller().createVolume(
+                    create("conf-no-caps").clearVolumeCapabilities().build())));
+        }
+
+        @Test
+        void unsupportedCapabilitiesAreInvalidArgument() {
+            for (VolumeCapability cap : List.of(
+                    Csi.mount("ext4", Mode.MULTI_NODE_MULTI_WRITER),
+                    Csi.mount("ext4", Mode.MULTI_NODE_READER_ONLY),
+                    Csi.mount("btrfs", Mode.SINGLE_NODE_WRITER),
+                    VolumeCapability.newBuilder().setAccessMode(VolumeCapability.AccessMode.newBuilder()
+                            .setMode(Mode.SINGLE_NODE_WRITER)).build(),
+                    VolumeCapability.newBuilder().setMount(VolumeCapability.MountVolume.getDefaultInstance()).build())) {
+                assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.controller().createVolume(
+                        create("conf-bad-cap").clearVolumeCapabilities().addVolumeCapabilities(cap).build())), cap.toString());
+            }
+            assertEquals(List.of(), csi.listAll());
+        }
+
+        @Test
+        void contentSourceIsInvalidArgument() {
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.controller().createVolume(create("conf-clone")
+                    .setVolumeContentSource(VolumeContentSource.newBuilder().setVolume(
+                            VolumeContentSource.VolumeSource.newBuilder().setVolumeId("other"))).build())));
+        }
+
+        @Test
+        void theResponseCarriesIdSizeAndTopologyAndARepeatIsIdempotent() {
+            Volume v = csi.controller().createVolume(create("conf-idem").build()).getVolume();
+            try {
+                assertFalse(v.getVolumeId().isEmpty());
+                assertTrue(v.getCapacityBytes() >= SIZE, "capacity_bytes at least required_bytes");
+                assertEquals(List.of(topology(DriverProcess.NODE)), v.getAccessibleTopologyList());
+                Volume again = csi.controller().createVolume(create("conf-idem").build()).getVolume();
+                assertEquals(v, again, "the same name and parameters give the same volume");
+                assertEquals(1, csi.listAll().stream().filter(x -> x.getVolumeId().equals(v.getVolumeId())).count());
+            } finally {
+                csi.delete(v.getVolumeId());
+            }
+        }
+
+        @Test
+        void limitIsHonoured() {
+            long limit = 100 * MIB;
+            Volume v = csi.controller().createVolume(create("conf-limit").setCapacityRange(CapacityRange.newBuilder()
+                    .setRequiredBytes(40 * MIB).setLimitBytes(limit)).build()).getVolume();
+            try {
+                assertTrue(v.getCapacityBytes() >= 40 * MIB && v.getCapacityBytes() <= limit, v.toString());
+            } finally {
+                csi.delete(v.getVolumeId());
+            }
+            Volume onlyLimit = csi.controller().createVolume(create("conf-only-limit").setCapacityRange(
+                    CapacityRange.newBuilder().setLimitBytes(limit)).build()).getVolume();
+            try {
+                assertTrue(onlyLimit.getCapacityBytes() > 0 && onlyLimit.getCapacityBytes() <= limit);
+            } finally {
+                csi.delete(onlyLimit.getVolumeId());
+            }
+        }
+
+        @Test
+        void noRangeGivesTheDefaultSize() {
+            Volume v = csi.controller().createVolume(create("conf-default").clearCapacityRange().build()).getVolume();
+            try {
+                assertTrue(v.getCapacityBytes() >= 1024 * MIB, "the default usable size is at least 1 GiB");
+            } finally {
+                csi.delete(v.getVolumeId());
+            }
+        }
+
+        @Test
+        void anIncompatibleRepeatIsAlreadyExists() {
+            Volume v = csi.controller().createVolume(create("conf-incompat").build()).getVolume();
+            try {
+                assertEquals(Code.ALREADY_EXISTS, codeOf(() -> csi.controller().createVolume(create("conf-incompat")
+                        .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(v.getCapacityBytes() + 64 * MIB))
+                        .build())), "a larger size");
+                assertEquals(Code.ALREADY_EXISTS, codeOf(() -> csi.controller().createVolume(create("conf-incompat")
+                        .putParameters("usage", "FileIO").build())), "another mode");
+                assertEquals(Code.ALREADY_EXISTS, codeOf(() -> csi.controller().createVolume(create("conf-incompat")
+                        .putParameters("eraseafter", "false").build())), "another erase setting");
+            } finally {
+                csi.delete(v.getVolumeId());
+            }
+        }
+
+        @Test
+        void aLimitBelowTheSmallestVolumeIsOutOfRange() {
+            assertEquals(Code.OUT_OF_RANGE, codeOf(() -> csi.controller().createVolume(create("conf-oor")
+                    .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(1).setLimitBytes(4096)).build())));
+            assertEquals(List.of(), csi.listAll());
+        }
+
+        @Test
+        void aLimitBelowTheRequiredIsInvalid() {
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.controller().createVolume(create("conf-inverted")
+                    .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(SIZE).setLimitBytes(SIZE / 2)).build())));
+        }
+
+        @Test
+        void moreThanTheNodeHasIsResourceExhausted() {
+            assertEquals(Code.RESOURCE_EXHAUSTED, codeOf(() -> csi.controller().createVolume(create("conf-huge")
+                    .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(3L * 1024 * MIB)).build())));
+            assertEquals(List.of(), csi.listAll());
+        }
+
+        @Test
+        void requisiteTopologyOfAnotherNodeIsResourceExhaustedAndOfThisNodeIsServed() {
+            assertEquals(Code.RESOURCE_EXHAUSTED, codeOf(() -> csi.controller().createVolume(create("conf-topo")
+                    .setAccessibilityRequirements(TopologyRequirement.newBuilder().addRequisite(topology("elsewhere")))
+                    .build())));
+            Volume v = csi.controller().createVolume(create("conf-topo").setAccessibilityRequirements(
+                    TopologyRequirement.newBuilder().addRequisite(topology("elsewhere"))
+                            .addRequisite(topology(DriverProcess.NODE)).addPreferred(topology(DriverProcess.NODE)))
+                    .build()).getVolume();
+            try {
+                assertEquals(List.of(topology(DriverProcess.NODE)), v.getAccessibleTopologyList());
+            } finally {
+                csi.delete(v.getVolumeId());
+            }
+        }
+
+        @Test
+        void unknownParametersAreInvalidButKubernetesKeysAreIgnored() {
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.controller().createVolume(create("conf-param")
+                    .putParameters("colour", "blue").build())));
+            Volume v = csi.controller().createVolume(create("conf-param")
+                    .putParameters("csi.storage.k8s.io/pvc/name", "claim")
+                    .putParameters("csi.storage.k8s.io/pvc/namespace", "default").build()).getVolume();
+            csi.delete(v.getVolumeId());
+        }
+    }
+
+    @Nested
+    class DeleteVolume {
+
+        @Test
+        void missingIdIsInvalidArgument() {
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.controller().deleteVolume(
+                    DeleteVolumeRequest.getDefaultInstance())));
+        }
+
+        @Test
+        void unknownOrForeignIdsAreOk() {
+            for (String id : List.of("conf-never-existed", "pmem-" + "0".repeat(56), "../etc", "namespace0.0", "pvc-ü")) {
+                assertEquals(Code.OK, codeOf(() -> csi.delete(id)), id);
+            }
+        }
+
+        @Test
+        void deleteIsIdempotentAndReturnsTheSpace() {
+            long before = csi.available();
+            Volume v = csi.create("conf-del", SIZE);
+            assertTrue(csi.available() < before);
+            csi.delete(v.getVolumeId());
+            csi.delete(v.getVolumeId());
+            assertEquals(before, csi.available());
+            assertEquals(Code.NOT_FOUND, codeOf(() -> csi.controller().controllerGetVolume(
+                    ControllerGetVolumeRequest.newBuilder().setVolumeId(v.getVolumeId()).build())));
+        }
+
+        @Test
+        void aStagedOrPublishedVolumeIsFailedPrecondition() throws Exception {
+            Volume v = csi.create("conf-del-inuse", SIZE);
+            Path staging = ws.newStagingPath();
+            Path target = ws.newTargetPath();
+            csi.stage(v.getVolumeId(), staging, Csi.mount());
+            try {
+                assertEquals(Code.FAILED_PRECONDITION, codeOf(() -> csi.delete(v.getVolumeId())), "staged");
+                csi.publish(v.getVolumeId(), staging, target, Csi.mount());
+                assertEquals(Code.FAILED_PRECONDITION, codeOf(() -> csi.delete(v.getVolumeId())), "published");
+                csi.unpublish(v.getVolumeId(), target);
+            } finally {
+                csi.unstage(v.getVolumeId(), staging);
+            }
+            csi.delete(v.getVolumeId());
+        }
+    }
+
+    @Nested
+    class ValidateVolumeCapabilities {
+
+        @Test
+        void missingFieldsAreInvalidArgumentAndUnknownVolumesNotFound() {
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.controller().validateVolumeCapabilities(
+                    ValidateVolumeCapabilitiesRequest.newBuilder().addVolumeCapabilities(Csi.mount()).build())));
+            assertEquals(Code.NOT_FOUND, codeOf(() -> csi.controller().validateVolumeCapabilities(
+                    ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId("conf-unknown")
+                            .addVolumeCapabilities(Csi.mount()).build())));
+            Volume v = csi.create("conf-vvc-empty", SIZE);
+            try {
+                assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.controller().validateVolumeCapabilities(
+                        ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId(v.getVolumeId()).build())));
+            } finally {
+                csi.delete(v.getVolumeId());
+            }
+        }
+
+        @Test
+        void supportedCapabilitiesAreConfirmedAndUnsupportedOnesAreNot() {
+            Volume v = csi.create("conf-vvc", SIZE);
+            try {
+                ValidateVolumeCapabilitiesResponse ok = csi.controller().validateVolumeCapabilities(
+                        ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId(v.getVolumeId())
+                                .addVolumeCapabilities(Csi.mount()).addVolumeCapabilities(Csi.block())
+                                .putAllVolumeContext(v.getVolumeContextMap()).build());
+                assertTrue(ok.hasConfirmed());
+                assertEquals(List.of(Csi.mount(), Csi.block()), ok.getConfirmed().getVolumeCapabilitiesList());
+                ValidateVolumeCapabilitiesResponse no = csi.controller().validateVolumeCapabilities(
+                        ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId(v.getVolumeId())
+                                .addVolumeCapabilities(Csi.mount("ext4", Mode.MULTI_NODE_MULTI_WRITER)).build());
+                assertFalse(no.hasConfirmed(), "confirmed stays unset");
+                assertFalse(no.getMessage().isEmpty(), "and a message says why");
+            } finally {
+                csi.delete(v.getVolumeId());
+            }
+        }
+    }
+
+    @Nested
+    class ListVolumes {
+
+        @Test
+        void pagesCoverEveryVolumeExactlyOnceAndCarryACondition() {
+            List<Volume> made = new java.util.ArrayList<>();
+            try {
+                for (int i = 0; i < 5; i++) {
+                    made.add(csi.create("conf-list-" + i, 32 * MIB));
+                }
+                ListVolumesResponse all = csi.controller().listVolumes(ListVolumesRequest.getDefaultInstance());
+                assertEquals(5, all.getEntriesCount(), "max_entries 0 returns everything");
+                assertTrue(all.getNextToken().isEmpty());
+                all.getEntriesList().forEach(e -> {
+                    assertTrue(e.getStatus().hasVolumeCondition(), "VOLUME_CONDITION is advertised");
+                    assertFalse(e.getStatus().getVolumeCondition().getAbnormal());
+                });
+                Set<String> seen = new HashSet<>();
+                String token = "";
+                int pages = 0;
+                do {
+                    ListVolumesResponse page = csi.controller().listVolumes(ListVolumesRequest.newBuilder()
+                            .setMaxEntries(2).setStartingToken(token).build());
+                    assertTrue(page.getEntriesCount() <= 2);
+                    page.getEntriesList().forEach(e -> assertTrue(seen.add(e.getVolume().getVolumeId()), "listed twice"));
+                    token = page.getNextToken();
+                    pages++;
+                } while (!token.isEmpty());
+                assertEquals(3, pages);
+                assertEquals(made.stream().map(Volume::getVolumeId).collect(java.util.stream.Collectors.toSet()), seen);
+            } finally {
+                made.forEach(v -> csi.delete(v.getVolumeId()));
+            }
+        }
+
+        @Test
+        void aForeignTokenIsAbortedAndNegativeMaxIsInvalid() {
+            assertEquals(Code.ABORTED, codeOf(() -> csi.controller().listVolumes(
+                    ListVolumesRequest.newBuilder().setStartingToken("not-a-token").build())));
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.controller().listVolumes(
+                    ListVolumesRequest.newBuilder().setMaxEntries(-1).build())));
+        }
+    }
+
+    @Nested
+    class GetCapacity {
+
+        @Test
+        void capacityFollowsVolumesAndTheLargestVolumeCanBeCreated() {
+            GetCapacityResponse before = csi.controller().getCapacity(GetCapacityRequest.newBuilder()
+                    .addVolumeCapabilities(Csi.mount()).setAccessibleTopology(topology(DriverProcess.NODE)).build());
+            assertTrue(before.getAvailableCapacity() > 0);
+            assertTrue(before.hasMaximumVolumeSize());
+            assertTrue(before.getMaximumVolumeSize().getValue() <= before.getAvailableCapacity());
+            Volume v = csi.controller().createVolume(create("conf-max").setCapacityRange(CapacityRange.newBuilder()
+                    .setRequiredBytes(before.getMaximumVolumeSize().getValue())).build()).getVolume();
+            try {
+                assertEquals(before.getMaximumVolumeSize().getValue(), v.getCapacityBytes());
+                assertTrue(csi.available() < before.getAvailableCapacity());
+            } finally {
+                csi.delete(v.getVolumeId());
+            }
+            assertEquals(before.getAvailableCapacity(), csi.available());
+        }
+
+        @Test
+        void anotherNodesTopologyOrAnUnsupportedCapabilityHasNoCapacity() {
+            GetCapacityResponse other = csi.controller().getCapacity(GetCapacityRequest.newBuilder()
+                    .setAccessibleTopology(topology("elsewhere")).build());
+            assertEquals(0, other.getAvailableCapacity());
+            assertEquals(Int64Value.of(0), other.getMaximumVolumeSize());
+            assertEquals(0, csi.controller().getCapacity(GetCapacityRequest.newBuilder()
+                    .addVolumeCapabilities(Csi.mount("ext4", Mode.MULTI_NODE_MULTI_WRITER)).build()).getAvailableCapacity());
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.controller().getCapacity(
+                    GetCapacityRequest.newBuilder().putParameters("usage", "Nonsense").build())));
+        }
+
+        @Test
+        void sectorCapacityIsNeverMoreThanFsdax() {
+            long fsdax = csi.available();
+            long sector = csi.controller().getCapacity(GetCapacityRequest.newBuilder()
+                    .putParameters("usage", "FileIO").build()).getAvailableCapacity();
+            assertTrue(sector > 0 && sector <= fsdax + 64 * MIB, sector + " vs " + fsdax);
+        }
+    }
+
+    @Nested
+    class ControllerGetVolume {
+
+        @Test
+        void codesAndCondition() {
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.controller().controllerGetVolume(
+                    ControllerGetVolumeRequest.getDefaultInstance())));
+            assertEquals(Code.NOT_FOUND, codeOf(() -> csi.controller().controllerGetVolume(
+                    ControllerGetVolumeRequest.newBuilder().setVolumeId("conf-nope").build())));
+            Volume v = csi.create("conf-get", SIZE);
+            try {
+                ControllerGetVolumeResponse r = csi.controller().controllerGetVolume(
+                        ControllerGetVolumeRequest.newBuilder().setVolumeId(v.getVolumeId()).build());
+                assertEquals(v, r.getVolume());
+                assertTrue(r.getStatus().hasVolumeCondition());
+                assertFalse(r.getStatus().getVolumeCondition().getAbnormal());
+            } finally {
+                csi.delete(v.getVolumeId());
+            }
+        }
+    }
+
+    // ================================================================= Node
+
+    @Nested
+    class NodeInfo {
+
+        @Test
+        void capabilitiesAndInfo() {
+            Set<NodeServiceCapability.RPC.Type> types = new HashSet<>();
+            csi.node().nodeGetCapabilities(NodeGetCapabilitiesRequest.getDefaultInstance())
+                    .getCapabilitiesList().forEach(c -> types.add(c.getRpc().getType()));
+            assertEquals(Set.of(NodeServiceCapability.RPC.Type.STAGE_UNSTAGE_VOLUME,
+                    NodeServiceCapability.RPC.Type.GET_VOLUME_STATS,
+                    NodeServiceCapability.RPC.Type.VOLUME_CONDITION,
+                    NodeServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER), types);
+            NodeGetInfoResponse info = csi.node().nodeGetInfo(NodeGetInfoRequest.getDefaultInstance());
+            assertEquals(DriverProcess.NODE, info.getNodeId());
+            assertEquals(0, info.getMaxVolumesPerNode());
+            assertEquals(topology(DriverProcess.NODE), info.getAccessibleTopology(),
+                    "the node's topology is the one volumes are accessible from");
+            assertEquals(Code.UNIMPLEMENTED, codeOf(() -> csi.node().nodeExpandVolume(
+                    NodeExpandVolumeRequest.newBuilder().setVolumeId("x").setVolumePath("/x").build())));
+        }
+    }
+
+    @Nested
+    class StageAndPublish {
+
+        @Test
+        void missingFieldsAreInvalidArgument() throws Exception {
+            Path staging = ws.newStagingPath();
+            Path target = ws.newTargetPath();
+            var n = csi.node();
+            NodeStageVolumeRequest stage = NodeStageVolumeRequest.newBuilder().setVolumeId("v")
+                    .setStagingTargetPath(staging.toString()).setVolumeCapability(Csi.mount()).build();
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> n.nodeStageVolume(stage.toBuilder().clearVolumeId().build())));
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> n.nodeStageVolume(stage.toBuilder().clearStagingTargetPath().build())));
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> n.nodeStageVolume(stage.toBuilder().clearVolumeCapability().build())));
+            NodePublishVolumeRequest publish = NodePublishVolumeRequest.newBuilder().setVolumeId("v")
+                    .setStagingTargetPath(staging.toString()).setTargetPath(target.toString())
+                    .setVolumeCapability(Csi.mount()).build();
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> n.nodePublishVolume(publish.toBuilder().clearVolumeId().build())));
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> n.nodePublishVolume(publish.toBuilder().clearTargetPath().build())));
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> n.nodePublishVolume(publish.toBuilder().clearVolumeCapability().build())));
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> n.nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder()
+                    .setStagingTargetPath(staging.toString()).build())));
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> n.nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder()
+                    .setVolumeId("v").build())));
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> n.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
+                    .setTargetPath(target.toString()).build())));
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> n.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
+                    .setVolumeId("v").build())));
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> n.nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
+                    .setVolumePath(target.toString()).build())));
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> n.nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
+                    .setVolumeId("v").build())));
+        }
+
+        @Test
+        void unknownVolumesAreNotFound() throws Exception {
+            Path staging = ws.newStagingPath();
+            assertEquals(Code.NOT_FOUND, codeOf(() -> csi.stage("conf-ghost", staging, Csi.mount())));
+            assertEquals(Code.NOT_FOUND, codeOf(() -> csi.publish("conf-ghost", staging, ws.newTargetPathUnchecked(),
+                    Csi.mount())));
+            assertEquals(Code.NOT_FOUND, codeOf(() -> csi.node().nodeGetVolumeStats(NodeGetVolumeStatsRequest
+                    .newBuilder().setVolumeId("conf-ghost").setVolumePath(staging.toString()).build())));
+        }
+
+        @Test
+        void publishBeforeStageIsFailedPrecondition() throws Exception {
+            Volume v = csi.create("conf-unstaged", SIZE);
+            try {
+                Path target = ws.newTargetPath();
+                assertEquals(Code.FAILED_PRECONDITION, codeOf(() -> csi.publish(v.getVolumeId(), Path.of("/nonexistent/staging"),
+                        target, Csi.mount())));
+                assertFalse(Files.exists(target, LinkOption.NOFOLLOW_LINKS), "nothing was created");
+            } finally {
+                csi.delete(v.getVolumeId());
+            }
+        }
+
+        @Test
+        void mountLifeCycleIsIdempotentKeepsDataAndRemovesTheTarget() throws Exception {
+            Volume v = csi.create("conf-life", SIZE);
+            String id = v.getVolumeId();
+            Path staging = ws.newStagingPath();
+            Path target = ws.newTargetPath();
+            try {
+                csi.stage(id, staging, Csi.mount());
+                csi.stage(id, staging, Csi.mount());
+                assertTrue(Host.isMountPoint(staging));
+                assertEquals(Code.ALREADY_EXISTS, codeOf(() -> csi.stage(id, staging,
+                        Csi.mount("xfs", Mode.SINGLE_NODE_WRITER))), "staged with another filesystem");
+                assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.stage(id, staging,
+                        Csi.mount("ext4", Mode.MULTI_NODE_MULTI_WRITER))));
+                csi.publish(id, staging, target, Csi.mount());
+                csi.publish(id, staging, target, Csi.mount());
+                assertTrue(Files.isDirectory(target), "the driver creates a mount target directory");
+                assertTrue(Host.isMountPoint(target));
+                assertEquals(Code.ALREADY_EXISTS, codeOf(() -> csi.node().nodePublishVolume(NodePublishVolumeRequest
+                        .newBuilder().setVolumeId(id).setStagingTargetPath(staging.toString())
+                        .setTargetPath(target.toString()).setVolumeCapability(Csi.mount()).setReadonly(true).build())),
+                        "published again at the same target read-only");
+                Files.writeString(target.resolve("hello"), "kept", StandardCharsets.UTF_8);
+                NodeGetVolumeStatsResponse stats = csi.node().nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
+                        .setVolumeId(id).setVolumePath(target.toString()).build());
+                assertEquals(Set.of(VolumeUsage.Unit.BYTES, VolumeUsage.Unit.INODES), Set.copyOf(
+                        stats.getUsageList().stream().map(VolumeUsage::getUnit).toList()));
+                stats.getUsageList().forEach(u -> assertTrue(u.getTotal() > 0 && u.getUsed() >= 0 && u.getAvailable() >= 0));
+                assertTrue(stats.hasVolumeCondition());
+                assertFalse(stats.getVolumeCondition().getAbnormal(), stats.getVolumeCondition().getMessage());
+                assertEquals(Code.FAILED_PRECONDITION, codeOf(() -> csi.unstage(id, staging)), "still published");
+                csi.unpublish(id, target);
+                assertFalse(Files.exists(target, LinkOption.NOFOLLOW_LINKS), "unpublish removes the target");
+                csi.unpublish(id, target);
+                assertEquals(Code.NOT_FOUND, codeOf(() -> csi.node().nodeGetVolumeStats(NodeGetVolumeStatsRequest
+                        .newBuilder().setVolumeId(id).setVolumePath(target.toString()).build())));
+                csi.unstage(id, staging);
+                csi.unstage(id, staging);
+                assertFalse(Host.isMountPoint(staging));
+                // The data survives unstage and a second stage.
+                csi.stage(id, staging, Csi.mount());
+                Path again = ws.newTargetPath();
+                csi.publish(id, staging, again, Csi.mount());
+                assertEquals("kept", Files.readString(again.resolve("hello")));
+                csi.unpublish(id, again);
+            } finally {
+                csi.unstage(id, staging);
+                csi.delete(id);
+            }
+        }
+
+        @Test
+        void readOnlyPublishIsReadOnly() throws Exception {
+            Volume v = csi.create("conf-ro", SIZE);
+            String id = v.getVolumeId();
+            Path staging = ws.newStagingPath();
+            Path target = ws.newTargetPath();
+            csi.stage(id, staging, Csi.mount());
+            try {
+                csi.node().nodePublishVolume(NodePublishVolumeRequest.newBuilder().setVolumeId(id)
+                        .setStagingTargetPath(staging.toString()).setTargetPath(target.toString())
+                        .setVolumeCapability(Csi.mount()).setReadonly(true).build());
+                assertThrowsIo(() -> Files.writeString(target.resolve("x"), "no"));
+                csi.unpublish(id, target);
+            } finally {
+                csi.unstage(id, staging);
+                csi.delete(id);
+            }
+        }
+
+        @Test
+        void singleWriterVolumeAtASecondTargetIsFailedPrecondition() throws Exception {
+            VolumeCapability single = Csi.mount("ext4", Mode.SINGLE_NODE_SINGLE_WRITER);
+            Volume v = csi.controller().createVolume(create("conf-sw").clearVolumeCapabilities()
+                    .addVolumeCapabilities(single).build()).getVolume();
+            String id = v.getVolumeId();
+            Path staging = ws.newStagingPath();
+            Path first = ws.newTargetPath();
+            Path second = ws.newTargetPath();
+            csi.stage(id, staging, single);
+            try {
+                csi.publish(id, staging, first, single);
+                assertEquals(Code.FAILED_PRECONDITION, codeOf(() -> csi.publish(id, staging, second, single)));
+                assertFalse(Files.exists(second, LinkOption.NOFOLLOW_LINKS));
+                csi.unpublish(id, first);
+            } finally {
+                csi.unstage(id, staging);
+                csi.delete(id);
+            }
+        }
+
+        @Test
+        void blockVolumesAreBoundOntoAFileTheDriverCreatesAndRemoves() throws Exception {
+            Volume v = csi.create("conf-block", SIZE);
+            String id = v.getVolumeId();
+            Path staging = ws.newStagingPath();
+            Path target = ws.newTargetPath();
+            csi.stage(id, staging, Csi.block());
+            try {
+                csi.publish(id, staging, target, Csi.block());
+                assertTrue(Files.exists(target) && !Files.isDirectory(target), "a file, bound to the device");
+                assertTrue(Host.isMountPoint(target));
+                assertEquals(Code.FAILED_PRECONDITION, codeOf(() -> csi.publish(id, staging, ws.newTargetPathUnchecked(),
+                        Csi.mount())), "staged for block, published as mount");
+                NodeGetVolumeStatsResponse stats = csi.node().nodeGetVolumeStats(NodeGetVolumeStatsRequest
+                        .newBuilder().setVolumeId(id).setVolumePath(target.toString()).build());
+                assertEquals(v.getCapacityBytes(), stats.getUsage(0).getTotal());
+                csi.unpublish(id, target);
+                assertFalse(Files.exists(target, LinkOption.NOFOLLOW_LINKS));
+            } finally {
+                csi.unstage(id, staging);
+                csi.delete(id);
+            }
+        }
+
+        @Test
+        void unstageAndUnpublishOfWhatIsNotThereAreOk() throws Exception {
+            Path staging = ws.newStagingPath();
+            Path target = ws.newTargetPath();
+            assertEquals(Code.OK, codeOf(() -> csi.unstage("conf-never", staging)));
+            assertEquals(Code.OK, codeOf(() -> csi.unpublish("conf-never", target)));
+        }
+
+        @Test
+        void ephemeralVolumesLiveAndDieWithTheirPublication() throws Exception {
+            long before = csi.available();
+            Path target = ws.newTargetPath();
+            csi.node().nodePublishVolume(Csi.ephemeralRequest("conf-eph", target, "48Mi"));
+            csi.node().nodePublishVolume(Csi.ephemeralRequest("conf-eph", target, "48Mi"));
+            assertTrue(Host.isMountPoint(target));
+            assertTrue(csi.available() < before);
+            Files.writeString(target.resolve("scratch"), "x");
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.node().nodePublishVolume(
+                    Csi.ephemeralRequest("conf-eph-nosize", ws.newTargetPathUnchecked(), "48Mi").toBuilder()
+                            .removeVolumeContext("size").build())), "an inline volume needs a size");
+            csi.unpublish("conf-eph", target);
+            assertFalse(Files.exists(target, LinkOption.NOFOLLOW_LINKS));
+            assertEquals(before, csi.available(), "unpublish deletes the ephemeral volume");
+        }
+    }
+
+    private static void assertThrowsIo(IoAction a) {
+        try {
+            a.run();
+        } catch (java.io.IOException e) {
+            return;
+        }
+        throw new AssertionError("a write to a read-only publication succeeded");
+    }
+
+    @FunctionalInterface
+    private interface IoAction {
+        void run() throws java.io.IOException;
+    }
+}

@@ -1,0 +1,127 @@
+package dev.pmemcsi.reliability;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.IOException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * A private directory tree for one driver and its kubelet-like paths:
+ * {@code state/} (the driver's), {@code sock/csi.sock}, {@code kubelet/plugins/} (staging paths),
+ * {@code kubelet/pods/} (target paths) and {@code outside/} (what no request may touch).
+ * Closing it removes every mount, loop device and file the test left, after the test has had its
+ * chance to assert that there were none.
+ */
+final class Workspace implements AutoCloseable {
+
+    final Path root;
+
+    Workspace(String name) throws IOException {
+        root = Files.createTempDirectory(Path.of("/tmp"), "pmem-csi-" + name + "-",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        Files.createDirectories(plugins());
+        Files.createDirectories(pods());
+        Files.createDirectories(outside());
+    }
+
+    Path state() {
+        return root.resolve("state");
+    }
+
+    Path socketDir() {
+        return root.resolve("sock");
+    }
+
+    String endpoint() {
+        return "unix://" + socketDir().resolve("csi.sock");
+    }
+
+    Path plugins() {
+        return root.resolve("kubelet/plugins");
+    }
+
+    Path pods() {
+        return root.resolve("kubelet/pods");
+    }
+
+    Path outside() {
+        return root.resolve("outside");
+    }
+
+    Path emulated() {
+        return state().resolve("emulated");
+    }
+
+    /** A fresh staging path whose parent exists, as kubelet prepares it. */
+    Path newStagingPath() throws IOException {
+        Path dir = plugins().resolve(UUID.randomUUID().toString());
+        Files.createDirectories(dir);
+        return dir.resolve("globalmount");
+    }
+
+    /** A fresh target path of a pod; its parent exists, the target itself does not. */
+    Path newTargetPath() throws IOException {
+        Path dir = pods().resolve(UUID.randomUUID().toString()).resolve("volumes");
+        Files.createDirectories(dir);
+        return dir.resolve("mount");
+    }
+
+    /** Like {@link #newTargetPath()}, for lambdas that may not throw. */
+    Path newTargetPathUnchecked() {
+        try {
+            return newTargetPath();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** No mount and no loop device under the workspace. */
+    void assertNothingHeld() {
+        assertEquals(List.of(), Host.mountsUnder(root), "mounts left under " + root);
+        assertEquals(List.of(), Host.loopsUnder(root).stream().map(l -> l.device().toString()).toList(),
+                "loop devices left over " + root);
+    }
+
+    @Override
+    public void close() throws Exception {
+        Path log = root.resolve("driver.log");
+        if (Files.exists(log)) {
+            // Kept for the CI report: the workspace itself goes.
+            Path keep = Path.of("target", "driver-logs");
+            Files.createDirectories(keep);
+            Files.copy(log, keep.resolve(root.getFileName() + ".log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        try {
+            Host.release(root);
+        } finally {
+            deleteTree(root);
+        }
+    }
+
+    static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                Files.delete(file);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
+                Files.delete(d);
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+}
