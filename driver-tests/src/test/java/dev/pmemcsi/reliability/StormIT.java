@@ -72,8 +72,7 @@ class StormIT {
         Thread.sleep(2100); // the capacity gauges cache for 2 s
         Map<String, Double> m = metrics.scrape();
         long used = backend.rows().stream().mapToLong(Backend.Row::rawBytes).sum();
-        // Registered as pmem_amount_total; the Prometheus exposition drops a gauge's _total suffix.
-        long total = m.get("pmem_amount").longValue();
+        long total = m.get("pmem_amount_total").longValue();
         assertEquals(backend.regionBytes(), total, "total is the regions' size");
         assertEquals(used, m.get("pmem_amount_managed").longValue(), "used is what the table holds");
         assertEquals(total, m.get("pmem_amount_available").longValue() + m.get("pmem_amount_managed").longValue(),
