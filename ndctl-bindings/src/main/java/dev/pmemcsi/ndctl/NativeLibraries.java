@@ -1,12 +1,11 @@
 package dev.pmemcsi.ndctl;
 
 import jnr.ffi.LibraryLoader;
-import jnr.ffi.Platform;
-import jnr.ffi.Runtime;
 
 /**
- * The one place where native libraries are loaded. Each library is loaded once per JVM on first
- * use; a failure is remembered and reported again with an installation hint on every later call.
+ * The one place where libndctl and libdaxctl are loaded; libc, for block-device I/O, is
+ * pmem-native's. Each library is loaded once per JVM on first use; a failure is remembered and
+ * reported again with an installation hint on every later call.
  *
  * <p>Sonames are loaded, not the unversioned {@code libndctl.so}: the latter only exists where the
  * development package is installed.
@@ -26,10 +25,6 @@ final class NativeLibraries {
         static final Object LIB = load(LibDaxctl.class, DAXCTL_SONAME);
     }
 
-    private static final class C {
-        static final Object LIB = load(LibC.class, Platform.getNativePlatform().getStandardCLibraryName());
-    }
-
     private static Object load(Class<?> api, String name) {
         try {
             return LibraryLoader.create(api).failImmediately().load(name);
@@ -44,14 +39,6 @@ final class NativeLibraries {
 
     static LibDaxctl daxctl() throws NdctlException {
         return cast(LibDaxctl.class, Daxctl.LIB, DAXCTL_SONAME, "install libdaxctl1 (Debian/Ubuntu) or daxctl-libs (Fedora/RHEL)");
-    }
-
-    static LibC libc() throws NdctlException {
-        return cast(LibC.class, C.LIB, "libc", "the C library could not be loaded");
-    }
-
-    static Runtime runtimeOf(Object library) {
-        return Runtime.getRuntime(library);
     }
 
     private static <T> T cast(Class<T> api, Object loaded, String name, String hint) throws NdctlException {

@@ -1,5 +1,7 @@
 package dev.pmemcsi.ndctl;
 
+import dev.pmemcsi.nativeio.BlockDevice;
+import dev.pmemcsi.nativeio.NativeException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -255,7 +257,7 @@ public final class NdctlNamespace {
                 throw new NdctlException("ndctl_namespace_get_block_device", name, -Errno.ENODEV,
                         "the raw namespace has no block device");
             }
-            BlockDevice.zeroHead(Path.of("/dev", bdev), INFO_BLOCK_BYTES);
+            zeroInfoBlock(Path.of("/dev", bdev));
         } catch (NdctlException e) {
             failure = e;
         }
@@ -266,6 +268,18 @@ public final class NdctlNamespace {
         }
         if (rc < 0) {
             throw new NdctlException("ndctl_namespace_disable_invalidate", name, rc, null);
+        }
+    }
+
+    /**
+     * Exclusive, so that a device someone opened in the meantime is left alone (EBUSY); O_DIRECT, so
+     * that the zeroes are on the media before the namespace is invalidated.
+     */
+    private static void zeroInfoBlock(Path device) throws NdctlException {
+        try (BlockDevice dev = BlockDevice.open(device, true, true)) {
+            dev.zeroHead(INFO_BLOCK_BYTES);
+        } catch (NativeException e) {
+            throw new NdctlException("zero info block", device.toString(), -e.errno(), e.getMessage(), e);
         }
     }
 

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pmemcsi.nativeio.BlockDevice;
+import dev.pmemcsi.nativeio.NativeException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -86,7 +88,7 @@ class NdctlBindingsGuestTest {
     }
 
     @Test
-    void createsListsAndDestroysEveryModeInBothRegions() throws NdctlException {
+    void createsListsAndDestroysEveryModeInBothRegions() throws NdctlException, NativeException {
         for (RegionInfo region : regions()) {
             long before = region.availableBytes();
             for (NamespaceMode mode : List.of(NamespaceMode.FSDAX, NamespaceMode.DEVDAX, NamespaceMode.SECTOR)) {
@@ -117,8 +119,8 @@ class NdctlBindingsGuestTest {
                 Path dev = Path.of("/dev", mode == NamespaceMode.DEVDAX ? made.charDevice() : made.blockDevice());
                 assertTrue(Files.exists(dev), dev + " exists");
                 if (mode != NamespaceMode.DEVDAX) {
-                    try (BlockDevice bd = BlockDevice.openExclusive(dev, true)) {
-                        assertEquals(made.deviceBytes(), bd.size());
+                    try (BlockDevice bd = BlockDevice.open(dev, true, true)) {
+                        assertEquals(made.deviceBytes(), bd.sizeBytes());
                     }
                 }
                 // A fresh context sees it exactly as the creating one did.
@@ -164,7 +166,7 @@ class NdctlBindingsGuestTest {
     }
 
     @Test
-    void destroyWipesTheInfoBlockSoTheSameUuidComesBackRaw() throws NdctlException {
+    void destroyWipesTheInfoBlockSoTheSameUuidComesBackRaw() throws NdctlException, NativeException {
         RegionInfo region = regions().get(1);
         UUID uuid = UUID.randomUUID();
         NamespaceSpec fsdax = NamespaceSpec.of(NamespaceMode.FSDAX, 32 * MIB, PREFIX + "resurrect", uuid);
@@ -183,7 +185,7 @@ class NdctlBindingsGuestTest {
                 ctx.region(region.devname()).orElseThrow().createNamespace(raw, CreateObserver.NONE).info());
         assertEquals(first.resource(), second.resource(), "same place on the media");
         assertEquals(NamespaceMode.RAW, second.mode(), "no stale pfn info block claimed it");
-        try (BlockDevice bd = BlockDevice.openExclusive(Path.of("/dev", second.blockDevice()), true)) {
+        try (BlockDevice bd = BlockDevice.open(Path.of("/dev", second.blockDevice()), true, true)) {
             assertTrue(bd.isZero(0, 8192));
         }
     }

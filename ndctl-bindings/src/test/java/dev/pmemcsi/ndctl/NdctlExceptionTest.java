@@ -19,10 +19,10 @@ class NdctlExceptionTest {
 
     @Test
     void positiveErrnoIsStoredNegative() {
-        NdctlException e = new NdctlException("open", "/dev/pmem0", 16, "the device is mounted or open");
+        NdctlException e = new NdctlException("ndctl_namespace_disable_safe", "namespace0.0", 16, "the device is mounted or open");
         assertEquals(-16, e.errno());
         assertTrue(e.isBusy());
-        assertEquals("open(/dev/pmem0): EBUSY (Device or resource busy): the device is mounted or open", e.getMessage());
+        assertEquals("ndctl_namespace_disable_safe(namespace0.0): EBUSY (Device or resource busy): the device is mounted or open", e.getMessage());
     }
 
     @Test

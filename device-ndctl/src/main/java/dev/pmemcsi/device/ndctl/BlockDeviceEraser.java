@@ -2,9 +2,10 @@ package dev.pmemcsi.device.ndctl;
 
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.VolumeInUseException;
-import dev.pmemcsi.ndctl.BlockDevice;
-import dev.pmemcsi.ndctl.NdctlException;
+import dev.pmemcsi.nativeio.BlockDevice;
+import dev.pmemcsi.nativeio.NativeException;
 import java.nio.file.Path;
+import jnr.constants.platform.Errno;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,16 +44,16 @@ public final class BlockDeviceEraser implements VolumeEraser {
 
     @Override
     public void wipeSignatures(String volumeId, Path device) throws DeviceException {
-        try (BlockDevice dev = BlockDevice.openExclusive(device, false)) {
-            long size = dev.size();
+        try (BlockDevice dev = BlockDevice.open(device, true)) {
+            long size = dev.sizeBytes();
             long head = Math.min(SIGNATURE_AREA, size);
             dev.zeroOut(0, head);
             if (size > head) {
                 long tail = Math.min(SIGNATURE_AREA, size - head);
                 dev.zeroOut(size - tail, tail);
             }
-            dev.sync();
-        } catch (NdctlException e) {
+            dev.fsync();
+        } catch (NativeException e) {
             throw new DeviceException("clearing old signatures on " + device + " of new volume " + volumeId
                     + " failed: " + e.getMessage(), e);
         }
@@ -61,13 +62,13 @@ public final class BlockDeviceEraser implements VolumeEraser {
     @Override
     public void erase(String volumeId, Path device) throws DeviceException {
         long start = System.nanoTime();
-        try (BlockDevice dev = BlockDevice.openExclusive(device, method == Method.DIRECT_WRITE)) {
-            long size = dev.size();
+        try (BlockDevice dev = BlockDevice.open(device, true, method == Method.DIRECT_WRITE)) {
+            long size = dev.sizeBytes();
             long nextLog = LOG_EVERY;
             for (long off = 0; off < size; off += STEP) {
                 long len = Math.min(STEP, size - off);
                 // O_DIRECT needs 4 KiB units; a device whose size is not one gets its tail zeroed by the kernel.
-                long direct = method == Method.DIRECT_WRITE ? len - len % 4096 : 0;
+                long direct = method == Method.DIRECT_WRITE ? len - len % BlockDevice.DIRECT_ALIGN : 0;
                 if (direct > 0) {
                     dev.writeZeros(off, direct, WRITE_CHUNK, n -> { });
                 }
@@ -79,11 +80,11 @@ public final class BlockDeviceEraser implements VolumeEraser {
                     nextLog += LOG_EVERY;
                 }
             }
-            dev.sync();
+            dev.fsync();
             log.info("erased volume {} on {} ({} MiB, {}) in {} ms", volumeId, device, size >> 20, method,
                     (System.nanoTime() - start) / 1_000_000);
-        } catch (NdctlException e) {
-            if (e.isBusy()) {
+        } catch (NativeException e) {
+            if (e.is(Errno.EBUSY)) {
                 throw new VolumeInUseException("volume " + volumeId + " cannot be erased: " + e.getMessage(), e);
             }
             throw new DeviceException("erasing volume " + volumeId + " failed: " + e.getMessage(), e);

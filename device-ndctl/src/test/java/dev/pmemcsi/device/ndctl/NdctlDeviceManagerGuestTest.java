@@ -14,7 +14,7 @@ import dev.pmemcsi.device.VolumeIds;
 import dev.pmemcsi.device.VolumeInUseException;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
-import dev.pmemcsi.ndctl.BlockDevice;
+import dev.pmemcsi.nativeio.BlockDevice;
 import dev.pmemcsi.ndctl.CreateStep;
 import dev.pmemcsi.ndctl.NamespaceInfo;
 import dev.pmemcsi.ndctl.RegionInfo;
@@ -87,8 +87,8 @@ class NdctlDeviceManagerGuestTest {
         Volume sector = dm.createVolume(request("pvc-sector", 100 * MIB, VolumeMode.SECTOR, false));
         for (Volume v : List.of(fsdax, sector)) {
             assertTrue(Files.exists(v.devicePath()), v.devicePath() + " exists");
-            try (BlockDevice bd = BlockDevice.openExclusive(v.devicePath(), false)) {
-                assertEquals(v.usableBytes(), bd.size(), "reported usable size is the device size");
+            try (BlockDevice bd = BlockDevice.open(v.devicePath(), true)) {
+                assertEquals(v.usableBytes(), bd.sizeBytes(), "reported usable size is the device size");
             }
         }
         assertTrue(fsdax.usableBytes() >= 200 * MIB);
@@ -162,7 +162,7 @@ class NdctlDeviceManagerGuestTest {
     }
 
     private static boolean zeros(Volume v, long offset) throws Exception {
-        try (BlockDevice bd = BlockDevice.openExclusive(v.devicePath(), true)) {
+        try (BlockDevice bd = BlockDevice.open(v.devicePath(), true, true)) {
             return bd.isZero(offset, 8192);
         }
     }
@@ -171,7 +171,7 @@ class NdctlDeviceManagerGuestTest {
     void deleteOfAnOpenVolumeIsInUse() throws Exception {
         Volume v = dm.createVolume(request("pvc-busy", 64 * MIB, VolumeMode.FSDAX, true));
         // An exclusive open is what a mount holds on the block device.
-        try (BlockDevice held = BlockDevice.openExclusive(v.devicePath(), false)) {
+        try (BlockDevice held = BlockDevice.open(v.devicePath(), true)) {
             assertThrows(VolumeInUseException.class, () -> dm.deleteVolume(v.id(), false));
             assertThrows(VolumeInUseException.class, () -> dm.deleteVolume(v.id(), true));
         }

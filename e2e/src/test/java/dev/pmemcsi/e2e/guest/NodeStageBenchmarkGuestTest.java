@@ -1,0 +1,195 @@
+package dev.pmemcsi.e2e.guest;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.pmemcsi.csi.v1.NodeGrpc;
+import dev.pmemcsi.csi.v1.NodeStageVolumeRequest;
+import dev.pmemcsi.csi.v1.NodeUnstageVolumeRequest;
+import dev.pmemcsi.csi.v1.VolumeCapability;
+import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.VolumeMode;
+import dev.pmemcsi.device.VolumeRequest;
+import dev.pmemcsi.device.ndctl.NdctlDeviceManager;
+import dev.pmemcsi.driver.DriverConfig;
+import dev.pmemcsi.driver.VolumeLocks;
+import dev.pmemcsi.node.NodeService;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * NodeStageVolume on a real fsdax namespace against the bare commands a human would type: mkfs and
+ * {@code mount -o dax}. Both sides get the same device, wiped before every run, and take turns
+ * going first. Prints median, p10 and p90 of each side and the ratio of the medians (stage time /
+ * bare time); asserts only that every run worked and that both sides really mounted with DAX.
+ */
+class NodeStageBenchmarkGuestTest {
+
+    private static final long MIB = 1024 * 1024;
+    /** mkfs.xfs with a 2 MiB stripe unit needs a log that only fits from about 520 MiB on. */
+    private static final long DEVICE_BYTES = 520 * MIB;
+    private static final int ROUNDS = Integer.getInteger("pmemcsi.bench.stage-rounds", 10);
+    /** One unmeasured round first: class loading and JIT would otherwise count against the stage side. */
+    private static final int WARM_UP = 1;
+    private static final String DRIVER = "pmem-csi.dev";
+
+    @Test
+    void stageAgainstBareMkfsAndMount() throws Exception {
+        Path work = Files.createTempDirectory("node-stage-bench");
+        NdctlDeviceManager devices = new NdctlDeviceManager(DRIVER);
+        devices.start();
+        NodeService service = new NodeService(new DriverConfig(DRIVER, "e2e", "e2e-guest", 0), devices,
+                new VolumeLocks(), work.resolve("state"));
+        service.start();
+        String name = InProcessServerBuilder.generateName();
+        Server server = InProcessServerBuilder.forName(name).addService(service).build().start();
+        ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
+        NodeGrpc.NodeBlockingStub node = NodeGrpc.newBlockingStub(channel);
+        Volume volume = null;
+        try {
+            volume = devices.createVolume(new VolumeRequest("bench-stage", DEVICE_BYTES, 0, VolumeMode.FSDAX, false, Map.of()));
+            assertTrue(volume.daxCapable(), "an fsdax volume");
+            assertTrue(volume.usableBytes() >= DEVICE_BYTES, "usable bytes " + volume.usableBytes());
+            System.out.printf("BENCH stage %s (%d MiB fsdax), %d rounds each after %d warm-up%n",
+                    volume.devicePath(), volume.usableBytes() / MIB, ROUNDS, WARM_UP);
+            for (String fs : List.of("ext4", "xfs")) {
+                bench(node, volume, fs, work);
+            }
+        } finally {
+            try {
+                for (String fs : List.of("ext4", "xfs")) {
+                    if (volume != null) {
+                        // Idempotent: a run that failed half way may have left the volume staged.
+                        node.nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId(volume.id())
+                                .setStagingTargetPath(work.resolve(fs + "-staging").toString()).build());
+                    }
+                    Path bare = work.resolve(fs + "-bare");
+                    if (mounted(bare)) {
+                        ExternalCommand.check("umount", bare.toString());
+                    }
+                }
+                if (volume != null) {
+                    devices.deleteVolume(volume.id(), false);
+                }
+            } finally {
+                channel.shutdownNow();
+                server.shutdownNow();
+                devices.close();
+                try (Stream<Path> s = Files.walk(work)) {
+                    for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                        Files.delete(p);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void bench(NodeGrpc.NodeBlockingStub node, Volume volume, String fs, Path work) throws IOException {
+        String device = volume.devicePath().toString();
+        Path staging = work.resolve(fs + "-staging");
+        Path bare = Files.createDirectories(work.resolve(fs + "-bare"));
+        NodeStageVolumeRequest stage = NodeStageVolumeRequest.newBuilder().setVolumeId(volume.id())
+                .setStagingTargetPath(staging.toString())
+                .setVolumeCapability(VolumeCapability.newBuilder()
+                        .setAccessMode(VolumeCapability.AccessMode.newBuilder()
+                                .setMode(VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER))
+                        .setMount(VolumeCapability.MountVolume.newBuilder().setFsType(fs)))
+                .build();
+        NodeUnstageVolumeRequest unstage = NodeUnstageVolumeRequest.newBuilder().setVolumeId(volume.id())
+                .setStagingTargetPath(staging.toString()).build();
+        List<String> mkfs = fs.equals("ext4")
+                ? List.of("mkfs.ext4", "-q", "-F", "-b", "4096", "-E", "stride=512,stripe_width=512", device)
+                : List.of("mkfs.xfs", "-q", "-f", "-b", "size=4096", "-m", "reflink=0", "-d", "su=2m,sw=1", device);
+        List<String> mount = List.of("mount", "-t", fs, "-o", "dax", device, bare.toString());
+
+        List<Long> stageTimes = new ArrayList<>();
+        List<Long> bareTimes = new ArrayList<>();
+        List<Long> unstageTimes = new ArrayList<>();
+        List<Long> umountTimes = new ArrayList<>();
+        for (int round = 0; round < WARM_UP + ROUNDS; round++) {
+            boolean measured = round >= WARM_UP;
+            for (int turn = 0; turn < 2; turn++) {
+                // Alternate who goes first, so that neither side always follows the other's unmount.
+                boolean stageSide = (round + turn) % 2 == 0;
+                // NodeStageVolume formats only an empty device; the bare side gets the same start.
+                ExternalCommand.check("wipefs", "-a", "-q", device);
+                if (stageSide) {
+                    long t0 = System.nanoTime();
+                    node.nodeStageVolume(stage);
+                    long t1 = System.nanoTime();
+                    if (round == 0) {
+                        assertTrue(mountedWithDax(staging), "NodeStageVolume mounted " + fs + " with DAX");
+                    }
+                    long t2 = System.nanoTime();
+                    node.nodeUnstageVolume(unstage);
+                    long t3 = System.nanoTime();
+                    if (measured) {
+                        stageTimes.add(t1 - t0);
+                        unstageTimes.add(t3 - t2);
+                    }
+                } else {
+                    long t0 = System.nanoTime();
+                    ExternalCommand.check(mkfs.toArray(String[]::new));
+                    ExternalCommand.check(mount.toArray(String[]::new));
+                    long t1 = System.nanoTime();
+                    if (round == 0) {
+                        assertTrue(mountedWithDax(bare), "mount -o dax mounted " + fs + " with DAX");
+                    }
+                    long t2 = System.nanoTime();
+                    ExternalCommand.check("umount", bare.toString());
+                    long t3 = System.nanoTime();
+                    if (measured) {
+                        bareTimes.add(t1 - t0);
+                        umountTimes.add(t3 - t2);
+                    }
+                }
+            }
+        }
+        System.out.printf("BENCH stage %-4s NodeStageVolume   %s | mkfs+mount %s | ratio %.2f%n",
+                fs, spread(stageTimes), spread(bareTimes), percentile(stageTimes, 50) / percentile(bareTimes, 50));
+        System.out.printf("BENCH stage %-4s NodeUnstageVolume %s | umount     %s | ratio %.2f%n",
+                fs, spread(unstageTimes), spread(umountTimes), percentile(unstageTimes, 50) / percentile(umountTimes, 50));
+    }
+
+    private static boolean mounted(Path dir) throws IOException {
+        return mountLine(dir) != null;
+    }
+
+    private static boolean mountedWithDax(Path dir) throws IOException {
+        String line = mountLine(dir);
+        // ext4 and xfs spell it "dax" or "dax=always", depending on the kernel.
+        return line != null && Stream.of(line.split(" ")[3].split(",")).anyMatch(o -> o.equals("dax") || o.equals("dax=always"));
+    }
+
+    private static String mountLine(Path dir) throws IOException {
+        return Files.readAllLines(Path.of("/proc/self/mounts")).stream()
+                .filter(l -> l.split(" ")[1].equals(dir.toString())).reduce((a, b) -> b).orElse(null);
+    }
+
+    private static String spread(List<Long> nanos) {
+        return String.format("median %7.1f ms (p10 %7.1f, p90 %7.1f)",
+                percentile(nanos, 50), percentile(nanos, 10), percentile(nanos, 90));
+    }
+
+    /** In milliseconds; nearest rank, and the mean of the two middle values for the median of an even count. */
+    private static double percentile(List<Long> nanos, int p) {
+        List<Long> s = new ArrayList<>(nanos);
+        s.sort(null);
+        int n = s.size();
+        if (p == 50) {
+            return (n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2.0) / 1e6;
+        }
+        int rank = Math.max(1, (int) Math.ceil(p / 100.0 * n));
+        return s.get(rank - 1) / 1e6;
+    }
+}
