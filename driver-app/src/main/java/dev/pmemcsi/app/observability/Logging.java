@@ -21,8 +21,12 @@ import org.slf4j.bridge.SLF4JBridgeHandler;
  */
 public final class Logging extends ContextAwareBase implements Configurator {
 
+    /**
+     * One event, one line: line breaks in messages and MDC values (a volume name is the caller's
+     * input) are shown as {@code \n}, so no caller can forge a log line. Stack traces follow.
+     */
     static final String TEXT_PATTERN = "%d{HH:mm:ss.SSS} %-5level %logger{0}%replace( [%X{method}]){' \\[\\]', ''}"
-            + "%replace( volume=%X{volume}){' volume=$', ''}: %msg%n";
+            + "%replace(%replace( volume=%X{volume}){' volume=$', ''}: %msg){'\r?\n|\r', '\\\\n'}%n";
 
     public enum Format { TEXT, JSON }
 
