@@ -337,9 +337,9 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
             }
         }
         if (problem == null && req.getVolumeContextCount() > 0
-                && !req.getVolumeContextMap().equals(volume.attributes())) {
+                && !req.getVolumeContextMap().equals(VolumeParameters.contextOf(volume))) {
             problem = "volume_context " + req.getVolumeContextMap() + " does not match the volume's "
-                    + volume.attributes();
+                    + VolumeParameters.contextOf(volume);
         }
         if (problem == null && req.getParametersCount() > 0) {
             problem = parametersProblem(volume, req.getParametersMap());
@@ -591,7 +591,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
         return dev.pmemcsi.csi.v1.Volume.newBuilder()
                 .setVolumeId(v.id())
                 .setCapacityBytes(v.usableBytes())
-                .putAllVolumeContext(v.attributes())
+                .putAllVolumeContext(VolumeParameters.contextOf(v))
                 .addAccessibleTopology(Topology.newBuilder().putAllSegments(config.topologySegment()))
                 .build();
     }

@@ -86,6 +86,14 @@ public record VolumeParameters(VolumeMode mode, boolean eraseAfter, long sizeByt
         return new VolumeParameters(mode, erase, size);
     }
 
+    /**
+     * The volume context of an existing volume, derived from what every backend keeps across
+     * restarts (its mode and its erase flag), so that it reads the same before and after one.
+     */
+    public static Map<String, String> contextOf(dev.pmemcsi.device.Volume volume) {
+        return new VolumeParameters(volume.mode(), volume.eraseAfter(), 0).asAttributes();
+    }
+
     /** The attributes to record with a volume and return as its volume context. */
     public Map<String, String> asAttributes() {
         Map<String, String> m = new LinkedHashMap<>();
