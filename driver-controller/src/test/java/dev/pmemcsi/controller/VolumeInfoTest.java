@@ -81,6 +81,16 @@ class VolumeInfoTest {
     }
 
     @Test
+    void aVolumeWhoseBackendKeptNoAttributesHasTheSameContext() throws Exception {
+        // Direct mode keeps only mode, size and erase flag across a restart.
+        dev.pmemcsi.device.Volume bare = f.devices.createVolume(new dev.pmemcsi.device.VolumeRequest(
+                "restarted-1", GIB, 0, dev.pmemcsi.device.VolumeMode.FSDAX, true, java.util.Map.of()));
+        ValidateVolumeCapabilitiesResponse r = call(validate(bare.id())
+                .putAllVolumeContext(volume.getVolumeContextMap()));
+        assertTrue(r.hasConfirmed(), r.getMessage());
+    }
+
+    @Test
     void unsupportedCapabilityIsNotConfirmed() {
         ValidateVolumeCapabilitiesResponse r = call(validate(volume.getVolumeId())
                 .addVolumeCapabilities(mount("", Mode.MULTI_NODE_READER_ONLY)));
