@@ -48,22 +48,44 @@ gstep_guest_tests() {
         --exclude-classname "$E2E_SELF_TEST_CLASS_REGEX"
 }
 
+# The whole-driver suites of driver-tests on the ndctl backend: CSI conformance, concurrency storms and
+# hostile input against the real driver (a child process on real namespaces), in ONE JVM. TCG makes
+# every namespace cost 0.2-0.5 s, so the storms and the generated inputs are smaller than on the host,
+# but fixed (docs/reliability.md states both).
+gstep_guest_reliability() {
+    local logs="$E2E_SHARE/driver-tests-logs"
+    mkdir -p "$logs"
+    LAUNCHER_CLASSPATH="$E2E_RELIABILITY_CLASSES:$E2E_RELIABILITY_CLASSPATH" \
+    LAUNCHER_JVM_PROPS="-Dpmemcsi.backend=ndctl -Dpmemcsi.driver.jar=$E2E_DRIVER_JAR -Dpmemcsi.repo.root=$E2E_REPO \
+ -Dpmemcsi.driver.logs=$logs -Dpmemcsi.storm.create-calls=100 -Dpmemcsi.storm.mixed-threads=6 \
+ -Dpmemcsi.storm.mixed-ops-per-thread=20" \
+    run_launcher guest-reliability \
+        --config jqwik.tries.default=30 \
+        --config "jqwik.database=/tmp/e2e-jqwik-database" \
+        --select-class dev.pmemcsi.reliability.ConformanceIT \
+        --select-class dev.pmemcsi.reliability.StormIT \
+        --select-class dev.pmemcsi.reliability.HostileInputIT
+}
+
 # Runs on purpose a test that must fail; the host checks that the failure was caught and reported.
 gstep_self_test_must_fail() {
     run_launcher self-test-must-fail --select-class "$E2E_SELF_TEST_CLASS"
 }
 
+# LAUNCHER_CLASSPATH (default: the guest tests') and LAUNCHER_JVM_PROPS (more -D options, split on
+# white space) adapt it to other test roots.
 run_launcher() {
     local step=$1; shift
     local reports="$E2E_SHARE/junit/$step"
     mkdir -p "$reports"
-    local -a jvm
+    local -a jvm props
     read -r -a jvm <<< "$E2E_GUEST_JVM_OPTS"
+    read -r -a props <<< "${LAUNCHER_JVM_PROPS:-}"
     log "JUnit console launcher for $step"
-    "$JAVA_HOME/bin/java" "${jvm[@]}" \
+    "$JAVA_HOME/bin/java" "${jvm[@]}" "${props[@]}" \
         -Dpmemcsi.e2e.nvdimms="$E2E_NVDIMMS" \
         -jar "$E2E_CONSOLE_LAUNCHER" execute \
-        --class-path "$E2E_GUEST_TEST_ROOTS:$E2E_TEST_CLASSPATH" \
+        --class-path "${LAUNCHER_CLASSPATH:-$E2E_GUEST_TEST_ROOTS:$E2E_TEST_CLASSPATH}" \
         --reports-dir "$reports" \
         --fail-if-no-tests \
         --disable-banner --disable-ansi-colors --details=tree \

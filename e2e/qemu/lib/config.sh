@@ -34,6 +34,9 @@ E2E_TEST_CLASSES=$E2E_REPO/e2e/target/test-classes
 # Guest test classes live next to the code they prove: the bindings and the ndctl backend test
 # themselves on real NVDIMMs; e2e holds the cross-module ones (node + DAX, the CLI).
 E2E_GUEST_TEST_ROOTS=$E2E_TEST_CLASSES:$E2E_REPO/ndctl-bindings/target/test-classes:$E2E_REPO/device-ndctl/target/test-classes
+# The whole-driver tests of driver-tests that also run on the ndctl backend in the guest.
+E2E_RELIABILITY_CLASSES=$E2E_REPO/driver-tests/target/test-classes
+E2E_RELIABILITY_CLASSPATH_FILE=$E2E_REPO/driver-tests/target/guest-test-classpath.txt
 E2E_SELF_TEST_CLASS=dev.pmemcsi.e2e.guest.HarnessMustFailGuestTest
 E2E_SELF_TEST_CLASS_REGEX='.*\.HarnessMustFailGuestTest$'
 E2E_SHARE=$E2E_OUT/guest
@@ -47,7 +50,8 @@ write_guest_config() {
         for v in E2E_QEMU_DIR E2E_REPO E2E_OUT E2E_SHARE E2E_NVDIMMS E2E_PORT E2E_GUEST_PORT \
                  E2E_HOST_STEP_TIMEOUT E2E_DRIVER_START_TIMEOUT JAVA_HOME E2E_GUEST_JVM_OPTS \
                  E2E_DRIVER_JAR E2E_DRIVER_LAUNCHER E2E_DRIVER_ARGS E2E_CONSOLE_LAUNCHER \
-                 E2E_TEST_CLASSES E2E_GUEST_TEST_ROOTS E2E_TEST_CLASSPATH E2E_SELF_TEST_CLASS E2E_SELF_TEST_CLASS_REGEX; do
+                 E2E_TEST_CLASSES E2E_GUEST_TEST_ROOTS E2E_TEST_CLASSPATH E2E_SELF_TEST_CLASS E2E_SELF_TEST_CLASS_REGEX \
+                 E2E_RELIABILITY_CLASSES E2E_RELIABILITY_CLASSPATH; do
             printf 'export %s=%q\n' "$v" "${!v}"
         done
     } > "$E2E_SHARE/config.env"

@@ -12,6 +12,11 @@ write_plan() {
     plan guest setup fatal=1
     if [[ $E2E_SELF_TEST != only ]]; then
         plan guest guest-tests junit=1
+        if reliability_available; then
+            plan guest guest-reliability junit=1
+        else
+            log "driver-tests or the driver is not built: guest-reliability is not part of this run"
+        fi
         plan guest net-probe-start
         plan host net-probe needs=net-probe-start
         plan guest net-probe-stop needs=net-probe-start

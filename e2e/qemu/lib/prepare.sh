@@ -115,6 +115,9 @@ prepare_build() {
     if [[ -d $E2E_REPO/driver-app/src/main/java ]]; then
         modules+=(driver-app)
     fi
+    if [[ -d $E2E_REPO/driver-tests/src/test/java ]]; then
+        modules+=(driver-tests)
+    fi
     if [[ $E2E_BUILD == 1 ]]; then
         log "mvn install -DskipTests for: ${modules[*]} (and what they need)"
         (IFS=,; mvn -B -q -Dstyle.color=never -f "$E2E_REPO/pom.xml" -pl "${modules[*]}" -am install -DskipTests)
@@ -125,14 +128,31 @@ prepare_build() {
     }
     # The project's own modules come from their target/ directories, not from the local Maven
     # repository: the guest then runs exactly this working tree, whatever else was installed since.
-    E2E_TEST_CLASSPATH=$(tr ':' '\n' < "$E2E_TOOLS/test-classpath.txt" | sed -E \
+    E2E_TEST_CLASSPATH=$(project_classes_from_target "$E2E_TOOLS/test-classpath.txt")
+    E2E_RELIABILITY_CLASSPATH=
+    if [[ -d $E2E_RELIABILITY_CLASSES && -f $E2E_RELIABILITY_CLASSPATH_FILE ]]; then
+        E2E_RELIABILITY_CLASSPATH=$(project_classes_from_target "$E2E_RELIABILITY_CLASSPATH_FILE")
+    fi
+}
+
+# A classpath written by dependency:build-classpath, with the project's own jars from the local Maven
+# repository replaced by their modules' target/ directories.
+project_classes_from_target() {
+    tr ':' '\n' < "$1" | sed -E \
         -e "s#^.*/dev/pmemcsi/([^/]+)/[^/]+/[^/]+-tests\.jar\$#$E2E_REPO/\1/target/test-classes#" \
-        -e "s#^.*/dev/pmemcsi/([^/]+)/[^/]+/[^/]+\.jar\$#$E2E_REPO/\1/target/classes#" | paste -sd:)
+        -e "s#^.*/dev/pmemcsi/([^/]+)/[^/]+/[^/]+\.jar\$#$E2E_REPO/\1/target/classes#" | paste -sd:
+}
+
+# Are the whole-driver tests built? They need the driver, too.
+reliability_available() {
+    [[ -n ${E2E_RELIABILITY_CLASSPATH:-} ]] && driver_available
 }
 
 # Is there a driver to start? A jar without the main class is the empty module, not a driver.
+# grep reads the whole listing: with -q it would stop at the match and, under pipefail, unzip's
+# SIGPIPE would turn a found class into "no driver".
 driver_available() {
-    [[ -f $E2E_DRIVER_JAR ]] && unzip -Z1 "$E2E_DRIVER_JAR" 2>/dev/null | grep -qx 'dev/pmemcsi/app/Main.class'
+    [[ -f $E2E_DRIVER_JAR ]] && unzip -Z1 "$E2E_DRIVER_JAR" 2>/dev/null | grep -x 'dev/pmemcsi/app/Main.class' > /dev/null
 }
 
 to_bytes() { numfmt --from=iec "$1"; }

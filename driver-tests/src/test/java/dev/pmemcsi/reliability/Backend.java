@@ -13,9 +13,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The emulated backend's files as the driver leaves them on disk: its namespace table
- * ({@code volumes.json}), its region files, and the node service's records. Read from outside the
- * driver, so that a test can check what a crash left without trusting the driver's own answers.
+ * The backend as the driver leaves it, read from outside the driver, so that a test can check what
+ * a crash or a storm left without trusting the driver's own answers. On the emulated backend: its
+ * namespace table ({@code volumes.json}) and region files; on ndctl: the kernel's namespaces and
+ * regions ({@link NdctlCli}). Also the node service's records.
  */
 final class Backend {
 
@@ -25,12 +26,21 @@ final class Backend {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Workspace ws;
+    private final BackendKind kind = BackendKind.current();
 
     Backend(Workspace ws) {
         this.ws = ws;
     }
 
+    /**
+     * The volumes the backend holds. On ndctl a row is a namespace with allocated space: its name
+     * is the volume ID, its region and offset are unknown (-1), and an enabled one is READY.
+     */
     List<Row> rows() {
+        if (kind == BackendKind.NDCTL) {
+            return NdctlCli.namespaces().stream().map(n -> new Row(n.name(), "", -1, n.sizeBytes(), n.sizeBytes(),
+                    n.enabled() ? "READY" : "DISABLED")).toList();
+        }
         Path table = ws.emulated().resolve("volumes.json");
         if (!Files.exists(table)) {
             return List.of();
@@ -54,6 +64,9 @@ final class Backend {
 
     /** The total size of the regions, in bytes of media. */
     long regionBytes() {
+        if (kind == BackendKind.NDCTL) {
+            return NdctlCli.regions().stream().mapToLong(NdctlCli.Region::sizeBytes).sum();
+        }
         try {
             long sum = 0;
             for (int i = 0; Files.exists(ws.emulated().resolve("region" + i + ".img")); i++) {
@@ -65,8 +78,33 @@ final class Backend {
         }
     }
 
-    /** Whether every byte of a row's extent in its region file is zero. */
+    /**
+     * Bytes of media held by volumes: the table's extents, or on ndctl what the regions no longer
+     * have available (the kernel's accounting, which includes every namespace's metadata).
+     */
+    long usedBytes() {
+        if (kind == BackendKind.NDCTL) {
+            return NdctlCli.regions().stream().mapToLong(r -> r.sizeBytes() - r.availableBytes()).sum();
+        }
+        return rows().stream().mapToLong(Row::rawBytes).sum();
+    }
+
+    /**
+     * A size no single region can hold, though the node as a whole could: the emulated regions are
+     * {@value DriverProcess#REGIONS}; on ndctl, 1 GiB more than the largest region.
+     */
+    long largerThanAnyRegion() {
+        if (kind == BackendKind.NDCTL) {
+            return NdctlCli.regions().stream().mapToLong(NdctlCli.Region::sizeBytes).max().orElseThrow() + 1024 * Csi.MIB;
+        }
+        return 3L * 1024 * Csi.MIB;
+    }
+
+    /** Whether every byte of a row's extent in its region file is zero. Emulated backend only. */
     boolean extentIsZero(Row r) {
+        if (kind != BackendKind.EMULATED) {
+            throw new IllegalStateException("extents are read from the emulated backend's region files only");
+        }
         Path file = ws.emulated().resolve(r.region() + ".img");
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);

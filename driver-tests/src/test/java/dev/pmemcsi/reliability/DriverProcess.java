@@ -17,7 +17,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The built driver ({@code driver-app/target/pmem-csi-driver.jar}) running as a child process on
- * the emulated backend, as kubelet would find it: a Unix socket, a state dir, a node name.
+ * the backend {@link BackendKind#current()} names, as kubelet would find it: a Unix socket, a state
+ * dir, a node name.
  */
 final class DriverProcess implements AutoCloseable {
 
@@ -63,9 +64,9 @@ final class DriverProcess implements AutoCloseable {
         if (crashAt != null) {
             cmd.add("-D" + FaultPoints.PROPERTY + "=" + crashAt);
         }
-        cmd.addAll(List.of("-jar", JAR.toString(),
-                "--device-manager", "emulated", "--emulated-regions", REGIONS,
-                "--state-dir", ws.state().toString(), "--endpoint", ws.endpoint(),
+        cmd.addAll(List.of("-jar", JAR.toString()));
+        cmd.addAll(BackendKind.current().driverFlags());
+        cmd.addAll(List.of("--state-dir", ws.state().toString(), "--endpoint", ws.endpoint(),
                 "--node-id", NODE, "--log-level", "info", "--drain-timeout", "5s"));
         cmd.addAll(extra);
         Path log = ws.root.resolve("driver.log");

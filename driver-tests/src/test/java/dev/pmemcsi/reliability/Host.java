@@ -28,6 +28,17 @@ final class Host {
         }
     }
 
+    /** Mount points of every /dev/pmem and /dev/dax device, wherever they are. */
+    static List<String> pmemMounts() {
+        try {
+            return MountTable.read().mounts().stream()
+                    .filter(m -> m.source().startsWith("/dev/pmem") || m.source().startsWith("/dev/dax"))
+                    .map(MountInfo::mountPoint).toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     static boolean isMountPoint(Path p) {
         try {
             return MountTable.read().isMountPoint(p);

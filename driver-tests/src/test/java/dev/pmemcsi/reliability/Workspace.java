@@ -83,11 +83,18 @@ final class Workspace implements AutoCloseable {
         }
     }
 
-    /** No mount and no loop device under the workspace. */
+    /**
+     * No mount and no loop device under the workspace; on ndctl also no namespace holding space
+     * and no pmem device mounted anywhere.
+     */
     void assertNothingHeld() {
         assertEquals(List.of(), Host.mountsUnder(root), "mounts left under " + root);
         assertEquals(List.of(), Host.loopsUnder(root).stream().map(l -> l.device().toString()).toList(),
                 "loop devices left over " + root);
+        if (BackendKind.current() == BackendKind.NDCTL) {
+            assertEquals(List.of(), NdctlCli.namespaces(), "namespaces left (ndctl list -N -i)");
+            assertEquals(List.of(), Host.pmemMounts(), "pmem devices left mounted");
+        }
     }
 
     @Override
@@ -95,7 +102,7 @@ final class Workspace implements AutoCloseable {
         Path log = root.resolve("driver.log");
         if (Files.exists(log)) {
             // Kept for the CI report: the workspace itself goes.
-            Path keep = Path.of("target", "driver-logs");
+            Path keep = Path.of(System.getProperty("pmemcsi.driver.logs", "target/driver-logs"));
             Files.createDirectories(keep);
             Files.copy(log, keep.resolve(root.getFileName() + ".log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
