@@ -63,10 +63,12 @@ public final class CsiServer implements AutoCloseable {
                 new LinkedBlockingQueue<>(), named("csi-rpc"));
         executor.allowCoreThreadTimeOut(true);
         SocketGuard guard = null;
+        Path tmpDir = null;
+        Server server = null;
         try {
             NettyServerBuilder builder;
-            Path tmpDir = null;
-            if (endpoint instanceof Endpoint.Unix unix) {
+            Endpoint.Unix unix = endpoint instanceof Endpoint.Unix u ? u : null;
+            if (unix != null) {
                 guard = SocketGuard.acquire(unix.path());
                 tmpDir = Files.createTempDirectory(unix.path().getParent(), ".bind-",
                         PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
@@ -81,16 +83,23 @@ public final class CsiServer implements AutoCloseable {
             for (BindableService s : services) {
                 builder.addService(ServerInterceptors.intercept(s, interceptors));
             }
-            Server server = builder.build().start();
-            if (tmpDir != null) {
-                Path bound = tmpDir.resolve(((Endpoint.Unix) endpoint).path().getFileName());
+            server = builder.build().start();
+            if (unix != null) {
+                Path bound = tmpDir.resolve(unix.path().getFileName());
                 Files.setPosixFilePermissions(bound, PosixFilePermissions.fromString("rw-rw----"));
-                Files.move(bound, ((Endpoint.Unix) endpoint).path(), StandardCopyOption.ATOMIC_MOVE);
+                Files.move(bound, unix.path(), StandardCopyOption.ATOMIC_MOVE);
                 Files.delete(tmpDir);
+                tmpDir = null;
             }
             LOG.info("serving CSI on {}", endpoint);
             return new CsiServer(endpoint, server, boss, workers, executor, guard);
         } catch (IOException | RuntimeException e) {
+            if (server != null) {
+                server.shutdownNow();
+            }
+            if (tmpDir != null) {
+                deleteBindDir(tmpDir);
+            }
             if (guard != null) {
                 guard.close();
             }
@@ -98,6 +107,18 @@ public final class CsiServer implements AutoCloseable {
             workers.shutdownGracefully(0, 0, TimeUnit.SECONDS);
             executor.shutdownNow();
             throw e;
+        }
+    }
+
+    /** The private bind directory of a start that failed: its socket, then itself. */
+    private static void deleteBindDir(Path dir) {
+        try (var entries = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) entries::iterator) {
+                Files.deleteIfExists(p);
+            }
+            Files.deleteIfExists(dir);
+        } catch (IOException e) {
+            LOG.warn("cannot remove {}: {}", dir, e.toString());
         }
     }
 

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.pmemcsi.device.Quantity;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.driver.VolumeParameters.Origin;
 import java.util.Map;
@@ -54,17 +53,5 @@ class VolumeParametersTest {
                 () -> VolumeParameters.parse(Map.of("size", "0"), Origin.EPHEMERAL_INLINE));
         assertEquals(4L << 30, VolumeParameters.parse(Map.of("size", "4Gi",
                 "csi.storage.k8s.io/ephemeral", "true"), Origin.EPHEMERAL_INLINE).sizeBytes());
-    }
-
-    @Test
-    void quantities() {
-        assertEquals(1536L << 20, Quantity.parseBytes("1.5Gi"));
-        assertEquals(500_000_000L, Quantity.parseBytes("500M"));
-        assertEquals(1_000_000_000L, Quantity.parseBytes("1e9"));
-        assertEquals(2, Quantity.parseBytes("1.5"));
-        assertThrows(IllegalArgumentException.class, () -> Quantity.parseBytes("-1Gi"));
-        assertThrows(IllegalArgumentException.class, () -> Quantity.parseBytes("9Ei0"));
-        assertThrows(IllegalArgumentException.class, () -> Quantity.parseBytes("16Ei"));
-        assertThrows(IllegalArgumentException.class, () -> Quantity.parseBytes(""));
     }
 }

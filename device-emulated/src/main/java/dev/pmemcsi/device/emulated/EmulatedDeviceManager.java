@@ -10,7 +10,6 @@ import dev.pmemcsi.device.Extent;
 import dev.pmemcsi.device.NoSpaceException;
 import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.OutOfRangeException;
-import dev.pmemcsi.device.Quantity;
 import dev.pmemcsi.device.RegionLayout;
 import dev.pmemcsi.device.UnmanagedExtent;
 import dev.pmemcsi.device.Volume;
@@ -155,11 +154,6 @@ public final class EmulatedDeviceManager implements DeviceManager {
     /** Region sizes from a flag value like {@code 4Gi,512Mi}, each a multiple of {@code alignment}. */
     public static List<Long> parseRegionSizes(String spec, long alignment) {
         return RegionSizes.parseRegionSizes(spec, alignment);
-    }
-
-    /** Bytes of a Kubernetes quantity such as {@code 16Mi} or {@code 1G}. */
-    public static long parseSize(String quantity) {
-        return Quantity.parseBytes(quantity);
     }
 
     @Override
