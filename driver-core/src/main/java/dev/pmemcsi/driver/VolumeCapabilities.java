@@ -104,13 +104,7 @@ public final class VolumeCapabilities {
                 if (!fs.isEmpty() && !fs.equals(EXT4) && !fs.equals(XFS)) {
                     return "filesystem type \"" + fs + "\" is not supported; use ext4 or xfs";
                 }
-                for (String flag : cap.getMount().getMountFlagsList()) {
-                    String p = MountFlags.problem(flag);
-                    if (p != null) {
-                        return p;
-                    }
-                }
-                return null;
+                return MountFlags.problem(fs.isEmpty() ? DEFAULT_FS : fs, cap.getMount().getMountFlagsList());
             default:
                 return "volume capability has neither mount nor block access type";
         }
