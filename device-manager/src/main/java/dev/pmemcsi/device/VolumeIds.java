@@ -28,7 +28,14 @@ public final class VolumeIds {
         return id != null && VALID.matcher(id).matches();
     }
 
-    /** The volume ID for a CSI volume name (or for a kubelet-chosen ephemeral volume ID). */
+    /**
+     * The marker that starts the ID of every CSI ephemeral inline volume. {@link #fromName} never
+     * puts two dashes in a row, so no persistent volume's ID can equal an ephemeral one's, and the
+     * marker comes back with the ID after a restart on every backend.
+     */
+    private static final String EPHEMERAL_PREFIX = "eph--";
+
+    /** The volume ID for a CSI volume name. */
     public static String fromName(String name) {
         StringBuilder prefix = new StringBuilder(PREFIX);
         for (int i = 0; i < name.length() && prefix.length() < PREFIX; i++) {
@@ -41,6 +48,20 @@ public final class VolumeIds {
             prefix.append("pmem");
         }
         return prefix + "-" + sha224(name);
+    }
+
+    /**
+     * The volume ID of the CSI ephemeral inline volume that kubelet calls {@code kubeletVolumeId}:
+     * {@code eph--} and the SHA-224 of that ID. Ephemeral and persistent volumes thus have
+     * separate IDs even when kubelet's ID equals a persistent volume's name or ID.
+     */
+    public static String ephemeral(String kubeletVolumeId) {
+        return EPHEMERAL_PREFIX + sha224(kubeletVolumeId);
+    }
+
+    /** Whether {@code id} is the ID of a CSI ephemeral inline volume (see {@link #ephemeral}). */
+    public static boolean isEphemeral(String id) {
+        return id != null && id.startsWith(EPHEMERAL_PREFIX);
     }
 
     private static String sha224(String s) {

@@ -395,6 +395,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
                     + "\" was not issued by this driver; start again without a token").asRuntimeException();
         }
         List<Volume> after = devices.listVolumes().stream()
+                .filter(v -> !VolumeIds.isEphemeral(v.id()))
                 .filter(v -> token.isEmpty() || v.id().compareTo(token) > 0)
                 .sorted(Comparator.comparing(Volume::id))
                 .toList();
@@ -577,7 +578,9 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
     // ---------------------------------------------------------------- helpers
 
     private Volume findVolume(String id) throws DeviceException {
-        if (!VolumeIds.isValid(id)) {
+        // CSI ephemeral inline volumes live and die with their pod on the node; they are no
+        // volumes of the controller's.
+        if (!VolumeIds.isValid(id) || VolumeIds.isEphemeral(id)) {
             throw notFound(id);
         }
         return devices.getVolume(id).orElseThrow(() -> notFound(id));

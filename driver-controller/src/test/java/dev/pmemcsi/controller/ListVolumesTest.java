@@ -10,14 +10,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pmemcsi.csi.v1.ControllerGetVolumeRequest;
 import dev.pmemcsi.csi.v1.DeleteVolumeRequest;
 import dev.pmemcsi.csi.v1.ListVolumesRequest;
 import dev.pmemcsi.csi.v1.ListVolumesResponse;
 import dev.pmemcsi.device.VolumeIds;
+import dev.pmemcsi.device.VolumeMode;
+import dev.pmemcsi.device.VolumeRequest;
 import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -69,6 +73,18 @@ class ListVolumesTest {
         assertTrue(e.getStatus().hasVolumeCondition());
         assertFalse(e.getStatus().getVolumeCondition().getAbnormal());
         assertEquals(0, e.getStatus().getPublishedNodeIdsCount());
+    }
+
+    @Test
+    void ephemeralInlineVolumesBelongToTheNodeService() throws Exception {
+        String id = createVolume("pvc-1");
+        // Created by NodePublishVolume for a pod's inline volume, not by CreateVolume.
+        String eph = VolumeIds.ephemeral("csi-0123");
+        f.devices.createVolume(new VolumeRequest(eph, 64 * MIB, 0, VolumeMode.FSDAX, true, Map.of()));
+        assertEquals(List.of(id), ids(list(0, "")));
+        assertEquals(List.of(id), ids(list(1, "")));
+        assertEquals(Status.Code.NOT_FOUND, failure(() -> f.stub.controllerGetVolume(
+                ControllerGetVolumeRequest.newBuilder().setVolumeId(eph).build())).getCode());
     }
 
     @Test
