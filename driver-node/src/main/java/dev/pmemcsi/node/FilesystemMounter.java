@@ -127,6 +127,13 @@ final class FilesystemMounter {
             if (dax.verify() && e.is(Errno.EINVAL)) {
                 throw DaxChoice.notActive(volume, "mount with dax failed: " + e.getMessage());
             }
+            if (e.is(Errno.EINVAL)) {
+                // The flags passed validation, so this kernel lacks a feature they need (quotas,
+                // ACLs) or the filesystem is damaged: a property of the node, not a driver fault.
+                throw Status.FAILED_PRECONDITION.withDescription("the kernel refused to mount volume " + volume.id()
+                        + " (" + fsType + ") with options " + mo.data() + "; see dmesg: " + e.getMessage())
+                        .asRuntimeException();
+            }
             throw Status.INTERNAL.withDescription("mounting volume " + volume.id() + " failed: " + e.getMessage())
                     .asRuntimeException();
         }

@@ -2,6 +2,7 @@ package dev.pmemcsi.node;
 
 import dev.pmemcsi.driver.InvalidRequestException;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.LinkOption;
@@ -13,6 +14,10 @@ import java.nio.file.Path;
  * climbs out with {@code ..} or through a symlink could put a volume, or a bind of it, anywhere.
  */
 public final class NodePaths {
+
+    /** Linux's limits: a path with its terminating NUL, and one file name. */
+    static final int PATH_MAX = 4096;
+    static final int NAME_MAX = 255;
 
     private NodePaths() {}
 
@@ -44,6 +49,17 @@ public final class NodePaths {
         }
         if (p.getParent() == null) {
             throw new InvalidRequestException(field + " must not be the root directory");
+        }
+        // Longer paths or names could never be mounted (ENAMETOOLONG); refused before any work.
+        if (value.getBytes(StandardCharsets.UTF_8).length >= PATH_MAX) {
+            throw new InvalidRequestException(field + " is longer than the " + (PATH_MAX - 1)
+                    + " bytes a Linux path may have");
+        }
+        for (Path part : p) {
+            if (part.toString().getBytes(StandardCharsets.UTF_8).length > NAME_MAX) {
+                throw new InvalidRequestException(field + " has a component longer than the " + NAME_MAX
+                        + " bytes a Linux file name may have");
+            }
         }
         return p;
     }

@@ -66,6 +66,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.FutureTask;
+import java.util.function.Predicate;
 import jnr.constants.platform.Errno;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -114,6 +115,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private final DriverConfig config;
     private final DeviceManager devices;
     private final VolumeLocks locks;
+    /**
+     * Held by every operation that looks at the mounts and records of a path and then changes
+     * them, keyed by the resolved path: the volume lock alone lets two volumes mount at one path.
+     */
+    private final VolumeLocks pathLocks = new VolumeLocks();
     private final NodeState state;
     private final Mounter mounter = new Mounter();
     private final FilesystemMounter filesystems;
@@ -214,14 +220,17 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
         String id = require("volume_id", req.getVolumeId());
         Path path = NodePaths.parse("staging_target_path", req.getStagingTargetPath());
         VolumeCapability cap = capability(req.hasVolumeCapability(), req.getVolumeCapability());
-        try (VolumeLocks.Held held = lock(id)) {
+        Path real = resolve("staging_target_path", path);
+        try (VolumeLocks.Held held = lock(id); VolumeLocks.Held atPath = lockPath("staging_target_path", real)) {
             Volume vol = volume(id);
             requireDevice(vol);
             Attachment.Access access = access(cap);
-            if (access == Attachment.Access.MOUNT && !NodePaths.exists(path)) {
-                createDirectory("staging_target_path", path);
+            requireUnused("staging_target_path", path, real,
+                    a -> a.kind() == Attachment.Kind.STAGED && a.volumeId().equals(id));
+            if (access == Attachment.Access.MOUNT) {
+                // Also refuses a path of another type before mkfs runs.
+                createDirectory("staging_target_path", real);
             }
-            Path real = resolve("staging_target_path", path);
             Attachment wanted = new Attachment(Attachment.Kind.STAGED, Attachment.Phase.PENDING, id, path, real,
                     access, fsType(cap), mountFlags(cap), cap.getAccessMode().getMode().name(), false, "", false,
                     id, vol.devicePath(), vol.eraseAfter());
@@ -300,7 +309,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private void unstage(NodeUnstageVolumeRequest req) throws Exception {
         String id = require("volume_id", req.getVolumeId());
         Path path = NodePaths.parse("staging_target_path", req.getStagingTargetPath());
-        try (VolumeLocks.Held held = lock(id)) {
+        try (VolumeLocks.Held held = lock(id);
+             VolumeLocks.Held atPath = lockPath("staging_target_path", NodePaths.resolveOr("staging_target_path", path, path))) {
             Optional<Attachment> rec = state.staged(id);
             if (rec.isPresent() && !rec.get().path().equals(path)) {
                 throw Status.FAILED_PRECONDITION.withDescription("volume " + id + " is staged at "
@@ -312,6 +322,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                         + published.get(0).path() + "; unpublish it first").asRuntimeException();
             }
             Path real = NodePaths.resolveOr("staging_target_path", path, rec.map(Attachment::realPath).orElse(path));
+            if (rec.isEmpty() && recordedOtherwise("staging_target_path", id, path, real)) {
+                return;
+            }
             if (rec.isEmpty() && !holdsVolume(id, real)) {
                 // Not staged here by the driver: whatever is mounted at the path belongs to someone else.
                 LOG.info("volume {} is not staged at {}; nothing to do", id, path);
@@ -351,7 +364,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
             return;
         }
         Path staging = NodePaths.parse("staging_target_path", req.getStagingTargetPath());
-        try (VolumeLocks.Held held = lock(id)) {
+        Path real = resolve("target_path", target);
+        try (VolumeLocks.Held held = lock(id); VolumeLocks.Held atPath = lockPath("target_path", real)) {
             Volume vol = volume(id);
             Attachment stage = state.staged(id)
                     .filter(s -> s.phase() == Attachment.Phase.DONE)
@@ -366,7 +380,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                 throw Status.FAILED_PRECONDITION.withDescription("volume " + id + " is staged for "
                         + stage.access() + " access, not " + access).asRuntimeException();
             }
-            Path real = resolve("target_path", target);
+            requireUnused("target_path", target, real, a -> a.kind() == Attachment.Kind.PUBLISHED);
             boolean readOnly = req.getReadonly() || VolumeCapabilities.isReadOnlyMode(cap);
             Attachment wanted = new Attachment(Attachment.Kind.PUBLISHED, Attachment.Phase.PENDING, id, target, real,
                     access, fsType(cap), mountFlags(cap), cap.getAccessMode().getMode().name(), req.getReadonly(),
@@ -375,15 +389,21 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
             Conflicts.publish(existing, state.publishedOf(id), wanted).ifPresent(s -> {
                 throw s.asRuntimeException();
             });
-            Optional<MountInfo> top = MountTable.read().top(real);
+            MountTable mounts = MountTable.read();
+            Optional<MountInfo> top = mounts.top(real);
             if (top.isPresent()) {
-                if (existing.isPresent() && existing.get().phase() == Attachment.Phase.DONE) {
+                if (existing.isPresent() && existing.get().phase() == Attachment.Phase.DONE
+                        && showsVolume(vol.devicePath(), access, real, mounts)) {
                     LOG.debug("volume {} is already published at {}", id, target);
                     return;
                 }
                 throw Status.FAILED_PRECONDITION.withDescription("target path " + target + " already has "
                         + top.get().source() + " (" + top.get().fsType() + ") mounted, which the driver has no"
                         + " record of").asRuntimeException();
+            }
+            requireType("target_path", real, access == Attachment.Access.MOUNT);
+            if (access == Attachment.Access.MOUNT) {
+                requireStagingMount(stage, vol, mounts);
             }
             state.put(wanted);
             FaultPoints.reached(FAULT_PUBLISH_RECORDED);
@@ -418,15 +438,19 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
             throw new InvalidRequestException("CSI ephemeral inline volumes must have mount access, not block");
         }
         VolumeParameters params = VolumeParameters.parse(req.getVolumeContextMap(), VolumeParameters.Origin.EPHEMERAL_INLINE);
-        String deviceId = VolumeIds.fromName(id);
-        try (VolumeLocks.Held held = lock(id)) {
-            Path real = resolve("target_path", target);
+        // Never the ID of a persistent volume, even when kubelet's ID equals one's name or ID.
+        String deviceId = VolumeIds.ephemeral(id);
+        Path real = resolve("target_path", target);
+        try (VolumeLocks.Held held = lock(id); VolumeLocks.Held atPath = lockPath("target_path", real)) {
+            requireUnused("target_path", target, real, a -> a.kind() == Attachment.Kind.PUBLISHED);
+            // Before the volume is created: a target that cannot be mounted on is refused first.
+            requireType("target_path", real, true);
             boolean readOnly = req.getReadonly() || VolumeCapabilities.isReadOnlyMode(cap);
             Attachment wanted = new Attachment(Attachment.Kind.PUBLISHED, Attachment.Phase.PENDING, id, target, real,
                     Attachment.Access.MOUNT, fsType(cap), mountFlags(cap), cap.getAccessMode().getMode().name(),
                     req.getReadonly(), "", true, deviceId, Path.of(""), params.eraseAfter());
             Optional<Attachment> existing = state.publishedAt(target);
-            Conflicts.publish(existing, state.publishedOf(id), wanted).ifPresent(s -> {
+            Conflicts.publish(existing, state.publishedOf(deviceId), wanted).ifPresent(s -> {
                 throw s.asRuntimeException();
             });
             boolean fresh = existing.isEmpty() || existing.get().phase() != Attachment.Phase.DONE;
@@ -489,13 +513,17 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private void unpublish(NodeUnpublishVolumeRequest req) throws Exception {
         String id = require("volume_id", req.getVolumeId());
         Path target = NodePaths.parse("target_path", req.getTargetPath());
-        try (VolumeLocks.Held held = lock(id)) {
+        try (VolumeLocks.Held held = lock(id);
+             VolumeLocks.Held atPath = lockPath("target_path", NodePaths.resolveOr("target_path", target, target))) {
             Optional<Attachment> rec = state.publishedAt(target);
             if (rec.isPresent() && !rec.get().volumeId().equals(id)) {
                 throw Status.FAILED_PRECONDITION.withDescription("target path " + target + " holds volume "
                         + rec.get().volumeId() + ", not " + id).asRuntimeException();
             }
             Path real = NodePaths.resolveOr("target_path", target, rec.map(Attachment::realPath).orElse(target));
+            if (rec.isEmpty() && recordedOtherwise("target_path", id, target, real)) {
+                return;
+            }
             if (rec.isEmpty() && !holdsVolume(id, real)) {
                 // Not published here by the driver: what is at the path, mounted or not, is not the
                 // driver's to unmount or delete.
@@ -510,9 +538,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
             removeTarget(real);
             if (rec.isPresent()) {
                 if (rec.get().ephemeral()) {
-                    devices.deleteVolume(rec.get().deviceId(), rec.get().eraseAfter());
-                    LOG.info("ephemeral volume {} (device {}) deleted{}", id, rec.get().deviceId(),
-                            rec.get().eraseAfter() ? " and erased" : "");
+                    deleteEphemeral(rec.get());
                     FaultPoints.reached(FAULT_EPHEMERAL_DELETED);
                 }
                 state.remove(rec.get());
@@ -531,15 +557,27 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
 
     private NodeGetVolumeStatsResponse stats(NodeGetVolumeStatsRequest req) throws Exception {
         String id = require("volume_id", req.getVolumeId());
-        Path path = NodePaths.parse("volume_path", req.getVolumePath());
+        String given = require("volume_path", req.getVolumePath());
+        Path path;
+        try {
+            path = NodePaths.parse("volume_path", given);
+        } catch (InvalidRequestException e) {
+            // The driver never puts a volume at a path it would refuse, so the volume is not there.
+            throw Status.NOT_FOUND.withDescription("volume " + id + " does not exist on the specified path: "
+                    + e.getMessage()).asRuntimeException();
+        }
         // No volume lock: statistics must never make a concurrent stage or publish fail with ABORTED.
         Attachment a = state.publishedAt(path).filter(p -> p.volumeId().equals(id))
                 .or(() -> state.staged(id).filter(s -> s.path().equals(path)))
                 .filter(r -> r.phase() == Attachment.Phase.DONE)
                 .orElseThrow(() -> Status.NOT_FOUND.withDescription("volume " + id + " is neither staged nor"
                         + " published at " + path).asRuntimeException());
-        if (!NodePaths.exists(a.realPath())) {
-            throw Status.NOT_FOUND.withDescription("volume path " + path + " does not exist").asRuntimeException();
+        boolean expectMount = !(a.kind() == Attachment.Kind.STAGED && a.access() == Attachment.Access.BLOCK);
+        if (expectMount && !showsVolume(a.devicePath(), a.access(), a.realPath(), MountTable.read())) {
+            // Whatever is there now (the host's directory, another filesystem) is not the volume:
+            // its figures would describe something else.
+            throw Status.NOT_FOUND.withDescription("volume " + id + " is not mounted at " + path)
+                    .asRuntimeException();
         }
         List<String> problems = new ArrayList<>();
         try {
@@ -553,21 +591,16 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
         if (!Files.exists(a.devicePath())) {
             problems.add("device " + a.devicePath() + " has disappeared");
         }
-        boolean expectMount = !(a.kind() == Attachment.Kind.STAGED && a.access() == Attachment.Access.BLOCK);
-        boolean mounted = MountTable.read().isMountPoint(a.realPath());
-        if (expectMount && !mounted) {
-            problems.add(path + " is no longer mounted");
-        }
         NodeGetVolumeStatsResponse.Builder b = NodeGetVolumeStatsResponse.newBuilder();
-        if (a.access() == Attachment.Access.MOUNT && mounted) {
+        if (a.access() == Attachment.Access.MOUNT) {
             FsStats fs = FsStats.of(a.realPath());
             b.addUsage(usage(fs.totalBytes(), fs.availableBytes(), fs.usedBytes(),
                     dev.pmemcsi.csi.v1.VolumeUsage.Unit.BYTES));
             b.addUsage(usage(fs.totalInodes(), fs.freeInodes(), fs.usedInodes(),
                     dev.pmemcsi.csi.v1.VolumeUsage.Unit.INODES));
-        } else if (a.access() == Attachment.Access.BLOCK && (mounted || !expectMount)) {
+        } else {
             try {
-                long size = BlockDevice.sizeOf(mounted ? a.realPath() : a.devicePath());
+                long size = BlockDevice.sizeOf(expectMount ? a.realPath() : a.devicePath());
                 b.addUsage(dev.pmemcsi.csi.v1.VolumeUsage.newBuilder()
                         .setTotal(size).setUnit(dev.pmemcsi.csi.v1.VolumeUsage.Unit.BYTES));
             } catch (NativeException e) {
@@ -595,7 +628,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     public Optional<String> usage(String volumeId) {
         List<String> where = new ArrayList<>();
         for (Attachment a : state.all()) {
-            if (a.volumeId().equals(volumeId) || a.deviceId().equals(volumeId)) {
+            // By the device's ID: kubelet's ID of an ephemeral volume may equal a persistent volume's.
+            if (a.deviceId().equals(volumeId)) {
                 where.add((a.kind() == Attachment.Kind.STAGED ? "staged at " : "published at ") + a.path());
             }
         }
@@ -619,6 +653,22 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
         }
     }
 
+    /**
+     * Deletes the volume an ephemeral publication created. Only a volume with an ephemeral ID
+     * (see {@link VolumeIds#ephemeral}) is ever deleted: a record from before those IDs may name a
+     * persistent volume that an ephemeral publish reused, whose data must survive.
+     */
+    private void deleteEphemeral(Attachment a) throws DeviceException {
+        if (!VolumeIds.isEphemeral(a.deviceId())) {
+            LOG.warn("ephemeral volume {} at {} uses volume {}, whose ID is not an ephemeral volume's; it is"
+                    + " left in place", a.volumeId(), a.path(), a.deviceId());
+            return;
+        }
+        devices.deleteVolume(a.deviceId(), a.eraseAfter());
+        LOG.info("ephemeral volume {} (device {}) deleted{}", a.volumeId(), a.deviceId(),
+                a.eraseAfter() ? " and erased" : "");
+    }
+
     /** Unmounts, removes what the driver created, deletes an ephemeral volume, forgets the record. */
     private void tearDown(Attachment a, boolean removeTarget) throws Exception {
         unmountAll(a.realPath());
@@ -626,7 +676,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
             removeTarget(a.realPath());
         }
         if (a.ephemeral()) {
-            devices.deleteVolume(a.deviceId(), a.eraseAfter());
+            deleteEphemeral(a);
         }
         state.remove(a);
     }
@@ -655,11 +705,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
             }
             LOG.warn("{} of volume {} at {} is not mounted (host reboot?); restoring it", a.kind(), a.volumeId(), a.path());
             if (a.kind() == Attachment.Kind.STAGED || a.ephemeral()) {
-                if (!NodePaths.exists(a.realPath())) {
-                    Files.createDirectory(a.realPath());
-                }
-                filesystems.mount(vol.get(), a.fsType(), a.mountFlags(),
-                        a.readOnly() || a.accessMode().equals("SINGLE_NODE_READER_ONLY"), a.realPath(), false);
+                remount(a, vol.get());
             } else {
                 long flags = a.readOnly() || a.accessMode().equals("SINGLE_NODE_READER_ONLY") ? MountOptions.MS_RDONLY : 0;
                 if (a.access() == Attachment.Access.MOUNT) {
@@ -683,6 +729,102 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
 
     // ------------------------------------------------------------------ helpers
 
+    /**
+     * Refuses a path that the records give to something else: another volume's staging or
+     * publication, or a staging where a publication is asked for and the reverse.
+     *
+     * @param mine the records at the path that the request may find there (its own repeat)
+     */
+    private void requireUnused(String field, Path path, Path real, Predicate<Attachment> mine) {
+        for (Attachment a : state.at(real)) {
+            if (!mine.test(a)) {
+                throw Status.FAILED_PRECONDITION.withDescription(field + " " + path + " is already "
+                        + (a.kind() == Attachment.Kind.STAGED ? "the staging path" : "a publication target")
+                        + " of volume " + a.volumeId()).asRuntimeException();
+            }
+        }
+    }
+
+    /**
+     * For an unstage or unpublish whose volume has no record at the path: whether the path is
+     * recorded as something else, which such a call must never unmount or remove. True (answered
+     * OK, nothing done) when it belongs to another volume; FAILED_PRECONDITION when it is this
+     * volume's staging path asked to be unpublished, or its publication asked to be unstaged.
+     */
+    private boolean recordedOtherwise(String field, String id, Path path, Path real) {
+        List<Attachment> there = state.at(real);
+        if (there.isEmpty()) {
+            return false;
+        }
+        Attachment a = there.get(0);
+        String what = a.kind() == Attachment.Kind.STAGED ? "the staging path" : "a publication target";
+        if (a.volumeId().equals(id)) {
+            throw Status.FAILED_PRECONDITION.withDescription(field + " " + path + " is " + what + " of volume " + id
+                    + ", not " + (a.kind() == Attachment.Kind.STAGED ? "a publication; NodeUnstageVolume"
+                    : "a staging; NodeUnpublishVolume") + " removes it").asRuntimeException();
+        }
+        LOG.info("{} {} is {} of volume {}, not of {}; nothing to do", field, path, what, a.volumeId(), id);
+        return true;
+    }
+
+    /** Mounts a recorded staging (or ephemeral volume) again, as it was, without ever formatting. */
+    private void remount(Attachment a, Volume vol) throws Exception {
+        String field = a.kind() == Attachment.Kind.STAGED ? "staging_target_path" : "target_path";
+        createDirectory(field, a.realPath());
+        filesystems.mount(vol, a.fsType(), a.mountFlags(),
+                a.readOnly() || a.accessMode().equals("SINGLE_NODE_READER_ONLY"), a.realPath(), false);
+    }
+
+    /**
+     * Publishing binds the staging directory, so it must hold the volume's filesystem: binding the
+     * bare directory would hand the pod the node's root disk. A staging mount that vanished (an
+     * unmount behind the driver's back) is restored from the record; anything else mounted there
+     * is refused.
+     */
+    private void requireStagingMount(Attachment stage, Volume vol, MountTable mounts) throws Exception {
+        if (showsVolume(vol.devicePath(), Attachment.Access.MOUNT, stage.realPath(), mounts)) {
+            return;
+        }
+        Optional<MountInfo> top = mounts.top(stage.realPath());
+        if (top.isPresent()) {
+            throw Status.FAILED_PRECONDITION.withDescription("staging path " + stage.path() + " of volume "
+                    + stage.volumeId() + " has " + top.get().source() + " (" + top.get().fsType() + ") mounted,"
+                    + " not the volume's filesystem; unstage and stage the volume again").asRuntimeException();
+        }
+        requireDevice(vol);
+        LOG.warn("volume {} is recorded as staged at {}, but its filesystem is no longer mounted there;"
+                + " mounting it again", stage.volumeId(), stage.path());
+        remount(stage, vol);
+    }
+
+    /**
+     * Whether {@code real} shows the volume whose block device is {@code device}: its filesystem
+     * (mount access, directly or through a bind) or its device node bound onto a file (block).
+     */
+    private static boolean showsVolume(Path device, Attachment.Access access, Path real, MountTable mounts)
+            throws IOException {
+        Optional<MountInfo> top = mounts.top(real);
+        if (top.isEmpty()) {
+            return false;
+        }
+        DeviceNumber devNo;
+        try {
+            devNo = DeviceNumber.ofBlockDevice(device);
+        } catch (NativeException e) {
+            // The device node is gone: the mount table's record of it is the only witness left.
+            return access == Attachment.Access.BLOCK ? top.get().root().equals("/" + device.getFileName())
+                    : top.get().source().equals(device.toString());
+        }
+        if (access == Attachment.Access.MOUNT) {
+            return devNo.matches(top.get());
+        }
+        try {
+            return devNo.equals(DeviceNumber.ofBlockDevice(real));
+        } catch (NativeException e) {
+            return false;
+        }
+    }
+
     private static void awaitRecord(FutureTask<Void> record) throws IOException, InterruptedException {
         try {
             record.get();
@@ -704,7 +846,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
         if (top.isEmpty()) {
             return false;
         }
-        for (String deviceId : List.of(id, VolumeIds.fromName(id))) {
+        for (String deviceId : List.of(id, VolumeIds.ephemeral(id))) {
             if (!VolumeIds.isValid(deviceId)) {
                 continue;
             }
@@ -789,12 +931,24 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
         }
     }
 
+    /** Refuses an existing path of the wrong type: a mount needs a directory, a block volume a file. */
+    private static void requireType(String field, Path p, boolean directory) {
+        if (!NodePaths.exists(p)) {
+            return;
+        }
+        if (directory && !Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+            throw Status.FAILED_PRECONDITION.withDescription(field + " " + p + " exists and is not a directory")
+                    .asRuntimeException();
+        }
+        if (!directory && !Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
+            throw Status.FAILED_PRECONDITION.withDescription(field + " " + p + " exists and is not a file;"
+                    + " a block volume is bound onto a file").asRuntimeException();
+        }
+    }
+
     private static boolean createDirectory(String field, Path p) throws IOException {
         if (NodePaths.exists(p)) {
-            if (!Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
-                throw Status.FAILED_PRECONDITION.withDescription(field + " " + p + " exists and is not a directory")
-                        .asRuntimeException();
-            }
+            requireType(field, p, true);
             return false;
         }
         try {
@@ -808,10 +962,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
 
     private static boolean createFile(Path p) throws IOException {
         if (NodePaths.exists(p)) {
-            if (!Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
-                throw Status.FAILED_PRECONDITION.withDescription("target_path " + p + " exists and is not a file;"
-                        + " a block volume is bound onto a file").asRuntimeException();
-            }
+            requireType("target_path", p, false);
             return false;
         }
         Files.createFile(p);
@@ -827,7 +978,12 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
         }
     }
 
+    /** The persistent volume {@code id}; an ephemeral volume is only ever published inline, by its pod. */
     private Volume volume(String id) throws DeviceException {
+        if (VolumeIds.isEphemeral(id)) {
+            throw Status.NOT_FOUND.withDescription("volume " + id + " is a CSI ephemeral inline volume, not a"
+                    + " persistent volume; only its pod's inline volume publishes it").asRuntimeException();
+        }
         return devices.getVolume(id).orElseThrow(() -> Status.NOT_FOUND.withDescription("volume " + id
                 + " does not exist on node " + config.nodeId()).asRuntimeException());
     }
@@ -841,6 +997,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
 
     private VolumeLocks.Held lock(String id) {
         return locks.tryAcquire(id).orElseThrow(() -> DeviceStatus.busy(id));
+    }
+
+    private VolumeLocks.Held lockPath(String field, Path real) {
+        return pathLocks.tryAcquire(real.toString()).orElseThrow(() -> Status.ABORTED.withDescription(
+                "another operation on " + field + " " + real + " is in progress; retry later").asRuntimeException());
     }
 
     private static String require(String field, String value) throws InvalidRequestException {

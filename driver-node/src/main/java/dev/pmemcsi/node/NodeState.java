@@ -87,11 +87,25 @@ public final class NodeState {
         return Optional.ofNullable(records.get(publishedFile(target)));
     }
 
-    /** Publications of {@code volumeId}, at any target. */
-    public List<Attachment> publishedOf(String volumeId) {
+    /**
+     * Publications of the volume whose device manager ID is {@code deviceId}, at any target. For a
+     * persistent volume that is its volume ID; an ephemeral volume's differs from kubelet's ID.
+     */
+    public List<Attachment> publishedOf(String deviceId) {
         List<Attachment> result = new ArrayList<>();
         for (Attachment a : records.values()) {
-            if (a.kind() == Attachment.Kind.PUBLISHED && a.volumeId().equals(volumeId)) {
+            if (a.kind() == Attachment.Kind.PUBLISHED && a.deviceId().equals(deviceId)) {
+                result.add(a);
+            }
+        }
+        return result;
+    }
+
+    /** Records whose (resolved) path is {@code realPath}: stagings and publications alike. */
+    public List<Attachment> at(Path realPath) {
+        List<Attachment> result = new ArrayList<>();
+        for (Attachment a : records.values()) {
+            if (a.realPath().equals(realPath)) {
                 result.add(a);
             }
         }

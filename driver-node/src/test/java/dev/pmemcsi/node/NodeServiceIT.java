@@ -23,6 +23,7 @@ import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.nativeio.BlockDevice;
 import dev.pmemcsi.nativeio.mount.MountInfo;
+import dev.pmemcsi.nativeio.mount.MountOptions;
 import dev.pmemcsi.nativeio.mount.MountTable;
 import dev.pmemcsi.nativeio.mount.Mounter;
 import io.grpc.Status;
@@ -38,6 +39,11 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -319,6 +325,31 @@ class NodeServiceIT {
         assertTrue(node.service.usage(id).isEmpty());
     }
 
+    @Test
+    void pathsOfTheWrongTypeAreRefusedBeforeMkfs() throws Exception {
+        String id = volume("pvc-wrong-type", false);
+        Path staging = staging(id);
+        Files.delete(staging);
+        Files.createFile(staging);
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                () -> stage(id, staging, mount("ext4", Mode.SINGLE_NODE_WRITER)));
+        assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode(), e.getStatus().toString());
+        assertTrue(e.getStatus().getDescription().contains("is not a directory"), e.getStatus().getDescription());
+        assertEquals("", LoopDevice.run("wipefs", "-n", device(id)).strip(),
+                "mkfs never ran on the device");
+        assertTrue(node.service.usage(id).isEmpty());
+
+        // An ephemeral volume is not even created for a target that is a file.
+        String kubeletId = "csi-wrong-type";
+        Path target = target("pod-wt", kubeletId);
+        Files.createFile(target);
+        assertEquals(Status.Code.FAILED_PRECONDITION,
+                code(() -> node.stub.nodePublishVolume(ephemeralRequest(kubeletId, target, "ext4", null))));
+        assertTrue(devices.erasedVolumes().isEmpty(), "no ephemeral volume was created and deleted again");
+        assertTrue(devices.getVolume(VolumeIds.ephemeral(kubeletId)).isEmpty());
+        assertTrue(Files.isRegularFile(target));
+    }
+
     // ------------------------------------------------------------------ raw block
 
     @Test
@@ -386,7 +417,7 @@ class NodeServiceIT {
     @ValueSource(strings = {"ext4", "xfs"})
     void ephemeralVolumeLivesFromPublishToUnpublish(String fs) throws Exception {
         String kubeletId = "csi-4f1e0c" + fs;
-        String deviceId = VolumeIds.fromName(kubeletId);
+        String deviceId = VolumeIds.ephemeral(kubeletId);
         LoopDevice loop = LoopDevice.create(root, "eph-" + fs, DEVICE_BYTES);
         loops.add(loop);
         devices.setDevice(deviceId, loop.device, false);
@@ -419,7 +450,7 @@ class NodeServiceIT {
         String kubeletId = "csi-noerase";
         LoopDevice loop = LoopDevice.create(root, "eph-noerase", DEVICE_BYTES);
         loops.add(loop);
-        devices.setDevice(VolumeIds.fromName(kubeletId), loop.device, false);
+        devices.setDevice(VolumeIds.ephemeral(kubeletId), loop.device, false);
         Path target = target("pod-n", kubeletId);
         node.stub.nodePublishVolume(ephemeralRequest(kubeletId, target, "ext4", "false"));
         unpublish(kubeletId, target);
@@ -430,7 +461,7 @@ class NodeServiceIT {
     @Test
     void failedEphemeralPublishLeavesNoVolume() throws Exception {
         String kubeletId = "csi-fails";
-        String deviceId = VolumeIds.fromName(kubeletId);
+        String deviceId = VolumeIds.ephemeral(kubeletId);
         LoopDevice loop = LoopDevice.create(root, "eph-fail", DEVICE_BYTES);
         loops.add(loop);
         devices.setDevice(deviceId, loop.device, true);
@@ -440,6 +471,167 @@ class NodeServiceIT {
         assertTrue(devices.getVolume(deviceId).isEmpty());
         assertFalse(Files.exists(target));
         assertTrue(node.service.usage(deviceId).isEmpty());
+    }
+
+    @Test
+    void anEphemeralVolumeNeverUsesOrDeletesAPersistentVolume() throws Exception {
+        // A persistent volume as CreateVolume makes it for the name "shared-name", staged, with data.
+        String name = "shared-name";
+        String persistent = volume(VolumeIds.fromName(name), false);
+        Path staging = staging(persistent);
+        VolumeCapability cap = mount("ext4", Mode.SINGLE_NODE_WRITER);
+        stage(persistent, staging, cap);
+        Files.writeString(staging.resolve("precious"), "persistent data");
+        Path device = devices.getVolume(persistent).orElseThrow().devicePath();
+
+        // kubelet's ephemeral volume ID equal to the persistent volume's name, then to its ID.
+        for (String kubeletId : List.of(name, persistent)) {
+            String deviceId = VolumeIds.ephemeral(kubeletId);
+            LoopDevice loop = LoopDevice.create(root, "eph-clash-" + loops.size(), DEVICE_BYTES);
+            loops.add(loop);
+            devices.setDevice(deviceId, loop.device, false);
+            Path target = target("pod-clash", kubeletId);
+            node.stub.nodePublishVolume(ephemeralRequest(kubeletId, target, "ext4", "false"));
+            assertEquals(loop.device.toString(), mountAt(target).source(), kubeletId);
+            assertFalse(Files.exists(target.resolve("precious")), "the pod never sees the persistent volume's data");
+            unpublish(kubeletId, target);
+            assertTrue(devices.getVolume(deviceId).isEmpty(), "the ephemeral volume is deleted");
+            assertTrue(devices.getVolume(persistent).isPresent(), "the persistent volume is not");
+        }
+        assertEquals(device.toString(), mountAt(staging).source());
+        assertEquals("persistent data", Files.readString(staging.resolve("precious")));
+        assertEquals("staged at " + staging, node.service.usage(persistent).orElseThrow());
+        unstage(persistent, staging);
+    }
+
+    // ------------------------------------------------------------------ one path, one volume
+
+    private static final int ROUNDS = 6;
+
+    /** Runs both calls at once (released by one latch) and returns their codes, OK included. */
+    private static List<Status.Code> race(Runnable a, Runnable b) throws Exception {
+        CountDownLatch ready = new CountDownLatch(2);
+        CountDownLatch go = new CountDownLatch(1);
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            List<Future<Status.Code>> results = new ArrayList<>();
+            for (Runnable call : List.of(a, b)) {
+                results.add(pool.submit(() -> {
+                    ready.countDown();
+                    go.await();
+                    try {
+                        call.run();
+                        return Status.Code.OK;
+                    } catch (StatusRuntimeException e) {
+                        return e.getStatus().getCode();
+                    }
+                }));
+            }
+            ready.await();
+            go.countDown();
+            List<Status.Code> codes = new ArrayList<>();
+            for (Future<Status.Code> f : results) {
+                codes.add(f.get(60, TimeUnit.SECONDS));
+            }
+            return codes;
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void twoVolumesNeverShareAStagingPath() throws Exception {
+        String a = volume("pvc-share-a", false);
+        String b = volume("pvc-share-b", false);
+        Path shared = staging("shared");
+        VolumeCapability cap = mount("ext4", Mode.SINGLE_NODE_WRITER);
+        for (int round = 0; round < ROUNDS; round++) {
+            List<Status.Code> codes = race(() -> stage(a, shared, cap), () -> stage(b, shared, cap));
+            assertEquals(1, codes.stream().filter(c -> c == Status.Code.OK).count(), "round " + round + ": " + codes);
+            assertTrue(codes.stream().allMatch(c -> c == Status.Code.OK || c == Status.Code.ABORTED
+                    || c == Status.Code.FAILED_PRECONDITION), "round " + round + ": " + codes);
+            String winner = codes.get(0) == Status.Code.OK ? a : b;
+            String loser = winner.equals(a) ? b : a;
+            assertEquals(1, MountTable.read().at(shared).size(), "round " + round + ": one mount");
+            assertEquals(devices.getVolume(winner).orElseThrow().devicePath().toString(), mountAt(shared).source());
+            assertTrue(node.service.usage(loser).isEmpty(), "round " + round);
+
+            // Once the path is taken, a second volume is refused without any race.
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> stage(loser, shared, cap));
+            assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode());
+            assertTrue(e.getStatus().getDescription().contains(winner), e.getStatus().getDescription());
+            unstage(loser, shared);
+            assertTrue(mounted(shared), "unstaging the other volume leaves the winner's mount alone");
+            unstage(winner, shared);
+            assertFalse(mounted(shared));
+        }
+    }
+
+    @Test
+    void twoVolumesNeverShareATarget() throws Exception {
+        String a = volume("pvc-tgt-a", false);
+        String b = volume("pvc-tgt-b", false);
+        Path sa = staging(a);
+        Path sb = staging(b);
+        Path shared = target("pod-shared", "shared");
+        VolumeCapability cap = mount("ext4", Mode.SINGLE_NODE_WRITER);
+        stage(a, sa, cap);
+        stage(b, sb, cap);
+        for (int round = 0; round < ROUNDS; round++) {
+            List<Status.Code> codes = race(() -> publish(a, sa, shared, cap, false),
+                    () -> publish(b, sb, shared, cap, false));
+            assertEquals(1, codes.stream().filter(c -> c == Status.Code.OK).count(), "round " + round + ": " + codes);
+            assertTrue(codes.stream().allMatch(c -> c == Status.Code.OK || c == Status.Code.ABORTED
+                    || c == Status.Code.ALREADY_EXISTS), "round " + round + ": " + codes);
+            String winner = codes.get(0) == Status.Code.OK ? a : b;
+            assertEquals(1, MountTable.read().at(shared).size(), "round " + round + ": one mount");
+            assertEquals(devices.getVolume(winner).orElseThrow().devicePath().toString(), mountAt(shared).source());
+            unpublish(winner, shared);
+            assertFalse(mounted(shared));
+        }
+        unstage(a, sa);
+        unstage(b, sb);
+    }
+
+    @Test
+    void stagingMountsAndPublicationsAreNeverMistakenForEachOther() throws Exception {
+        String id = volume("pvc-mixup", false);
+        Path staging = staging(id);
+        Path target = target("pod-mx", id);
+        VolumeCapability cap = mount("ext4", Mode.SINGLE_NODE_WRITER);
+        stage(id, staging, cap);
+        publish(id, staging, target, cap, false);
+
+        // Unpublish at the volume's own staging path: that is no publication.
+        assertEquals(Status.Code.FAILED_PRECONDITION, code(() -> unpublish(id, staging)));
+        assertTrue(mounted(staging), "the staging mount stays");
+        assertTrue(Files.isDirectory(staging), "kubelet's staging directory stays");
+        assertEquals(device(id), mountAt(target).source());
+        // Publish onto a staging path, stage onto a publication target.
+        assertEquals(Status.Code.FAILED_PRECONDITION, code(() -> publish(id, staging, staging, cap, false)));
+        assertEquals(1, MountTable.read().at(staging).size());
+
+        // Unstage at a publication target, with kubelet's ID of an ephemeral volume published there.
+        String kubeletId = "csi-mixup";
+        LoopDevice loop = LoopDevice.create(root, "eph-mixup", DEVICE_BYTES);
+        loops.add(loop);
+        devices.setDevice(VolumeIds.ephemeral(kubeletId), loop.device, false);
+        Path eph = target("pod-mx2", kubeletId);
+        node.stub.nodePublishVolume(ephemeralRequest(kubeletId, eph, "ext4", null));
+        assertEquals(Status.Code.FAILED_PRECONDITION, code(() -> unstage(kubeletId, eph)));
+        assertEquals(loop.device.toString(), mountAt(eph).source(), "the publication stays");
+        String other = volume("pvc-mixup-2", false);
+        assertEquals(Status.Code.FAILED_PRECONDITION, code(() -> stage(other, target, cap)));
+        assertEquals(1, MountTable.read().at(target).size());
+
+        unpublish(kubeletId, eph);
+        unpublish(id, target);
+        unstage(id, staging);
+        assertFalse(mounted(staging));
+    }
+
+    private String device(String id) throws Exception {
+        return devices.getVolume(id).orElseThrow().devicePath().toString();
     }
 
     // ------------------------------------------------------------------ stats and health
@@ -468,12 +660,85 @@ class NodeServiceIT {
         devices.setDevice(id, loops.get(0).device, false);
 
         new Mounter().unmount(target);
-        NodeGetVolumeStatsResponse lost = stats(id, target);
-        assertTrue(lost.getVolumeCondition().getAbnormal());
-        assertTrue(lost.getVolumeCondition().getMessage().contains("no longer mounted"), lost.toString());
-        assertEquals(0, lost.getUsageCount(), "no figures of the wrong filesystem");
+        StatusRuntimeException lost = assertThrows(StatusRuntimeException.class, () -> stats(id, target));
+        assertEquals(Status.Code.NOT_FOUND, lost.getStatus().getCode(), "no figures of the wrong filesystem");
+        assertTrue(lost.getStatus().getDescription().contains("is not mounted at " + target), lost.getStatus().toString());
 
         unpublish(id, target);
+        unstage(id, staging);
+    }
+
+    private void mountTmpfs(Path at) throws Exception {
+        new Mounter().mount(Path.of("tmpfs"), at, "tmpfs", MountOptions.of(List.of("size=1m")));
+    }
+
+    @Test
+    void statsNeverDescribeAnotherFilesystem() throws Exception {
+        String id = volume("pvc-stats-foreign", false);
+        Path staging = staging(id);
+        Path target = target("pod-sf", id);
+        VolumeCapability cap = mount("ext4", Mode.SINGLE_NODE_WRITER);
+        stage(id, staging, cap);
+        publish(id, staging, target, cap, false);
+
+        // The publication's mount replaced by another filesystem: its figures are not the volume's.
+        new Mounter().unmount(target);
+        mountTmpfs(target);
+        assertEquals(Status.Code.NOT_FOUND, code(() -> stats(id, target)));
+        assertEquals("tmpfs", mountAt(target).fsType(), "stats have no side effects");
+        new Mounter().unmount(target);
+
+        unpublish(id, target);
+        // The staging mount gone: the staging path is the host's directory, not the volume.
+        new Mounter().unmount(staging);
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> stats(id, staging));
+        assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode());
+        assertTrue(e.getStatus().getDescription().contains("volume " + id + " is not mounted at " + staging),
+                e.getStatus().getDescription());
+        assertFalse(mounted(staging), "stats have no side effects");
+        unstage(id, staging);
+    }
+
+    @Test
+    void publishRestoresAVanishedStagingMount() throws Exception {
+        String id = volume("pvc-vanished", false);
+        Path staging = staging(id);
+        Path target = target("pod-v", id);
+        VolumeCapability cap = mount("ext4", Mode.SINGLE_NODE_WRITER);
+        stage(id, staging, cap);
+        Files.writeString(staging.resolve("on-the-volume"), "volume data");
+        new Mounter().unmount(staging);
+        Files.writeString(staging.resolve("on-the-host"), "host disk");
+
+        publish(id, staging, target, cap, false);
+        Path device = devices.getVolume(id).orElseThrow().devicePath();
+        assertEquals(device.toString(), mountAt(staging).source(), "the staging mount is restored from the record");
+        assertEquals(device.toString(), mountAt(target).source(), "the pod gets the volume, not the host's disk");
+        assertEquals("volume data", Files.readString(target.resolve("on-the-volume")));
+        assertFalse(Files.exists(target.resolve("on-the-host")));
+        unpublish(id, target);
+        unstage(id, staging);
+        Files.delete(staging.resolve("on-the-host"));
+    }
+
+    @Test
+    void publishRefusesAStagingPathThatHoldsAnotherFilesystem() throws Exception {
+        String id = volume("pvc-covered", false);
+        Path staging = staging(id);
+        Path target = target("pod-cv", id);
+        VolumeCapability cap = mount("ext4", Mode.SINGLE_NODE_WRITER);
+        stage(id, staging, cap);
+        new Mounter().unmount(staging);
+        mountTmpfs(staging);
+
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                () -> publish(id, staging, target, cap, false));
+        assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode(), e.getStatus().toString());
+        assertTrue(e.getStatus().getDescription().contains("tmpfs"), e.getStatus().getDescription());
+        assertFalse(mounted(target));
+        assertFalse(Files.exists(target));
+        assertEquals("staged at " + staging, node.service.usage(id).orElseThrow());
+        new Mounter().unmount(staging);
         unstage(id, staging);
     }
 
@@ -492,7 +757,7 @@ class NodeServiceIT {
         st.put(st.publishedAt(target).orElseThrow().withPhase(Attachment.Phase.PENDING));
 
         String kubeletId = "csi-crash";
-        String deviceId = VolumeIds.fromName(kubeletId);
+        String deviceId = VolumeIds.ephemeral(kubeletId);
         LoopDevice loop = LoopDevice.create(root, "eph-crash", DEVICE_BYTES);
         loops.add(loop);
         devices.setDevice(deviceId, loop.device, false);

@@ -17,6 +17,7 @@ import dev.pmemcsi.csi.v1.NodeUnstageVolumeRequest;
 import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.device.CapacityMath;
 import dev.pmemcsi.device.InMemoryDeviceManager;
+import dev.pmemcsi.device.VolumeIds;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.driver.DriverConfig;
@@ -120,7 +121,71 @@ class NodeServiceTest {
         assertEquals(Status.Code.INVALID_ARGUMENT, code(() -> node.stub.nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder()
                 .setStagingTargetPath(stage).build())));
         assertEquals(Status.Code.INVALID_ARGUMENT, code(() -> node.stub.nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
-                .setVolumeId("v").setVolumePath("relative").build())));
+                .setVolumeId("v").build())));
+        assertEquals(Status.Code.INVALID_ARGUMENT, code(() -> node.stub.nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
+                .setVolumePath(tmp.toString()).build())));
+    }
+
+    @Test
+    void statsOfAPathWhereTheVolumeIsNotAreNotFound() throws Exception {
+        devices.createVolume(new VolumeRequest("pvc-1", CapacityMath.GIB, 0, VolumeMode.FSDAX, false, Map.of()));
+        for (String path : List.of("some/path", "relative", tmp + "/a/../b", tmp.resolve("does-not-exist").toString(),
+                tmp.toString(), "/" + "x".repeat(5000))) {
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> node.stub.nodeGetVolumeStats(
+                    NodeGetVolumeStatsRequest.newBuilder().setVolumeId("pvc-1").setVolumePath(path).build()));
+            assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode(), path + ": " + e.getStatus());
+            assertTrue(e.getStatus().getDescription().contains("pvc-1"), e.getStatus().getDescription());
+        }
+    }
+
+    @Test
+    void anEphemeralVolumeIsNoPersistentVolume() throws Exception {
+        String eph = VolumeIds.ephemeral("csi-0123");
+        devices.createVolume(new VolumeRequest(eph, CapacityMath.GIB, 0, VolumeMode.FSDAX, true, Map.of()));
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> node.stub.nodeStageVolume(
+                NodeStageVolumeRequest.newBuilder().setVolumeId(eph).setStagingTargetPath(tmp.resolve("s").toString())
+                        .setVolumeCapability(EXT4).build()));
+        assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode(), e.getStatus().toString());
+        assertEquals(Status.Code.NOT_FOUND, code(() -> node.stub.nodePublishVolume(NodePublishVolumeRequest.newBuilder()
+                .setVolumeId(eph).setStagingTargetPath(tmp.resolve("s").toString())
+                .setTargetPath(tmp.resolve("t").toString()).setVolumeCapability(EXT4).build())));
+        assertTrue(Files.notExists(tmp.resolve("s")) && Files.notExists(tmp.resolve("t")));
+        assertTrue(devices.getVolume(eph).isPresent());
+    }
+
+    @Test
+    void badFlagsAndOverlongPathsAreInvalidArgumentBeforeAnyWork() throws Exception {
+        devices.createVolume(new VolumeRequest("pvc-1", CapacityMath.GIB, 0, VolumeMode.FSDAX, false, Map.of()));
+        String stage = tmp.resolve("kubelet/plugins/pmem-csi.dev/pvc-1/globalmount").toString();
+        List<VolumeCapability> bad = List.of(
+                mountCap("ext4", VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER, "ro", "rw"),
+                mountCap("ext4", VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER, "nouuid"),
+                mountCap("ext4", VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER, "prjquota"),
+                mountCap("ext4", VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER, "errors=panic"),
+                mountCap("", VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER, "errors=panic"),
+                mountCap("xfs", VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER, "data=journal"),
+                mountCap("xfs", VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER, "errors=panic"),
+                mountCap("xfs", VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER, "noatime", "strictatime"));
+        for (VolumeCapability cap : bad) {
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> node.stub.nodeStageVolume(
+                    NodeStageVolumeRequest.newBuilder().setVolumeId("pvc-1").setStagingTargetPath(stage)
+                            .setVolumeCapability(cap).build()));
+            assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), cap + ": " + e.getStatus());
+            assertEquals(Status.Code.INVALID_ARGUMENT, code(() -> node.stub.nodePublishVolume(
+                    NodePublishVolumeRequest.newBuilder().setVolumeId("pvc-1").setStagingTargetPath(stage)
+                            .setTargetPath(tmp.resolve("t").toString()).setVolumeCapability(cap).build())));
+        }
+        for (String path : List.of("/" + "p/".repeat(5000), tmp.resolve("n".repeat(256)).toString())) {
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> node.stub.nodeStageVolume(
+                    NodeStageVolumeRequest.newBuilder().setVolumeId("pvc-1").setStagingTargetPath(path)
+                            .setVolumeCapability(EXT4).build()));
+            assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), e.getStatus().toString());
+            assertEquals(Status.Code.INVALID_ARGUMENT, code(() -> node.stub.nodePublishVolume(
+                    NodePublishVolumeRequest.newBuilder().setVolumeId("pvc-1").setStagingTargetPath(stage)
+                            .setTargetPath(path).setVolumeCapability(EXT4).build())));
+        }
+        assertTrue(node.service.usage("pvc-1").isEmpty());
+        assertTrue(Files.notExists(tmp.resolve("kubelet")), "nothing was created");
     }
 
     @Test
