@@ -84,6 +84,13 @@ class BrokenManifestsTest {
                 "pmem-driver startupProbe: needs an HTTP GET of /healthz on port 9808"));
     }
 
+    @Test
+    void sidecarConfinedBySelinux() {
+        assertOnlyCheckFails("confined-sidecar", "selinux", List.of(
+                "livenessprobe: runs confined (SELinux type null); on an enforcing node it may not connect to the"
+                        + " privileged driver's socket; set seLinuxOptions.type spc_t"));
+    }
+
     private static void assertOnlyCheckFails(String fixture, String check, List<String> expected) {
         Manifests manifests = Manifests.render(Repo.fixture("broken/" + fixture));
         Map<String, List<String>> results = new DeploymentChecks(manifests, DriverHelp.longOptions()).all();

@@ -112,6 +112,7 @@ final class DeploymentChecks {
         results.put("scheduling", scheduling());
         results.put("image", image());
         results.put("pod security", podSecurity());
+        results.put("selinux", selinux());
         return results;
     }
 
@@ -557,6 +558,27 @@ final class DeploymentChecks {
             if (!"privileged".equals(labels.get(label))) {
                 problems.add("Namespace " + namespace + ": " + label + " is " + labels.get(label)
                         + "; the privileged node plugin needs privileged");
+            }
+        }
+        return problems;
+    }
+
+    /**
+     * Every container that shares the driver's socket may connect to it on an SELinux-enforcing
+     * node: the driver, privileged, runs as spc_t; a container_t sidecar would be denied.
+     */
+    List<String> selinux() {
+        List<String> problems = new ArrayList<>();
+        for (Container container : pod.getContainers()) {
+            if (container.getName().equals(DRIVER)) {
+                continue;
+            }
+            var security = container.getSecurityContext();
+            boolean privileged = security != null && Boolean.TRUE.equals(security.getPrivileged());
+            String type = security == null || security.getSeLinuxOptions() == null ? null : security.getSeLinuxOptions().getType();
+            if (!privileged && !"spc_t".equals(type)) {
+                problems.add(container.getName() + ": runs confined (SELinux type " + type
+                        + "); on an enforcing node it may not connect to the privileged driver's socket; set seLinuxOptions.type spc_t");
             }
         }
         return problems;
