@@ -47,8 +47,7 @@ final class DeploymentChecks {
     static final String REGISTRAR = "node-driver-registrar";
     static final String LIVENESS = "livenessprobe";
 
-    private static final String KUBELET_DIR = "/var/lib/kubelet";
-    private static final String PLUGIN_REGISTRY = "/var/lib/kubelet/plugins_registry";
+    static final String DEFAULT_KUBELET_DIR = "/var/lib/kubelet";
     private static final String TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
     private static final int LIVENESSPROBE_DEFAULT_PORT = 9808;
     /** The least time the startup probe gives a first start before liveness may restart it. */
@@ -90,7 +89,17 @@ final class DeploymentChecks {
     private final PodSpec pod;
     private final String namespace;
 
+    /** Where kubelet keeps its state on the nodes: components/kubelet-dir moves it. */
+    private final String kubeletDir;
+    private final String pluginRegistry;
+
     DeploymentChecks(Manifests manifests, Set<String> driverOptions) {
+        this(manifests, driverOptions, DEFAULT_KUBELET_DIR);
+    }
+
+    DeploymentChecks(Manifests manifests, Set<String> driverOptions, String kubeletDir) {
+        this.kubeletDir = kubeletDir;
+        this.pluginRegistry = kubeletDir + "/plugins_registry";
         this.manifests = manifests;
         this.driverOptions = Set.copyOf(driverOptions);
         this.daemonSet = manifests.one(DaemonSet.class);
@@ -141,7 +150,7 @@ final class DeploymentChecks {
 
     List<String> paths() {
         List<String> problems = new ArrayList<>();
-        String socket = KUBELET_DIR + "/plugins/" + csiDriverName() + "/csi.sock";
+        String socket = kubeletDir + "/plugins/" + csiDriverName() + "/csi.sock";
 
         Optional<String> endpoint = args(DRIVER).value("--endpoint");
         if (endpoint.isEmpty() || !endpoint.get().startsWith("unix://")) {
@@ -159,19 +168,19 @@ final class DeploymentChecks {
                         + " is not the driver socket as kubelet sees it, " + socket);
             }
         });
-        if (hostMounts(container(REGISTRAR)).values().stream().noneMatch(PLUGIN_REGISTRY::equals)) {
-            problems.add(REGISTRAR + ": does not mount the kubelet plugin registry " + PLUGIN_REGISTRY);
+        if (hostMounts(container(REGISTRAR)).values().stream().noneMatch(pluginRegistry::equals)) {
+            problems.add(REGISTRAR + ": does not mount the kubelet plugin registry " + pluginRegistry);
         }
 
         // kubelet hands the driver host paths for staging and publishing: the container must see
         // the kubelet dir at the same path, and its mounts must propagate back to the host.
         Optional<VolumeMount> kubelet = mounts(container(DRIVER)).stream()
-                .filter(m -> KUBELET_DIR.equals(m.getMountPath()))
+                .filter(m -> kubeletDir.equals(m.getMountPath()))
                 .findFirst();
-        if (kubelet.isEmpty() || !KUBELET_DIR.equals(hostPathOf(kubelet.get().getName()))) {
-            problems.add(DRIVER + ": must mount the host's " + KUBELET_DIR + " at " + KUBELET_DIR);
+        if (kubelet.isEmpty() || !kubeletDir.equals(hostPathOf(kubelet.get().getName()))) {
+            problems.add(DRIVER + ": must mount the host's " + kubeletDir + " at " + kubeletDir);
         } else if (!"Bidirectional".equals(kubelet.get().getMountPropagation())) {
-            problems.add(DRIVER + ": mount of " + KUBELET_DIR + " has mountPropagation "
+            problems.add(DRIVER + ": mount of " + kubeletDir + " has mountPropagation "
                     + kubelet.get().getMountPropagation() + ", kubelet needs Bidirectional");
         }
 

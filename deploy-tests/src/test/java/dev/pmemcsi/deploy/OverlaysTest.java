@@ -32,6 +32,14 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class OverlaysTest {
+    /** What a component needs next to it in the using kustomization: its settings. */
+    private static final Map<String, String> COMPONENT_SETTINGS = Map.of("kubelet-dir", ""
+            + "configMapGenerator:\n"
+            + "  - name: pmem-csi-kubelet-dir\n"
+            + "    literals: [path=/var/lib/k0s/kubelet]\n"
+            + "    options:\n"
+            + "      disableNameSuffixHash: true\n"
+            + "      annotations: {config.kubernetes.io/local-config: \"true\"}\n");
     private static final String DRIVER_NAME = "pmem-csi.dev";
     /** StorageClass parameters the driver accepts, plus the one external-provisioner consumes. */
     private static final Set<String> STORAGE_CLASS_PARAMETERS = Set.of(
@@ -213,6 +221,23 @@ class OverlaysTest {
         assertEquals(null, driver.getLivenessProbe().getInitialDelaySeconds(), "the startup probe replaces the delay");
     }
 
+    @Test
+    void kubeletDirComponentMovesEveryKubeletPath() {
+        String kubeletDir = "/var/snap/microk8s/common/var/lib/kubelet";
+        Manifests manifests = Manifests.render(Repo.fixture("with-kubelet-dir"));
+        Map<String, List<String>> failed = new LinkedHashMap<>();
+        new DeploymentChecks(manifests, DriverHelp.longOptions(), kubeletDir).all().forEach((check, problems) -> {
+            if (!problems.isEmpty()) {
+                failed.put(check, problems);
+            }
+        });
+        assertEquals(Map.of(), failed, "with the kubelet dir at " + kubeletDir);
+        String rendered = Kustomize.render(Repo.fixture("with-kubelet-dir"));
+        assertFalse(Pattern.compile("(?<![\\w/.-])" + Pattern.quote(DeploymentChecks.DEFAULT_KUBELET_DIR)).matcher(rendered).find(),
+                "a kubelet path was not moved:\n" + rendered);
+        assertFalse(rendered.contains("pmem-csi-kubelet-dir"), "the setting itself is not applied to the cluster");
+    }
+
     /** Every component renders on top of each overlay: kubectl kustomize of a kustomization using it. */
     @Test
     void everyComponentRendersOnEveryOverlay() throws Exception {
@@ -230,7 +255,8 @@ class OverlaysTest {
                 Path absolute = dir.toAbsolutePath();
                 Files.writeString(dir.resolve("kustomization.yaml"), "apiVersion: kustomize.config.k8s.io/v1beta1\n"
                         + "kind: Kustomization\nresources:\n  - " + absolute.relativize(Repo.kubernetes(overlay))
-                        + "\ncomponents:\n  - " + absolute.relativize(component) + "\n");
+                        + "\ncomponents:\n  - " + absolute.relativize(component) + "\n"
+                        + COMPONENT_SETTINGS.getOrDefault(component.getFileName().toString(), ""));
                 // Some components add custom resources without a typed model here: plain text.
                 String rendered = Kustomize.render(dir);
                 assertTrue(rendered.contains("\nkind: DaemonSet\n"), overlay + " + " + component.getFileName());
