@@ -59,6 +59,38 @@ class BrokenManifestsTest {
                 "pmem-driver: --sysfs-root is not an option of the driver (not in its --help)"));
     }
 
+    @Test
+    void noTolerations() {
+        assertOnlyCheckFails("tolerates-nothing", "scheduling", List.of(
+                "DaemonSet pmem-csi-node must tolerate every taint (a toleration with operator: Exists and no key or effect)"));
+    }
+
+    @Test
+    void developmentTagThatIsNeverPulledAgain() {
+        assertOnlyCheckFails("snapshot-image", "image", List.of(
+                "pmem-driver: image ghcr.io/pmem-csi/pmem-csi-driver:0.1.0-SNAPSHOT has no release tag (a moving tag"
+                        + " with imagePullPolicy IfNotPresent leaves nodes on whatever build they pulled first)"));
+    }
+
+    @Test
+    void namespaceThatEnforcesBaseline() {
+        assertOnlyCheckFails("baseline-namespace", "pod security", List.of(
+                "Namespace pmem-csi: pod-security.kubernetes.io/enforce is baseline; the privileged node plugin needs privileged"));
+    }
+
+    @Test
+    void noStartupProbe() {
+        assertOnlyCheckFails("no-startup-probe", "probes and ports", List.of(
+                "pmem-driver startupProbe: needs an HTTP GET of /healthz on port 9808"));
+    }
+
+    @Test
+    void sidecarConfinedBySelinux() {
+        assertOnlyCheckFails("confined-sidecar", "selinux", List.of(
+                "livenessprobe: runs confined (SELinux type null); on an enforcing node it may not connect to the"
+                        + " privileged driver's socket; set seLinuxOptions.type spc_t"));
+    }
+
     private static void assertOnlyCheckFails(String fixture, String check, List<String> expected) {
         Manifests manifests = Manifests.render(Repo.fixture("broken/" + fixture));
         Map<String, List<String>> results = new DeploymentChecks(manifests, DriverHelp.longOptions()).all();

@@ -47,10 +47,11 @@ final class DeploymentChecks {
     static final String REGISTRAR = "node-driver-registrar";
     static final String LIVENESS = "livenessprobe";
 
-    private static final String KUBELET_DIR = "/var/lib/kubelet";
-    private static final String PLUGIN_REGISTRY = "/var/lib/kubelet/plugins_registry";
+    static final String DEFAULT_KUBELET_DIR = "/var/lib/kubelet";
     private static final String TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
     private static final int LIVENESSPROBE_DEFAULT_PORT = 9808;
+    /** The least time the startup probe gives a first start before liveness may restart it. */
+    private static final int MIN_STARTUP_SECONDS = 120;
     private static final Pattern ENV_REFERENCE = Pattern.compile("\\$\\(([A-Za-z_][A-Za-z0-9_]*)\\)");
 
     /** Flags the driver must always be given explicitly, rather than left to defaults. */
@@ -88,7 +89,17 @@ final class DeploymentChecks {
     private final PodSpec pod;
     private final String namespace;
 
+    /** Where kubelet keeps its state on the nodes: components/kubelet-dir moves it. */
+    private final String kubeletDir;
+    private final String pluginRegistry;
+
     DeploymentChecks(Manifests manifests, Set<String> driverOptions) {
+        this(manifests, driverOptions, DEFAULT_KUBELET_DIR);
+    }
+
+    DeploymentChecks(Manifests manifests, Set<String> driverOptions, String kubeletDir) {
+        this.kubeletDir = kubeletDir;
+        this.pluginRegistry = kubeletDir + "/plugins_registry";
         this.manifests = manifests;
         this.driverOptions = Set.copyOf(driverOptions);
         this.daemonSet = manifests.one(DaemonSet.class);
@@ -108,6 +119,9 @@ final class DeploymentChecks {
         results.put("probes and ports", probesAndPorts());
         results.put("resources", resources());
         results.put("scheduling", scheduling());
+        results.put("image", image());
+        results.put("pod security", podSecurity());
+        results.put("selinux", selinux());
         return results;
     }
 
@@ -136,7 +150,7 @@ final class DeploymentChecks {
 
     List<String> paths() {
         List<String> problems = new ArrayList<>();
-        String socket = KUBELET_DIR + "/plugins/" + csiDriverName() + "/csi.sock";
+        String socket = kubeletDir + "/plugins/" + csiDriverName() + "/csi.sock";
 
         Optional<String> endpoint = args(DRIVER).value("--endpoint");
         if (endpoint.isEmpty() || !endpoint.get().startsWith("unix://")) {
@@ -154,19 +168,19 @@ final class DeploymentChecks {
                         + " is not the driver socket as kubelet sees it, " + socket);
             }
         });
-        if (hostMounts(container(REGISTRAR)).values().stream().noneMatch(PLUGIN_REGISTRY::equals)) {
-            problems.add(REGISTRAR + ": does not mount the kubelet plugin registry " + PLUGIN_REGISTRY);
+        if (hostMounts(container(REGISTRAR)).values().stream().noneMatch(pluginRegistry::equals)) {
+            problems.add(REGISTRAR + ": does not mount the kubelet plugin registry " + pluginRegistry);
         }
 
         // kubelet hands the driver host paths for staging and publishing: the container must see
         // the kubelet dir at the same path, and its mounts must propagate back to the host.
         Optional<VolumeMount> kubelet = mounts(container(DRIVER)).stream()
-                .filter(m -> KUBELET_DIR.equals(m.getMountPath()))
+                .filter(m -> kubeletDir.equals(m.getMountPath()))
                 .findFirst();
-        if (kubelet.isEmpty() || !KUBELET_DIR.equals(hostPathOf(kubelet.get().getName()))) {
-            problems.add(DRIVER + ": must mount the host's " + KUBELET_DIR + " at " + KUBELET_DIR);
+        if (kubelet.isEmpty() || !kubeletDir.equals(hostPathOf(kubelet.get().getName()))) {
+            problems.add(DRIVER + ": must mount the host's " + kubeletDir + " at " + kubeletDir);
         } else if (!"Bidirectional".equals(kubelet.get().getMountPropagation())) {
-            problems.add(DRIVER + ": mount of " + KUBELET_DIR + " has mountPropagation "
+            problems.add(DRIVER + ": mount of " + kubeletDir + " has mountPropagation "
                     + kubelet.get().getMountPropagation() + ", kubelet needs Bidirectional");
         }
 
@@ -277,6 +291,15 @@ final class DeploymentChecks {
         return grants;
     }
 
+    /**
+     * Not for the sidecars but for admitting the pod on OpenShift (components/openshift): use of
+     * an SCC, in the driver's namespace only. Rules naming resources are checked as such in
+     * OverlaysTest; here the grant is just not an excess one.
+     */
+    Grant openShiftPrivilegedScc() {
+        return new Grant(namespace, "security.openshift.io", "securitycontextconstraints", "use");
+    }
+
     private static void addGrants(List<Grant> grants, String namespace, String group, String resource, String... verbs) {
         for (String verb : verbs) {
             grants.add(new Grant(namespace, group, resource, verb));
@@ -307,7 +330,7 @@ final class DeploymentChecks {
             }
         }
         granted.stream()
-                .filter(g -> !required.contains(g))
+                .filter(g -> !required.contains(g) && !g.equals(openShiftPrivilegedScc()))
                 .sorted(Comparator.comparing(Grant::toString))
                 .forEach(g -> problems.add("RBAC grants more than the sidecars need: " + g));
 
@@ -416,6 +439,16 @@ final class DeploymentChecks {
                 .or(() -> liveness.value("--health-port").map(Integer::valueOf))
                 .orElse(LIVENESSPROBE_DEFAULT_PORT);
         checkProbe(DRIVER + " livenessProbe", driver.getLivenessProbe(), "/healthz", healthPort, driver, problems);
+        // Liveness starts only once the startup probe passed: a slow first start is not killed.
+        checkProbe(DRIVER + " startupProbe", driver.getStartupProbe(), "/healthz", healthPort, driver, problems);
+        Probe startup = driver.getStartupProbe();
+        if (startup != null) {
+            int seconds = Optional.ofNullable(startup.getPeriodSeconds()).orElse(10)
+                    * Optional.ofNullable(startup.getFailureThreshold()).orElse(3);
+            if (seconds < MIN_STARTUP_SECONDS) {
+                problems.add(DRIVER + " startupProbe: gives a start " + seconds + " s, less than " + MIN_STARTUP_SECONDS + " s");
+            }
+        }
 
         Map<String, String> podLabels = Optional.ofNullable(daemonSet.getSpec().getTemplate().getMetadata().getLabels())
                 .orElse(Map.of());
@@ -473,11 +506,89 @@ final class DeploymentChecks {
 
     List<String> scheduling() {
         List<String> problems = new ArrayList<>();
+        // A node plugin must run on every PMEM node whatever its taints: else no capacity is
+        // published there, claims stay Pending, and mounted volumes lose their driver on eviction.
+        boolean toleratesAll = Optional.ofNullable(pod.getTolerations()).orElse(List.of()).stream()
+                .anyMatch(t -> "Exists".equals(t.getOperator()) && (t.getKey() == null || t.getKey().isEmpty())
+                        && (t.getEffect() == null || t.getEffect().isEmpty()));
+        if (!toleratesAll) {
+            problems.add("DaemonSet " + daemonSet.getMetadata().getName()
+                    + " must tolerate every taint (a toleration with operator: Exists and no key or effect)");
+        }
+        if (!"system-node-critical".equals(pod.getPriorityClassName())) {
+            problems.add("DaemonSet " + daemonSet.getMetadata().getName() + ": priorityClassName is "
+                    + pod.getPriorityClassName() + ", a node plugin needs system-node-critical");
+        }
         boolean selects = (pod.getNodeSelector() != null && !pod.getNodeSelector().isEmpty())
                 || (pod.getAffinity() != null && pod.getAffinity().getNodeAffinity() != null);
         if (!selects) {
             problems.add("DaemonSet " + daemonSet.getMetadata().getName()
                     + " runs on every node; select PMEM nodes with a nodeSelector");
+        }
+        return problems;
+    }
+
+    /**
+     * The driver image can be pulled as written: a registry host, a fixed release tag, and a
+     * pull policy that fetches a moving tag again.
+     */
+    List<String> image() {
+        List<String> problems = new ArrayList<>();
+        Container driver = container(DRIVER);
+        String image = Optional.ofNullable(driver.getImage()).orElse("");
+        int slash = image.indexOf('/');
+        String host = slash < 0 ? "" : image.substring(0, slash);
+        if (!(host.contains(".") || host.contains(":") || host.equals("localhost"))) {
+            problems.add(DRIVER + ": image " + image + " names no registry; nodes would look for it on Docker Hub");
+        }
+        int colon = image.lastIndexOf(':');
+        String tag = image.contains("@") || colon <= image.lastIndexOf('/') ? "" : image.substring(colon + 1);
+        boolean moving = !image.contains("@") && (tag.isEmpty() || tag.equals("latest") || tag.endsWith("-SNAPSHOT"));
+        if (moving) {
+            problems.add(DRIVER + ": image " + image + " has no release tag (a moving tag"
+                    + ("Always".equals(driver.getImagePullPolicy()) ? ")" : " with imagePullPolicy "
+                    + driver.getImagePullPolicy() + " leaves nodes on whatever build they pulled first)"));
+        }
+        return problems;
+    }
+
+    /** A privileged pod with hostPath volumes is admitted only in a namespace labelled privileged. */
+    List<String> podSecurity() {
+        List<String> problems = new ArrayList<>();
+        Map<String, String> labels = manifests.all(io.fabric8.kubernetes.api.model.Namespace.class).stream()
+                .filter(n -> namespace.equals(n.getMetadata().getName())).findFirst()
+                .map(n -> Optional.ofNullable(n.getMetadata().getLabels()).orElse(Map.of())).orElse(null);
+        if (labels == null) {
+            problems.add("Namespace " + namespace + " of the DaemonSet is not part of the deployment");
+            return problems;
+        }
+        for (String mode : List.of("enforce", "audit", "warn")) {
+            String label = "pod-security.kubernetes.io/" + mode;
+            if (!"privileged".equals(labels.get(label))) {
+                problems.add("Namespace " + namespace + ": " + label + " is " + labels.get(label)
+                        + "; the privileged node plugin needs privileged");
+            }
+        }
+        return problems;
+    }
+
+    /**
+     * Every container that shares the driver's socket may connect to it on an SELinux-enforcing
+     * node: the driver, privileged, runs as spc_t; a container_t sidecar would be denied.
+     */
+    List<String> selinux() {
+        List<String> problems = new ArrayList<>();
+        for (Container container : pod.getContainers()) {
+            if (container.getName().equals(DRIVER)) {
+                continue;
+            }
+            var security = container.getSecurityContext();
+            boolean privileged = security != null && Boolean.TRUE.equals(security.getPrivileged());
+            String type = security == null || security.getSeLinuxOptions() == null ? null : security.getSeLinuxOptions().getType();
+            if (!privileged && !"spc_t".equals(type)) {
+                problems.add(container.getName() + ": runs confined (SELinux type " + type
+                        + "); on an enforcing node it may not connect to the privileged driver's socket; set seLinuxOptions.type spc_t");
+            }
         }
         return problems;
     }

@@ -1,5 +1,8 @@
 package dev.pmemcsi.deploy;
 
+import dev.pmemcsi.device.CapacityMath;
+import dev.pmemcsi.device.VolumeMode;
+import dev.pmemcsi.device.emulated.EmulatedDeviceManager;
 import io.fabric8.kubernetes.api.model.CSIVolumeSource;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
@@ -159,6 +162,49 @@ class ExamplesTest {
         } finally {
             Files.deleteIfExists(script);
         }
+    }
+
+    /**
+     * The emulated overlay is what the documented kind walkthrough installs: every example must
+     * find room there, all of them at once, by the driver's own arithmetic (fsdax metadata, the
+     * regions' 16 MiB allocation unit, one volume within one region).
+     */
+    @Test
+    void everyExampleFitsTheEmulatedOverlayAllAtOnce() {
+        String spec = ContainerArgs.of(new DeploymentChecks(Manifests.render(Repo.kubernetes("overlays/emulated")),
+                DriverHelp.longOptions()).container(DeploymentChecks.DRIVER)).value("--emulated-regions").orElseThrow();
+        List<Long> regions = EmulatedDeviceManager.parseRegionSizes(spec);
+        long alignment = EmulatedDeviceManager.DEFAULT_ALIGNMENT;
+        List<Long> requests = new ArrayList<>();
+        all(PersistentVolumeClaim.class).forEach(c -> requests.add(bytes(c.getSpec().getResources().getRequests().get("storage"))));
+        for (Pod pod : all(Pod.class)) {
+            for (Volume v : volumes(pod)) {
+                if (v.getEphemeral() != null) {
+                    requests.add(bytes(v.getEphemeral().getVolumeClaimTemplate().getSpec().getResources().getRequests().get("storage")));
+                } else if (v.getCsi() != null) {
+                    requests.add(bytes(new Quantity(v.getCsi().getVolumeAttributes().get("size"))));
+                }
+            }
+        }
+        assertEquals(5, requests.size(), "examples' volumes: " + requests);
+        long largest = regions.stream().mapToLong(r -> CapacityMath.usableBytes(VolumeMode.FSDAX, r)).max().orElseThrow();
+        long[] free = regions.stream().mapToLong(Long::longValue).toArray();
+        requests.sort(java.util.Comparator.reverseOrder());
+        for (long request : requests) {
+            assertTrue(request <= largest, request + " bytes asked, the largest volume of " + spec + " is " + largest);
+            long raw = CapacityMath.rawBytesFor(VolumeMode.FSDAX, request, alignment);
+            int region = 0;
+            while (region < free.length && free[region] < raw) {
+                region++;
+            }
+            assertTrue(region < free.length, "no room left for " + request + " bytes in regions " + spec
+                    + " after the larger examples; free: " + java.util.Arrays.toString(free));
+            free[region] -= raw;
+        }
+    }
+
+    private static long bytes(Quantity q) {
+        return q.getNumericalAmount().longValueExact();
     }
 
     private static List<Volume> volumes(Pod pod) {

@@ -1,6 +1,13 @@
 package dev.pmemcsi.deploy;
 
 import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Probe;
+import io.fabric8.kubernetes.api.model.Toleration;
+import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
+import io.fabric8.kubernetes.api.model.rbac.Role;
+import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
+import io.fabric8.kubernetes.api.model.rbac.Subject;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
@@ -11,6 +18,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,6 +32,14 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class OverlaysTest {
+    /** What a component needs next to it in the using kustomization: its settings. */
+    private static final Map<String, String> COMPONENT_SETTINGS = Map.of("kubelet-dir", ""
+            + "configMapGenerator:\n"
+            + "  - name: pmem-csi-kubelet-dir\n"
+            + "    literals: [path=/var/lib/k0s/kubelet]\n"
+            + "    options:\n"
+            + "      disableNameSuffixHash: true\n"
+            + "      annotations: {config.kubernetes.io/local-config: \"true\"}\n");
     private static final String DRIVER_NAME = "pmem-csi.dev";
     /** StorageClass parameters the driver accepts, plus the one external-provisioner consumes. */
     private static final Set<String> STORAGE_CLASS_PARAMETERS = Set.of(
@@ -123,6 +140,128 @@ class OverlaysTest {
         }
         assertTrue(daemonSet.getSpec().getTemplate().getSpec().getContainers().stream()
                 .anyMatch(c -> c.getImage().startsWith("registry.k8s.io/sig-storage/csi-provisioner:v5.")));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"overlays/direct", "overlays/emulated"})
+    void driverImageIsThisVersionsReleaseOnARegistry(String overlay) {
+        Container driver = new DeploymentChecks(Manifests.render(Repo.kubernetes(overlay)), DriverHelp.longOptions())
+                .container(DeploymentChecks.DRIVER);
+        String release = Repo.projectVersion().replaceFirst("-SNAPSHOT$", "");
+        assertEquals("ghcr.io/pmem-csi/pmem-csi-driver:" + release, driver.getImage(),
+                "the manifests ship the release this source tree becomes");
+        assertEquals("IfNotPresent", driver.getImagePullPolicy(), "a release tag never moves");
+    }
+
+    @Test
+    void anOperatorsOverlayPointsTheDriverAtItsOwnRegistry() {
+        Manifests manifests = Manifests.render(Repo.fixture("with-own-image"));
+        DeploymentChecks checks = new DeploymentChecks(manifests, DriverHelp.longOptions());
+        assertEquals("registry.example.com/storage/pmem-csi-driver:0.1.0-rc1",
+                checks.container(DeploymentChecks.DRIVER).getImage());
+        assertEquals(List.of(), checks.image());
+        DaemonSet daemonSet = manifests.one(DaemonSet.class);
+        assertTrue(daemonSet.getSpec().getTemplate().getSpec().getContainers().stream()
+                        .filter(c -> !c.getName().equals(DeploymentChecks.DRIVER))
+                        .allMatch(c -> c.getImage().startsWith("registry.k8s.io/sig-storage/")),
+                "only the driver's image changes");
+    }
+
+    @Test
+    void openShiftComponentLetsTheServiceAccountUseThePrivilegedScc() {
+        Manifests manifests = Manifests.render(Repo.fixture("with-openshift"));
+        Map<String, List<String>> failed = new LinkedHashMap<>();
+        DeploymentChecks checks = new DeploymentChecks(manifests, DriverHelp.longOptions());
+        checks.all().forEach((check, problems) -> {
+            if (!problems.isEmpty()) {
+                failed.put(check, problems);
+            }
+        });
+        assertEquals(Map.of(), failed, "with the OpenShift component");
+        DaemonSet daemonSet = manifests.one(DaemonSet.class);
+        String account = daemonSet.getSpec().getTemplate().getSpec().getServiceAccountName();
+        String namespace = daemonSet.getMetadata().getNamespace();
+        Role role = manifests.named(Role.class, "pmem-csi-node-privileged-scc");
+        assertEquals(namespace, role.getMetadata().getNamespace());
+        assertEquals(1, role.getRules().size());
+        PolicyRule rule = role.getRules().get(0);
+        assertEquals(List.of("security.openshift.io"), rule.getApiGroups());
+        assertEquals(List.of("securitycontextconstraints"), rule.getResources());
+        assertEquals(List.of("privileged"), rule.getResourceNames(), "the one SCC, by name");
+        assertEquals(List.of("use"), rule.getVerbs());
+        RoleBinding binding = manifests.named(RoleBinding.class, "pmem-csi-node-privileged-scc");
+        assertEquals(namespace, binding.getMetadata().getNamespace());
+        assertEquals("Role", binding.getRoleRef().getKind());
+        assertEquals(role.getMetadata().getName(), binding.getRoleRef().getName());
+        assertEquals(1, binding.getSubjects().size());
+        Subject subject = binding.getSubjects().get(0);
+        assertEquals(List.of("ServiceAccount", account, namespace),
+                List.of(subject.getKind(), subject.getName(), subject.getNamespace()));
+    }
+
+    @Test
+    void nodePluginSurvivesTaintsAndPreemptionAndIsAdmitted() {
+        Manifests manifests = Manifests.render(Repo.kubernetes("overlays/direct"));
+        PodSpec pod = manifests.one(DaemonSet.class).getSpec().getTemplate().getSpec();
+        assertEquals(1, pod.getTolerations().size());
+        Toleration all = pod.getTolerations().get(0);
+        assertEquals("Exists", all.getOperator());
+        assertEquals(null, all.getKey(), "no key: every taint");
+        assertEquals(null, all.getEffect(), "no effect: NoSchedule, PreferNoSchedule and NoExecute");
+        assertEquals("system-node-critical", pod.getPriorityClassName());
+        Map<String, String> labels = manifests.one(Namespace.class).getMetadata().getLabels();
+        assertEquals("privileged", labels.get("pod-security.kubernetes.io/enforce"));
+        assertEquals("privileged", labels.get("pod-security.kubernetes.io/audit"));
+        assertEquals("privileged", labels.get("pod-security.kubernetes.io/warn"));
+        Container driver = pod.getContainers().stream().filter(c -> c.getName().equals(DeploymentChecks.DRIVER))
+                .findFirst().orElseThrow();
+        Probe startup = driver.getStartupProbe();
+        assertEquals(driver.getLivenessProbe().getHttpGet(), startup.getHttpGet(), "the same check as liveness");
+        assertTrue(startup.getPeriodSeconds() * startup.getFailureThreshold() >= 120, "at least 2 minutes to start");
+        assertEquals(null, driver.getLivenessProbe().getInitialDelaySeconds(), "the startup probe replaces the delay");
+    }
+
+    @Test
+    void kubeletDirComponentMovesEveryKubeletPath() {
+        String kubeletDir = "/var/snap/microk8s/common/var/lib/kubelet";
+        Manifests manifests = Manifests.render(Repo.fixture("with-kubelet-dir"));
+        Map<String, List<String>> failed = new LinkedHashMap<>();
+        new DeploymentChecks(manifests, DriverHelp.longOptions(), kubeletDir).all().forEach((check, problems) -> {
+            if (!problems.isEmpty()) {
+                failed.put(check, problems);
+            }
+        });
+        assertEquals(Map.of(), failed, "with the kubelet dir at " + kubeletDir);
+        String rendered = Kustomize.render(Repo.fixture("with-kubelet-dir"));
+        assertFalse(Pattern.compile("(?<![\\w/.-])" + Pattern.quote(DeploymentChecks.DEFAULT_KUBELET_DIR)).matcher(rendered).find(),
+                "a kubelet path was not moved:\n" + rendered);
+        assertFalse(rendered.contains("pmem-csi-kubelet-dir"), "the setting itself is not applied to the cluster");
+    }
+
+    /** Every component renders on top of each overlay: kubectl kustomize of a kustomization using it. */
+    @Test
+    void everyComponentRendersOnEveryOverlay() throws Exception {
+        Path components = Repo.kubernetes("components");
+        List<Path> all;
+        try (var dirs = Files.list(components)) {
+            all = dirs.filter(Files::isDirectory).sorted().toList();
+        }
+        assertTrue(all.size() >= 3, "components: " + all);
+        Path scratch = Files.createDirectories(Path.of("target/component-renders"));
+        for (String overlay : List.of("overlays/direct", "overlays/emulated")) {
+            for (Path component : all) {
+                Path dir = Files.createDirectories(scratch.resolve(overlay.replace('/', '-') + "-" + component.getFileName()));
+                // kustomize takes relative paths only.
+                Path absolute = dir.toAbsolutePath();
+                Files.writeString(dir.resolve("kustomization.yaml"), "apiVersion: kustomize.config.k8s.io/v1beta1\n"
+                        + "kind: Kustomization\nresources:\n  - " + absolute.relativize(Repo.kubernetes(overlay))
+                        + "\ncomponents:\n  - " + absolute.relativize(component) + "\n"
+                        + COMPONENT_SETTINGS.getOrDefault(component.getFileName().toString(), ""));
+                // Some components add custom resources without a typed model here: plain text.
+                String rendered = Kustomize.render(dir);
+                assertTrue(rendered.contains("\nkind: DaemonSet\n"), overlay + " + " + component.getFileName());
+            }
+        }
     }
 
     @Test

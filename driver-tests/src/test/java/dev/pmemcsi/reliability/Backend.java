@@ -90,14 +90,26 @@ final class Backend {
     }
 
     /**
-     * A size no single region can hold, though the node as a whole could: the emulated regions are
-     * {@value DriverProcess#REGIONS}; on ndctl, 1 GiB more than the largest region.
+     * A size no single region can hold, though the node as a whole could: 1 GiB more than the
+     * largest region (read from the region files on the emulated backend, whose sizes depend on who
+     * started the driver: {@value DriverProcess#REGIONS} here, the overlay's in the image).
      */
     long largerThanAnyRegion() {
         if (kind == BackendKind.NDCTL) {
             return NdctlCli.regions().stream().mapToLong(NdctlCli.Region::sizeBytes).max().orElseThrow() + 1024 * Csi.MIB;
         }
-        return 3L * 1024 * Csi.MIB;
+        long largest = 0;
+        try {
+            for (int i = 0; Files.exists(ws.emulated().resolve("region" + i + ".img")); i++) {
+                largest = Math.max(largest, Files.size(ws.emulated().resolve("region" + i + ".img")));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        if (largest == 0) {
+            throw new AssertionError("no region files under " + ws.emulated());
+        }
+        return largest + 1024 * Csi.MIB;
     }
 
     /** Whether every byte of a row's extent in its region file is zero. Emulated backend only. */

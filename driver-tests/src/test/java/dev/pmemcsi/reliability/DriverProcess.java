@@ -18,7 +18,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * The built driver ({@code driver-app/target/pmem-csi-driver.jar}) running as a child process on
  * the backend {@link BackendKind#current()} names, as kubelet would find it: a Unix socket, a state
- * dir, a node name.
+ * dir, a node name. With {@code -Dpmemcsi.driver.image} the child is instead the container tool
+ * running the driver's image as the DaemonSet does ({@link DaemonSetContainer}); it passes SIGTERM
+ * on to the driver and exits with the driver's code.
  */
 final class DriverProcess implements AutoCloseable {
 
@@ -30,12 +32,14 @@ final class DriverProcess implements AutoCloseable {
     private final Workspace ws;
     private final Process process;
     private final Path log;
+    private final DaemonSetContainer container;
     private Csi csi;
 
-    private DriverProcess(Workspace ws, Process process, Path log) {
+    private DriverProcess(Workspace ws, Process process, Path log, DaemonSetContainer container) {
         this.ws = ws;
         this.process = process;
         this.log = log;
+        this.container = container;
     }
 
     /** Starts the driver and waits until Probe says ready. */
@@ -56,6 +60,9 @@ final class DriverProcess implements AutoCloseable {
     /** Starts the driver without waiting for it. */
     static DriverProcess launch(Workspace ws, String crashAt, List<String> extra, List<String> jvmFlags)
             throws IOException {
+        if (DaemonSetContainer.selected()) {
+            return launchContainer(ws, crashAt, extra, jvmFlags);
+        }
         assertTrue(Files.isRegularFile(JAR), JAR + " is missing; build it with mvn -pl driver-app -am package");
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -77,7 +84,28 @@ final class DriverProcess implements AutoCloseable {
         }
         Files.writeString(log, "---- " + String.join(" ", cmd) + "\n", java.nio.file.StandardOpenOption.CREATE,
                 java.nio.file.StandardOpenOption.APPEND);
-        return new DriverProcess(ws, pb.start(), log);
+        return new DriverProcess(ws, pb.start(), log, null);
+    }
+
+    private static DriverProcess launchContainer(Workspace ws, String crashAt, List<String> extra, List<String> jvmFlags)
+            throws IOException {
+        if (crashAt != null || !extra.isEmpty() || !jvmFlags.isEmpty()) {
+            throw new IllegalStateException("the image runs with the DaemonSet's arguments only; this test needs "
+                    + "crash points or extra flags and runs on the jar");
+        }
+        DaemonSetContainer container = DaemonSetContainer.forWorkspace(ws);
+        Path log = ws.root.resolve("driver.log");
+        Files.writeString(log, "---- " + String.join(" ", container.command()) + "\n",
+                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+        container.prepareHost();
+        ProcessBuilder pb = new ProcessBuilder(container.command()).redirectErrorStream(true)
+                .redirectOutput(Redirect.appendTo(log.toFile()));
+        try {
+            return new DriverProcess(ws, pb.start(), log, container);
+        } catch (IOException e) {
+            container.releaseHost();
+            throw e;
+        }
     }
 
     void awaitReady() throws Exception {
@@ -132,6 +160,9 @@ final class DriverProcess implements AutoCloseable {
     void kill9() throws Exception {
         process.destroyForcibly();
         process.waitFor(30, TimeUnit.SECONDS);
+        if (container != null) {
+            container.remove();
+        }
     }
 
     /** SIGTERM and wait: the orderly end. */
@@ -142,6 +173,10 @@ final class DriverProcess implements AutoCloseable {
             process.destroyForcibly();
             process.waitFor(10, TimeUnit.SECONDS);
             fail("the driver ignored SIGTERM for 30 s:\n" + logTail());
+        }
+        if (container != null) {
+            container.remove();
+            container.releaseHost();
         }
         return process.exitValue();
     }
@@ -172,5 +207,9 @@ final class DriverProcess implements AutoCloseable {
             stop();
         }
         closeClient();
+        if (container != null) {
+            container.remove();
+            container.releaseHost();
+        }
     }
 }

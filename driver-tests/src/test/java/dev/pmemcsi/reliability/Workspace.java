@@ -23,6 +23,8 @@ import java.util.UUID;
 final class Workspace implements AutoCloseable {
 
     final Path root;
+    /** Mounts the test set up itself (the shared bind a containerised driver needs), not the driver. */
+    private final java.util.Set<String> ownMounts = new java.util.concurrent.CopyOnWriteArraySet<>();
 
     Workspace(String name) throws IOException {
         root = Files.createTempDirectory(Path.of("/tmp"), "pmem-csi-" + name + "-",
@@ -83,12 +85,25 @@ final class Workspace implements AutoCloseable {
         }
     }
 
+    void addOwnMount(Path mountPoint) {
+        ownMounts.add(mountPoint.toString());
+    }
+
+    void removeOwnMount(Path mountPoint) {
+        ownMounts.remove(mountPoint.toString());
+    }
+
+    /** The mounts under the workspace that a driver made. */
+    List<String> driverMounts() {
+        return Host.mountsUnder(root).stream().filter(m -> !ownMounts.contains(m)).toList();
+    }
+
     /**
      * No mount and no loop device under the workspace; on ndctl also no namespace holding space
      * and no pmem device mounted anywhere.
      */
     void assertNothingHeld() {
-        assertEquals(List.of(), Host.mountsUnder(root), "mounts left under " + root);
+        assertEquals(List.of(), driverMounts(), "mounts left under " + root);
         assertEquals(List.of(), Host.loopsUnder(root).stream().map(l -> l.device().toString()).toList(),
                 "loop devices left over " + root);
         if (BackendKind.current() == BackendKind.NDCTL) {
