@@ -67,25 +67,29 @@ public final class Driver implements AutoCloseable {
         Endpoint endpoint = Endpoint.parse(options.endpoint);
         Duration drain = options.drainTimeout();
         PathSafety.requirePrivateDir(options.stateDir, "state dir");
-        if (endpoint instanceof Endpoint.Unix unix) {
-            PathSafety.requirePrivateDir(unix.path().getParent(), "socket dir");
+        // Before anything else is touched: a second driver must not replace the first one's
+        // socket, recover its backend or reconcile its node records.
+        try (StateDirLock lock = StateDirLock.acquire(options.stateDir)) {
+            if (endpoint instanceof Endpoint.Unix unix) {
+                PathSafety.requirePrivateDir(unix.path().getParent(), "socket dir");
+            }
+            Driver driver = new Driver(options, listener -> DeviceManagers.create(options, listener));
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                LOG.info("SIGTERM: draining calls for up to {} s", drain.toSeconds());
+                driver.stop(drain);
+                stopped.countDown();
+            }, "shutdown"));
+            try {
+                driver.start(endpoint);
+            } catch (DeviceException | IOException e) {
+                LOG.error("cannot start: {}", e.getMessage());
+                driver.stop(Duration.ZERO);
+                return 1;
+            }
+            stopped.await();
+            return 0;
         }
-        Driver driver = new Driver(options, listener -> DeviceManagers.create(options, listener));
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            LOG.info("SIGTERM: draining calls for up to {} s", drain.toSeconds());
-            driver.stop(drain);
-            stopped.countDown();
-        }, "shutdown"));
-        try {
-            driver.start(endpoint);
-        } catch (DeviceException | IOException e) {
-            LOG.error("cannot start: {}", e.getMessage());
-            driver.stop(Duration.ZERO);
-            return 1;
-        }
-        stopped.await();
-        return 0;
     }
 
     void start(Endpoint endpoint) throws IOException, DeviceException {
