@@ -117,7 +117,6 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private final NodeState state;
     private final Mounter mounter = new Mounter();
     private final FilesystemMounter filesystems;
-    private volatile boolean started;
     /** Writes state records while mkfs runs; idle threads go away after a minute. */
     private final ExecutorService background = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "node-state-writer");
@@ -162,7 +161,6 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                 reconcileDone(a);
             }
         }
-        started = true;
         LOG.info("node service started with {} staged/published volume records", state.all().size());
     }
 
@@ -882,9 +880,6 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
             MDC.put("volume", volumeId);
         }
         try {
-            if (!started) {
-                throw Status.UNAVAILABLE.withDescription("the node service is starting").asRuntimeException();
-            }
             T response = call.run();
             obs.onNext(response);
             obs.onCompleted();
