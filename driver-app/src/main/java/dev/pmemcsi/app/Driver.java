@@ -28,8 +28,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One running driver: the device layer, the CSI services it serves, the gRPC server, and the HTTP
- * endpoints. Start-up order matters: the socket answers Probe (not ready) as soon as it exists,
- * the device layer then recovers its volumes, and only then do Controller and Node calls go through.
+ * endpoints. Start-up order matters: the socket answers Probe (not ready) and the calls that
+ * describe the driver as soon as it exists, the device layer then recovers its volumes, and only
+ * then do calls on volumes go through; those that arrive earlier wait for it (see {@link RpcInterceptor}).
  */
 public final class Driver implements AutoCloseable {
 
@@ -42,6 +43,7 @@ public final class Driver implements AutoCloseable {
     private final PrometheusMeterRegistry registry;
     private final DeviceOperationMetrics operations;
     private final VolumeLocks locks = new VolumeLocks();
+    private final RpcInterceptor interceptor;
     private volatile boolean ready;
     private NodeService node;
     private CsiServer server;
@@ -59,6 +61,7 @@ public final class Driver implements AutoCloseable {
         this.registry = DriverMetrics.newRegistry(config.nodeId());
         this.operations = new DeviceOperationMetrics(registry);
         this.devices = new InstrumentedDeviceManager(backend.apply(operations), operations);
+        this.interceptor = RpcInterceptor.starting(registry, this::isReady, RpcInterceptor.DEFAULT_STARTUP_WAIT);
     }
 
     /** Runs until SIGTERM; returns the exit code. */
@@ -67,25 +70,29 @@ public final class Driver implements AutoCloseable {
         Endpoint endpoint = Endpoint.parse(options.endpoint);
         Duration drain = options.drainTimeout();
         PathSafety.requirePrivateDir(options.stateDir, "state dir");
-        if (endpoint instanceof Endpoint.Unix unix) {
-            PathSafety.requirePrivateDir(unix.path().getParent(), "socket dir");
+        // Before anything else is touched: a second driver must not replace the first one's
+        // socket, recover its backend or reconcile its node records.
+        try (StateDirLock lock = StateDirLock.acquire(options.stateDir)) {
+            if (endpoint instanceof Endpoint.Unix unix) {
+                PathSafety.requirePrivateDir(unix.path().getParent(), "socket dir");
+            }
+            Driver driver = new Driver(options, listener -> DeviceManagers.create(options, listener));
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                LOG.info("SIGTERM: draining calls for up to {} s", drain.toSeconds());
+                driver.stop(drain);
+                stopped.countDown();
+            }, "shutdown"));
+            try {
+                driver.start(endpoint);
+            } catch (DeviceException | IOException e) {
+                LOG.error("cannot start: {}", e.getMessage());
+                driver.stop(Duration.ZERO);
+                return 1;
+            }
+            stopped.await();
+            return 0;
         }
-        Driver driver = new Driver(options, listener -> DeviceManagers.create(options, listener));
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            LOG.info("SIGTERM: draining calls for up to {} s", drain.toSeconds());
-            driver.stop(drain);
-            stopped.countDown();
-        }, "shutdown"));
-        try {
-            driver.start(endpoint);
-        } catch (DeviceException | IOException e) {
-            LOG.error("cannot start: {}", e.getMessage());
-            driver.stop(Duration.ZERO);
-            return 1;
-        }
-        stopped.await();
-        return 0;
     }
 
     void start(Endpoint endpoint) throws IOException, DeviceException {
@@ -106,14 +113,19 @@ public final class Driver implements AutoCloseable {
             http = HttpEndpoints.start(options.metricsAddress, registry, new HealthChecks(this::isLive, this::isReady, devices));
             LOG.info("metrics and health on {} (port {})", options.metricsAddress, http.port());
         }
-        server = CsiServer.start(endpoint, services, List.of(new RpcInterceptor(registry, this::isReady)),
-                options.maxConcurrentCalls);
-        devices.start();
-        if (node != null) {
-            node.start();
+        server = CsiServer.start(endpoint, services, List.of(interceptor), options.maxConcurrentCalls);
+        try {
+            devices.start();
+            if (node != null) {
+                node.start();
+            }
+        } catch (DeviceException | IOException | RuntimeException e) {
+            interceptor.startFailed(e.getMessage());
+            throw e;
         }
         DriverMetrics.register(registry, config, devices, node != null ? node : VolumeUsage.none());
         ready = true;
+        interceptor.started();
         LOG.info("driver {} {} ready on node {} with the {} backend after {} ms", config.driverName(), config.version(),
                 config.nodeId(), devices.backendName(), (System.nanoTime() - t0) / 1_000_000);
     }
@@ -134,6 +146,8 @@ public final class Driver implements AutoCloseable {
 
     synchronized void stop(Duration drain) {
         ready = false;
+        // Calls still waiting for a start-up that will not end are answered now, not at the drain's end.
+        interceptor.startFailed("the driver is stopping");
         if (server != null) {
             server.shutdown(drain);
             server = null;

@@ -123,7 +123,6 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private final NodeState state;
     private final Mounter mounter = new Mounter();
     private final FilesystemMounter filesystems;
-    private volatile boolean started;
     /** Writes state records while mkfs runs; idle threads go away after a minute. */
     private final ExecutorService background = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "node-state-writer");
@@ -168,7 +167,6 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                 reconcileDone(a);
             }
         }
-        started = true;
         LOG.info("node service started with {} staged/published volume records", state.all().size());
     }
 
@@ -1043,9 +1041,6 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
             MDC.put("volume", volumeId);
         }
         try {
-            if (!started) {
-                throw Status.UNAVAILABLE.withDescription("the node service is starting").asRuntimeException();
-            }
             T response = call.run();
             obs.onNext(response);
             obs.onCompleted();

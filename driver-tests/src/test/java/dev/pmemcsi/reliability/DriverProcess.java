@@ -63,6 +63,19 @@ final class DriverProcess implements AutoCloseable {
         if (DaemonSetContainer.selected()) {
             return launchContainer(ws, crashAt, extra, jvmFlags);
         }
+        return launch(ws, crashAt, extra, jvmFlags, ws.endpoint(), ws.root.resolve("driver.log"));
+    }
+
+    /**
+     * Starts another driver over the same state dir as the workspace's, serving {@code endpoint}
+     * and logging to {@code log}, without waiting for it.
+     */
+    static DriverProcess launchAnother(Workspace ws, String endpoint, List<String> extra, Path log) throws IOException {
+        return launch(ws, null, extra, List.of(), endpoint, log);
+    }
+
+    private static DriverProcess launch(Workspace ws, String crashAt, List<String> extra, List<String> jvmFlags,
+                                        String endpoint, Path log) throws IOException {
         assertTrue(Files.isRegularFile(JAR), JAR + " is missing; build it with mvn -pl driver-app -am package");
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -73,10 +86,9 @@ final class DriverProcess implements AutoCloseable {
         }
         cmd.addAll(List.of("-jar", JAR.toString()));
         cmd.addAll(BackendKind.current().driverFlags());
-        cmd.addAll(List.of("--state-dir", ws.state().toString(), "--endpoint", ws.endpoint(),
+        cmd.addAll(List.of("--state-dir", ws.state().toString(), "--endpoint", endpoint,
                 "--node-id", NODE, "--log-level", "info", "--drain-timeout", "5s"));
         cmd.addAll(extra);
-        Path log = ws.root.resolve("driver.log");
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(Redirect.appendTo(log.toFile()));
         pb.environment().remove(FaultPoints.ENV);
         if (crashAt != null) {

@@ -92,6 +92,52 @@ class SecurityIT {
         }
     }
 
+    /**
+     * A second driver over the same state dir, on a socket of its own, would reconcile (and could
+     * unstage) the first one's volumes: it must refuse before it binds a socket or starts a backend.
+     * The refusal does not depend on the backend; on the emulated one the second driver gets a
+     * region directory of its own, so that the backend's own lock cannot be what stops it.
+     */
+    @Test
+    void aSecondDriverOnTheSameStateDirRefusesAndTouchesNothing() throws Exception {
+        try (Workspace ws = new Workspace("sec-twice"); DriverProcess first = DriverProcess.start(ws)) {
+            Csi csi = first.csi();
+            String id = csi.create("sec-twice", 64 * MIB).getVolumeId();
+            Path staging = ws.newStagingPath();
+            csi.stage(id, staging, Csi.mount());
+            byte[] records = Files.readAllBytes(ws.state().resolve("driver.lock"));
+
+            Path otherSocket = ws.root.resolve("sock2/csi.sock");
+            Path otherRegions = ws.root.resolve("emulated2");
+            List<String> extra = BackendKind.current() == BackendKind.EMULATED
+                    ? List.of("--emulated-dir", otherRegions.toString()) : List.of();
+            DriverProcess second = DriverProcess.launchAnother(ws, "unix://" + otherSocket, extra,
+                    ws.root.resolve("second.log"));
+            try {
+                int rc = second.awaitExit(Duration.ofSeconds(60));
+                assertEquals(2, rc, "exit code of a driver that cannot start as configured:\n" + second.logTail());
+                List<String> lines = Files.readAllLines(ws.root.resolve("second.log")).stream()
+                        .filter(l -> !l.startsWith("---- ")).toList();
+                assertEquals(List.of("pmem-csi-driver: state dir " + ws.state() + " is in use by another driver (PID "
+                        + first.pid() + "); only one driver may run per state dir"), lines, "one line, naming the holder");
+            } finally {
+                second.close();
+            }
+            assertFalse(Files.exists(otherSocket, LinkOption.NOFOLLOW_LINKS), "the second driver bound no socket");
+            assertFalse(Files.exists(otherRegions), "the second driver started no backend");
+            assertTrue(Files.exists(ws.socketDir().resolve("csi.sock")), "the first driver's socket is in place");
+            assertEquals(new String(records), Files.readString(ws.state().resolve("driver.lock")),
+                    "the lock still names the first driver");
+            assertEquals(List.of(staging.toString()), Host.mountsUnder(ws.root), "the staging is still mounted");
+            assertEquals(List.of(id), csi.listAll().stream().map(Volume::getVolumeId).toList());
+
+            csi.unstage(id, staging);
+            csi.delete(id);
+            first.stop();
+            ws.assertNothingHeld();
+        }
+    }
+
     /** Mounts land only where asked, never through a symlink; deleted data reads back as zeros. */
     @Test
     void mountsStayInTheGivenTreesAndErasedDataReadsBackAsZeros() throws Exception {

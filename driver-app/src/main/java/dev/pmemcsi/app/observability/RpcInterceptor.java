@@ -2,6 +2,8 @@ package dev.pmemcsi.app.observability;
 
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Message;
+import io.grpc.Context;
+import io.grpc.Contexts;
 import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
 import io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener;
 import io.grpc.Metadata;
@@ -12,8 +14,14 @@ import io.grpc.Status;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -21,8 +29,15 @@ import org.slf4j.MDC;
 /**
  * The one interceptor every RPC passes: it logs the call with its method, volume, gRPC code and
  * duration; records the operations histogram; turns an unexpected exception into INTERNAL with a
- * short message (the stack trace goes to the log, never to the client); and answers UNAVAILABLE
- * for Controller and Node calls until the device layer is ready.
+ * short message (the stack trace goes to the log, never to the client); and is the one gate that
+ * keeps calls on volumes away from a device layer that is not ready.
+ *
+ * <p>During start-up (after the socket is bound, while the device layer recovers its volumes),
+ * calls that only describe the driver are answered at once, and calls on volumes wait for the
+ * device layer, up to their deadline or {@link #DEFAULT_STARTUP_WAIT} without one, and then go
+ * through, or get UNAVAILABLE if start-up failed or took too long. A waiting call holds no thread:
+ * it is not started (so gRPC reads none of its messages) until start-up ends. Once started, a
+ * device layer that stops being ready (the driver is stopping) gets UNAVAILABLE at once.
  */
 public final class RpcInterceptor implements ServerInterceptor {
 
@@ -33,14 +48,61 @@ public final class RpcInterceptor implements ServerInterceptor {
     static final String MDC_CODE = "code";
     static final String MDC_DURATION = "duration_ms";
 
+    /** How long a call without a deadline waits for start-up. */
+    public static final Duration DEFAULT_STARTUP_WAIT = Duration.ofSeconds(30);
+
+    /**
+     * Calls outside the Identity service that kubelet and the sidecars make to learn what the
+     * driver is; they read no volume, so start-up does not hold them up.
+     */
+    private static final Set<String> DESCRIBING = Set.of("ControllerGetCapabilities", "NodeGetCapabilities",
+            "NodeGetInfo");
+
     private final MeterRegistry registry;
     private final BooleanSupplier ready;
+    private final Duration startupWait;
+    /** Completes when start-up ends: normally, or exceptionally with the reason it failed. */
+    private final CompletableFuture<Void> started = new CompletableFuture<>();
     private final AtomicInteger inFlight = new AtomicInteger();
 
+    /** An interceptor for a driver that has already started; {@code ready} is checked on every call. */
     public RpcInterceptor(MeterRegistry registry, BooleanSupplier ready) {
+        this(registry, ready, DEFAULT_STARTUP_WAIT);
+        started.complete(null);
+    }
+
+    private RpcInterceptor(MeterRegistry registry, BooleanSupplier ready, Duration startupWait) {
         this.registry = registry;
         this.ready = ready;
+        this.startupWait = startupWait;
         registry.gauge("csi_plugin_operations_in_flight", inFlight);
+    }
+
+    /**
+     * An interceptor for a driver that is about to start: calls on volumes wait until
+     * {@link #started()} or {@link #startFailed(String)}, those without a deadline at most
+     * {@code startupWait}.
+     */
+    public static RpcInterceptor starting(MeterRegistry registry, BooleanSupplier ready, Duration startupWait) {
+        return new RpcInterceptor(registry, ready, startupWait);
+    }
+
+    /** Start-up is over: waiting calls go through. */
+    public void started() {
+        started.complete(null);
+    }
+
+    /** Start-up failed (or the driver stops before it ended): waiting and later calls get UNAVAILABLE. */
+    public void startFailed(String reason) {
+        started.completeExceptionally(new StartupFailure(reason));
+    }
+
+    private static final class StartupFailure extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        StartupFailure(String reason) {
+            super(reason, null, false, false);
+        }
     }
 
     @Override
@@ -64,11 +126,166 @@ public final class RpcInterceptor implements ServerInterceptor {
                 super.close(bounded, trailers);
             }
         };
-        if (!"csi.v1.Identity".equals(service) && !ready.getAsBoolean()) {
-            observed.close(Status.UNAVAILABLE.withDescription("the device layer is still initialising; retry shortly"),
-                    new Metadata());
-            return new ServerCall.Listener<>() {};
+        if (!"csi.v1.Identity".equals(service) && !DESCRIBING.contains(method)) {
+            if (!started.isDone()) {
+                return waitForStartup(observed, headers, next, method, volume);
+            }
+            Status refusal = refusal(null);
+            if (refusal != null) {
+                observed.close(refusal, new Metadata());
+                return new ServerCall.Listener<>() {};
+            }
         }
+        return startCall(observed, headers, next, method, volume);
+    }
+
+    /**
+     * Why a call on volumes cannot go through now, or null if it can.
+     *
+     * @param waitFailure why waiting for start-up ended other than by a normal start, or null
+     */
+    private Status refusal(Throwable waitFailure) {
+        Throwable failure = waitFailure;
+        if (failure == null && started.isCompletedExceptionally()) {
+            try {
+                started.join();
+            } catch (CompletionException e) {
+                failure = e;
+            }
+        }
+        if (failure instanceof CompletionException && failure.getCause() != null) {
+            failure = failure.getCause();
+        }
+        if (failure instanceof StartupFailure f) {
+            return Status.UNAVAILABLE.withDescription("the driver failed to start: " + f.getMessage());
+        }
+        if (failure instanceof TimeoutException) {
+            long ms = startupWait.toMillis();
+            return Status.UNAVAILABLE.withDescription("the device layer did not finish starting within "
+                    + (ms % 1000 == 0 ? ms / 1000 + " s" : ms + " ms") + "; retry later");
+        }
+        if (failure != null) {
+            return Status.UNAVAILABLE.withDescription("the device layer is not ready: " + failure);
+        }
+        return ready.getAsBoolean() ? null : Status.UNAVAILABLE.withDescription("the device layer is not ready; retry shortly");
+    }
+
+    /**
+     * Holds the call, unstarted, until start-up ends. Its deadline bounds the wait: gRPC cancels
+     * the call when it passes. A call without one is bounded by {@link #startupWait}.
+     */
+    private <Q, R> ServerCall.Listener<Q> waitForStartup(ServerCall<Q, R> call, Metadata headers,
+                                                          ServerCallHandler<Q, R> next, String method, String[] volume) {
+        Context context = Context.current();
+        Waiting<Q, R> waiting = new Waiting<>(call, context, () -> startCall(call, headers, next, method, volume));
+        CompletableFuture<Void> bound = started.copy();
+        if (context.getDeadline() == null) {
+            bound = bound.orTimeout(startupWait.toMillis(), TimeUnit.MILLISECONDS);
+        }
+        bound.whenComplete((ok, failure) -> waiting.release(failure));
+        return waiting;
+    }
+
+    /**
+     * A call that waits for start-up. It has not been started, so gRPC delivers none of its
+     * messages (nothing requested them) and only a cancellation can arrive; once started, every
+     * event goes to the real listener.
+     */
+    private final class Waiting<Q, R> extends ServerCall.Listener<Q> {
+        private final ServerCall<Q, R> call;
+        private final Context context;
+        private final Supplier<ServerCall.Listener<Q>> start;
+        private ServerCall.Listener<Q> delegate; // guarded by this
+        private boolean over; // guarded by this: cancelled by the client, or refused here
+
+        Waiting(ServerCall<Q, R> call, Context context, Supplier<ServerCall.Listener<Q>> start) {
+            this.call = call;
+            this.context = context;
+            this.start = start;
+        }
+
+        /**
+         * Runs on the thread that ended start-up (or the timer's). Starting a unary call only asks
+         * gRPC for its request, which gRPC then delivers on its own executor; the lock makes that
+         * delivery wait until {@link #delegate} is set.
+         */
+        synchronized void release(Throwable failure) {
+            if (over) {
+                return;
+            }
+            Status refusal = refusal(failure);
+            if (refusal != null) {
+                over = true;
+                call.close(refusal, new Metadata());
+                return;
+            }
+            Context previous = context.attach();
+            try {
+                delegate = start.get();
+            } finally {
+                context.detach(previous);
+            }
+        }
+
+        private synchronized ServerCall.Listener<Q> delegate() {
+            return delegate;
+        }
+
+        @Override
+        public void onMessage(Q message) {
+            ServerCall.Listener<Q> d = delegate();
+            if (d != null) {
+                d.onMessage(message);
+            }
+        }
+
+        @Override
+        public void onHalfClose() {
+            ServerCall.Listener<Q> d = delegate();
+            if (d != null) {
+                d.onHalfClose();
+            }
+        }
+
+        @Override
+        public void onComplete() {
+            ServerCall.Listener<Q> d = delegate();
+            if (d != null) {
+                d.onComplete();
+            }
+        }
+
+        @Override
+        public void onReady() {
+            ServerCall.Listener<Q> d = delegate();
+            if (d != null) {
+                d.onReady();
+            }
+        }
+
+        @Override
+        public void onCancel() {
+            ServerCall.Listener<Q> d;
+            synchronized (this) {
+                d = delegate;
+                if (d == null) {
+                    if (over) {
+                        return;
+                    }
+                    over = true;
+                    // Closing records the call in the metrics and the log; the client is gone.
+                    Status why = Contexts.statusFromCancelled(context);
+                    call.close((why != null ? why : Status.CANCELLED)
+                            .withDescription("cancelled while waiting for the device layer to start"), new Metadata());
+                    return;
+                }
+            }
+            d.onCancel();
+        }
+    }
+
+    private <Q, R> ServerCall.Listener<Q> startCall(ServerCall<Q, R> observed, Metadata headers,
+                                                    ServerCallHandler<Q, R> next, String method, String[] volume) {
         ServerCall.Listener<Q> delegate;
         try {
             delegate = next.startCall(observed, headers);

@@ -9,10 +9,14 @@ import dev.pmemcsi.device.InMemoryDeviceManager;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
+import java.net.Socket;
+import java.net.SocketException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -86,6 +90,47 @@ class HttpEndpointsTest {
         assertEquals(503, r.statusCode());
         assertEquals("the gRPC server is not running\n", r.body());
         assertEquals(503, get("/readyz", null).statusCode());
+    }
+
+    /** The status line of a GET over a fresh connection, or a failure when none comes within 3 s. */
+    private String statusLine(String path) throws Exception {
+        try (Socket s = new Socket("127.0.0.1", http.port())) {
+            s.setSoTimeout(3000);
+            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            String response = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            return response.substring(0, response.indexOf("\r\n"));
+        }
+    }
+
+    /**
+     * A client that sends half a request and keeps the connection open, as a stalled scraper or a
+     * port scanner does, must neither delay kubelet's probes nor hold a thread for ever.
+     */
+    @Test
+    void aHalfSentRequestNeitherBlocksTheProbesNorStaysOpen() throws Exception {
+        try (Socket slow = new Socket("127.0.0.1", http.port())) {
+            slow.getOutputStream().write("GET /metrics HTTP/1.1\r\nHost: localhost\r\n".getBytes(StandardCharsets.US_ASCII));
+            slow.getOutputStream().flush();
+            Thread.sleep(300); // the server has begun reading it
+            long t0 = System.nanoTime();
+            assertEquals("HTTP/1.1 200 OK", statusLine("/healthz"));
+            assertEquals("HTTP/1.1 503 Service Unavailable", statusLine("/readyz"));
+            long probes = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertTrue(probes < 2000, "the probes took " + probes + " ms behind a slow client");
+
+            slow.setSoTimeout((int) TimeUnit.SECONDS.toMillis(HttpEndpoints.REQUEST_SECONDS + 5));
+            int read;
+            try {
+                read = slow.getInputStream().read();
+            } catch (SocketException reset) {
+                read = -1;
+            }
+            long closedAfter = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertEquals(-1, read, "the server answered a request it never fully received");
+            assertTrue(closedAfter <= TimeUnit.SECONDS.toMillis(HttpEndpoints.REQUEST_SECONDS + 2),
+                    "the half-open connection was closed only after " + closedAfter + " ms");
+        }
     }
 
     @Test

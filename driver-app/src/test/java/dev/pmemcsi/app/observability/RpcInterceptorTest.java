@@ -19,6 +19,8 @@ import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -88,6 +90,37 @@ class RpcInterceptorTest {
         assertEquals(1, registry.get("csi_plugin_operations_seconds").tag("method", "CreateVolume")
                 .tag("grpc_code", "UNIMPLEMENTED").timer().count());
         assertEquals(0, registry.get("csi_plugin_operations_in_flight").gauge().value());
+    }
+
+    /** A call without a deadline waits for start-up at most as long as the interceptor was told. */
+    @Test
+    void aCallWithoutDeadlineWaitsForStartupOnlySoLong() {
+        String name = InProcessServerBuilder.generateName();
+        RpcInterceptor starting = RpcInterceptor.starting(new SimpleMeterRegistry(), () -> false, Duration.ofMillis(300));
+        Server slow = null;
+        ManagedChannel ch = null;
+        try {
+            slow = InProcessServerBuilder.forName(name).directExecutor()
+                    .addService(ServerInterceptors.intercept(new Broken(), starting)).build().start();
+            ch = InProcessChannelBuilder.forName(name).directExecutor().build();
+            ControllerGrpc.ControllerBlockingStub noDeadline = ControllerGrpc.newBlockingStub(ch);
+            long t0 = System.nanoTime();
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                    () -> noDeadline.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("v").build()));
+            long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+            assertEquals("the device layer did not finish starting within 300 ms; retry later", e.getStatus().getDescription());
+            assertTrue(waited >= 250 && waited < 5000, "waited " + waited + " ms");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } finally {
+            if (ch != null) {
+                ch.shutdownNow();
+            }
+            if (slow != null) {
+                slow.shutdownNow();
+            }
+        }
     }
 
     @Test
