@@ -117,6 +117,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private final NodeState state;
     private final Mounter mounter = new Mounter();
     private final FilesystemMounter filesystems;
+    private final NodePaths paths;
     private volatile boolean started;
     /** Writes state records while mkfs runs; idle threads go away after a minute. */
     private final ExecutorService background = Executors.newCachedThreadPool(r -> {
@@ -125,17 +126,20 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
         return t;
     });
 
-    public NodeService(DriverConfig config, DeviceManager devices, VolumeLocks locks, Path stateDir) {
-        this(config, devices, locks, stateDir, OperationListener.NONE);
+    /** @param paths where staging and target paths may lie; the state dir is kept out of them here */
+    public NodeService(DriverConfig config, DeviceManager devices, VolumeLocks locks, Path stateDir,
+                       NodePaths paths) throws IOException {
+        this(config, devices, locks, stateDir, paths, OperationListener.NONE);
     }
 
     /** @param listener is told about every mkfs and filesystem mount */
     public NodeService(DriverConfig config, DeviceManager devices, VolumeLocks locks, Path stateDir,
-                       OperationListener listener) {
+                       NodePaths paths, OperationListener listener) throws IOException {
         this.config = config;
         this.devices = devices;
         this.locks = locks;
         this.state = new NodeState(stateDir);
+        this.paths = paths.reserving(stateDir);
         CommandRunner runner = new CommandRunner();
         this.filesystems = new FilesystemMounter(mounter, new Filesystems(runner), new FilesystemProbe(runner), listener);
     }
@@ -213,13 +217,14 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private void stage(NodeStageVolumeRequest req) throws Exception {
         String id = require("volume_id", req.getVolumeId());
         Path path = NodePaths.parse("staging_target_path", req.getStagingTargetPath());
+        Path located = paths.confine("staging_target_path", path);
         VolumeCapability cap = capability(req.hasVolumeCapability(), req.getVolumeCapability());
         try (VolumeLocks.Held held = lock(id)) {
             Volume vol = volume(id);
             requireDevice(vol);
             Attachment.Access access = access(cap);
-            if (access == Attachment.Access.MOUNT && !NodePaths.exists(path)) {
-                createDirectory("staging_target_path", path);
+            if (access == Attachment.Access.MOUNT && !NodePaths.exists(located)) {
+                createDirectory("staging_target_path", located);
             }
             Path real = resolve("staging_target_path", path);
             Attachment wanted = new Attachment(Attachment.Kind.STAGED, Attachment.Phase.PENDING, id, path, real,
@@ -300,6 +305,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private void unstage(NodeUnstageVolumeRequest req) throws Exception {
         String id = require("volume_id", req.getVolumeId());
         Path path = NodePaths.parse("staging_target_path", req.getStagingTargetPath());
+        paths.confine("staging_target_path", path);
         try (VolumeLocks.Held held = lock(id)) {
             Optional<Attachment> rec = state.staged(id);
             if (rec.isPresent() && !rec.get().path().equals(path)) {
@@ -311,7 +317,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                 throw Status.FAILED_PRECONDITION.withDescription("volume " + id + " is still published at "
                         + published.get(0).path() + "; unpublish it first").asRuntimeException();
             }
-            Path real = NodePaths.resolveOr("staging_target_path", path, rec.map(Attachment::realPath).orElse(path));
+            Path real = paths.resolveOr("staging_target_path", path, rec.map(Attachment::realPath).orElse(path));
             if (rec.isEmpty() && !holdsVolume(id, real)) {
                 // Not staged here by the driver: whatever is mounted at the path belongs to someone else.
                 LOG.info("volume {} is not staged at {}; nothing to do", id, path);
@@ -344,6 +350,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private void publish(NodePublishVolumeRequest req) throws Exception {
         String id = require("volume_id", req.getVolumeId());
         Path target = NodePaths.parse("target_path", req.getTargetPath());
+        paths.confine("target_path", target);
         VolumeCapability cap = capability(req.hasVolumeCapability(), req.getVolumeCapability());
         boolean ephemeral = "true".equalsIgnoreCase(req.getVolumeContextMap().get(VolumeParameters.EPHEMERAL));
         if (ephemeral) {
@@ -351,6 +358,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
             return;
         }
         Path staging = NodePaths.parse("staging_target_path", req.getStagingTargetPath());
+        paths.confine("staging_target_path", staging);
         try (VolumeLocks.Held held = lock(id)) {
             Volume vol = volume(id);
             Attachment stage = state.staged(id)
@@ -489,13 +497,14 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private void unpublish(NodeUnpublishVolumeRequest req) throws Exception {
         String id = require("volume_id", req.getVolumeId());
         Path target = NodePaths.parse("target_path", req.getTargetPath());
+        paths.confine("target_path", target);
         try (VolumeLocks.Held held = lock(id)) {
             Optional<Attachment> rec = state.publishedAt(target);
             if (rec.isPresent() && !rec.get().volumeId().equals(id)) {
                 throw Status.FAILED_PRECONDITION.withDescription("target path " + target + " holds volume "
                         + rec.get().volumeId() + ", not " + id).asRuntimeException();
             }
-            Path real = NodePaths.resolveOr("target_path", target, rec.map(Attachment::realPath).orElse(target));
+            Path real = paths.resolveOr("target_path", target, rec.map(Attachment::realPath).orElse(target));
             if (rec.isEmpty() && !holdsVolume(id, real)) {
                 // Not published here by the driver: what is at the path, mounted or not, is not the
                 // driver's to unmount or delete.
@@ -532,6 +541,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private NodeGetVolumeStatsResponse stats(NodeGetVolumeStatsRequest req) throws Exception {
         String id = require("volume_id", req.getVolumeId());
         Path path = NodePaths.parse("volume_path", req.getVolumePath());
+        if (!paths.allows(path)) {
+            throw Status.NOT_FOUND.withDescription("volume_path " + path + " lies outside the kubelet trees (or in"
+                    + " the driver's own directories); no volume can be there").asRuntimeException();
+        }
         // No volume lock: statistics must never make a concurrent stage or publish fail with ABORTED.
         Attachment a = state.publishedAt(path).filter(p -> p.volumeId().equals(id))
                 .or(() -> state.staged(id).filter(s -> s.path().equals(path)))
@@ -608,6 +621,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private void reconcileUnfinished(Attachment a) {
         MDC.put("volume", a.volumeId());
         try {
+            if (outsideTrees(a)) {
+                return;
+            }
             LOG.warn("{} of volume {} at {} was interrupted in phase {}; {}", a.kind(), a.volumeId(), a.path(),
                     a.phase(), a.phase() == Attachment.Phase.PENDING ? "rolling it back" : "finishing the removal");
             tearDown(a, a.kind() == Attachment.Kind.PUBLISHED);
@@ -634,6 +650,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private void reconcileDone(Attachment a) {
         MDC.put("volume", a.volumeId());
         try {
+            if (outsideTrees(a)) {
+                return;
+            }
             boolean blockStaging = a.kind() == Attachment.Kind.STAGED && a.access() == Attachment.Access.BLOCK;
             if (blockStaging || MountTable.read().isMountPoint(a.realPath())) {
                 return;
@@ -679,6 +698,20 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
         } finally {
             MDC.remove("volume");
         }
+    }
+
+    /**
+     * Whether a record names a path the driver may no longer act on (another --kubelet-dir, or an
+     * older driver that did not confine paths): such a record is logged and left as it is.
+     */
+    private boolean outsideTrees(Attachment a) {
+        if (paths.allows(a.path()) && paths.allows(a.realPath())) {
+            return false;
+        }
+        LOG.error("{} of volume {} at {} lies outside the kubelet trees below {} or in the driver's own directories;"
+                + " the record is left as it is, nothing there is touched", a.kind(), a.volumeId(), a.path(),
+                paths.kubeletDir());
+        return true;
     }
 
     // ------------------------------------------------------------------ helpers
@@ -812,15 +845,20 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                 throw Status.FAILED_PRECONDITION.withDescription("target_path " + p + " exists and is not a file;"
                         + " a block volume is bound onto a file").asRuntimeException();
             }
+            if (Files.size(p) != 0) {
+                // Someone's data: binding over it would hide it, and unpublish could not remove it.
+                throw Status.FAILED_PRECONDITION.withDescription("target_path " + p + " is a file that is not"
+                        + " empty; a block volume is bound only onto a new or empty file").asRuntimeException();
+            }
             return false;
         }
         Files.createFile(p);
         return true;
     }
 
-    private static Path resolve(String field, Path p) throws InvalidRequestException, IOException {
+    private Path resolve(String field, Path p) throws InvalidRequestException, IOException {
         try {
-            return NodePaths.resolve(field, p);
+            return paths.resolve(field, p);
         } catch (NoSuchFileException e) {
             throw Status.FAILED_PRECONDITION.withDescription("the parent directory of " + field + " " + p
                     + " does not exist").asRuntimeException();

@@ -18,7 +18,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * The built driver ({@code driver-app/target/pmem-csi-driver.jar}) running as a child process on
  * the backend {@link BackendKind#current()} names, as kubelet would find it: a Unix socket, a state
- * dir, a node name.
+ * dir, a node name, and the workspace's kubelet tree as its --kubelet-dir.
  */
 final class DriverProcess implements AutoCloseable {
 
@@ -66,7 +66,8 @@ final class DriverProcess implements AutoCloseable {
         }
         cmd.addAll(List.of("-jar", JAR.toString()));
         cmd.addAll(BackendKind.current().driverFlags());
-        cmd.addAll(List.of("--state-dir", ws.state().toString(), "--endpoint", ws.endpoint(),
+        cmd.addAll(List.of("--state-dir", ws.state().toString(), "--kubelet-dir", ws.kubelet().toString(),
+                "--endpoint", ws.endpoint(),
                 "--node-id", NODE, "--log-level", "info", "--drain-timeout", "5s"));
         cmd.addAll(extra);
         Path log = ws.root.resolve("driver.log");
