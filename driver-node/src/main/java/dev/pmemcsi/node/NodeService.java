@@ -369,6 +369,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                 throw Status.FAILED_PRECONDITION.withDescription("volume " + id + " is staged at " + stage.path()
                         + ", not at " + staging).asRuntimeException();
             }
+            // The bind source too: a record may predate the confinement or the current --kubelet-dir.
+            paths.confine("staging_target_path", stage.realPath());
             Attachment.Access access = access(cap);
             if (access != stage.access()) {
                 throw Status.FAILED_PRECONDITION.withDescription("volume " + id + " is staged for "
@@ -684,6 +686,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                 if (a.access() == Attachment.Access.MOUNT) {
                     Attachment stage = state.staged(a.volumeId()).orElseThrow(
                             () -> new IllegalStateException("its staging record is missing"));
+                    if (!paths.allows(stage.realPath())) {
+                        throw new IllegalStateException("its staging path " + stage.realPath() + " lies outside the"
+                                + " kubelet trees");
+                    }
                     if (!NodePaths.exists(a.realPath())) {
                         Files.createDirectory(a.realPath());
                     }

@@ -333,6 +333,31 @@ class NodeConfinementIT {
         unstageOk(id, staging);
     }
 
+    @Test
+    void publishNeverBindsFromARecordedStagingThatNowLiesOutside() throws Exception {
+        String id = volume("pvc-moved-source");
+        Path a = Files.createDirectories(plugins.resolve("a"));
+        Files.createDirectories(plugins.resolve("b"));
+        Path link = Files.createSymbolicLink(plugins.resolve("link"), a);
+        Path staging = link.resolve("globalmount");
+        stageOk(id, staging, xfs());
+        // The recorded location becomes one of the driver's own directories; the link moves on.
+        node.close();
+        node = new InProcessNode(InProcessNode.CONFIG, devices, stateDir.resolve("node"), kubelet,
+                List.of(stateDir, emulatedDir, socketDir, a));
+        Files.delete(link);
+        Files.createSymbolicLink(link, plugins.resolve("b"));
+        Path target = newTarget("pod-moved", id);
+        assertEquals(Status.Code.INVALID_ARGUMENT,
+                code(() -> node.stub.nodePublishVolume(publishRequest(id, staging, target, xfs()))));
+        assertEquals(List.of(a.resolve("globalmount").toString()), mountsUnder(root), "nothing was bound");
+        node.close();
+        Files.delete(link);
+        Files.createSymbolicLink(link, a);
+        node = start(kubelet);
+        unstageOk(id, staging);
+    }
+
     // ------------------------------------------------------------------ start-up recovery
 
     @Test
