@@ -23,7 +23,7 @@ hstep_host_it() {
     # Reports of an earlier run must not pass for this one's.
     rm -rf "$E2E_REPO/e2e/target/failsafe-reports"
     mvn -B -Dstyle.color=never -f "$E2E_REPO/pom.xml" -pl e2e verify \
-        -Dpmemcsi.e2e.endpoint="127.0.0.1:$E2E_PORT" || rc=$?
+        -Dpmemcsi.e2e.endpoint="127.0.0.1:$E2E_PORT" -Dpmemcsi.e2e.kubeletDir="$E2E_GUEST_KUBELET_DIR" || rc=$?
     mkdir -p "$E2E_OUT/junit/host-it"
     cp "$E2E_REPO"/e2e/target/failsafe-reports/TEST-*.xml "$E2E_OUT/junit/host-it/" 2>/dev/null || true
     return "$rc"

@@ -128,6 +128,8 @@ gstep_driver_start() {
         cmd=("$JAVA_HOME/bin/java" "${jvm[@]}" -jar "$E2E_DRIVER_JAR")
     fi
     read -r -a args <<< "$E2E_DRIVER_ARGS"
+    # The driver stages and publishes only below its --kubelet-dir's plugins/ and pods/.
+    mkdir -p "$E2E_GUEST_KUBELET_DIR/plugins" "$E2E_GUEST_KUBELET_DIR/pods"
     log "starting driver: ${cmd[*]} ${args[*]}"
     setsid "${cmd[@]}" "${args[@]}" < /dev/null > "$E2E_SHARE/driver.log" 2>&1 &
     local pid=$!

@@ -26,7 +26,8 @@ E2E_REPO=$(cd "$E2E_QEMU_DIR/../.." && pwd)
 : "${E2E_DRIVER_JAR:=$E2E_REPO/driver-app/target/pmem-csi-driver.jar}"
 : "${E2E_DRIVER_LAUNCHER:=$E2E_REPO/bin/pmem-csi-driver}"
 : "${E2E_DEVICE_MANAGER:=ndctl}"
-: "${E2E_DRIVER_ARGS:=--endpoint=tcp://0.0.0.0:$E2E_GUEST_PORT --device-manager=$E2E_DEVICE_MANAGER --node-id=e2e-guest}"
+: "${E2E_GUEST_KUBELET_DIR:=/tmp/e2e-kubelet}"          # the guest driver's --kubelet-dir (DriverInGuestIT's paths)
+: "${E2E_DRIVER_ARGS:=--endpoint=tcp://0.0.0.0:$E2E_GUEST_PORT --device-manager=$E2E_DEVICE_MANAGER --node-id=e2e-guest --kubelet-dir=$E2E_GUEST_KUBELET_DIR}"
 
 E2E_TOOLS=$E2E_REPO/e2e/target/qemu-tools
 E2E_CONSOLE_LAUNCHER=$E2E_TOOLS/junit-platform-console-standalone.jar
@@ -49,7 +50,7 @@ write_guest_config() {
     {
         for v in E2E_QEMU_DIR E2E_REPO E2E_OUT E2E_SHARE E2E_NVDIMMS E2E_PORT E2E_GUEST_PORT \
                  E2E_HOST_STEP_TIMEOUT E2E_DRIVER_START_TIMEOUT JAVA_HOME E2E_GUEST_JVM_OPTS \
-                 E2E_DRIVER_JAR E2E_DRIVER_LAUNCHER E2E_DRIVER_ARGS E2E_CONSOLE_LAUNCHER \
+                 E2E_DRIVER_JAR E2E_DRIVER_LAUNCHER E2E_DRIVER_ARGS E2E_GUEST_KUBELET_DIR E2E_CONSOLE_LAUNCHER \
                  E2E_TEST_CLASSES E2E_GUEST_TEST_ROOTS E2E_TEST_CLASSPATH E2E_SELF_TEST_CLASS E2E_SELF_TEST_CLASS_REGEX \
                  E2E_RELIABILITY_CLASSES E2E_RELIABILITY_CLASSPATH; do
             printf 'export %s=%q\n' "$v" "${!v}"
@@ -59,5 +60,5 @@ write_guest_config() {
 
 # run.sh exports these for host steps.
 export_host_env() {
-    export E2E_QEMU_DIR E2E_REPO E2E_OUT E2E_SHARE E2E_PORT JAVA_HOME
+    export E2E_QEMU_DIR E2E_REPO E2E_OUT E2E_SHARE E2E_PORT E2E_GUEST_KUBELET_DIR JAVA_HOME
 }

@@ -42,11 +42,13 @@ final class DriverProcess implements AutoCloseable {
 
     /** Starts the driver; the clock of {@link #awaitReady} starts just before the process does. */
     static DriverProcess start(Path repo, Workspace ws, String regions, Jvm jvm, String... extraArgs) throws IOException {
-        Path socket = ws.resolve("csi.sock");
+        // In a directory of its own: the driver refuses to stage or publish inside its socket dir.
+        Path socket = ws.resolve("sock/csi.sock");
         Path log = ws.resolve("driver.log");
         List<String> argv = new ArrayList<>(List.of(repo.resolve("bin/pmem-csi-driver").toString(),
                 "--device-manager", "emulated", "--emulated-regions", regions,
-                "--state-dir", ws.resolve("state").toString(), "--endpoint", "unix://" + socket,
+                "--state-dir", ws.resolve("state").toString(), "--kubelet-dir", ws.kubelet().toString(),
+                "--endpoint", "unix://" + socket,
                 "--node-id", "bench-node", "--log-level", "info"));
         argv.addAll(List.of(extraArgs));
         ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile());

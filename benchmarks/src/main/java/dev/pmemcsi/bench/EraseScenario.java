@@ -43,7 +43,7 @@ final class EraseScenario implements Scenario {
             try (CsiClient client = CsiClient.open(driver.endpoint(), settings.fsType())) {
                 for (int i = 0; i < reps; i++) {
                     Volume v = client.createVolume("erase-" + i, VOLUME_BYTES, Map.of("eraseafter", "true"));
-                    Path staging = ws.resolve("staging-" + i);
+                    Path staging = ws.staging("staging-" + i);
                     client.stage(v.getVolumeId(), staging);
                     CsiClient.write(staging.resolve("fill"), VOLUME_BYTES - (48L << 20));
                     client.unstage(v.getVolumeId(), staging);

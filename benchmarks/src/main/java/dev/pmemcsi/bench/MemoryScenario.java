@@ -63,7 +63,7 @@ final class MemoryScenario implements Scenario {
                     List<Future<?>> futures = new ArrayList<>();
                     for (int v = 0; v < CONCURRENT; v++) {
                         String name = "stress-" + round + "-" + v;
-                        Path pod = Files.createDirectories(ws.resolve("pods/" + name));
+                        Path pod = ws.pod(name);
                         futures.add(pods.submit(() -> {
                             client.lifecycle(name, VOLUME_BYTES, WRITE_BYTES, pod);
                             return null;

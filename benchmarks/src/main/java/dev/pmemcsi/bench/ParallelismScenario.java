@@ -75,7 +75,7 @@ final class ParallelismScenario implements Scenario {
             List<Future<?>> running = new ArrayList<>();
             for (int v = start; v < Math.min(VOLUMES, start + width); v++) {
                 String name = "par-" + tag + "-" + v;
-                Path pod = Files.createDirectories(ws.resolve("pods/" + name));
+                Path pod = ws.pod(name);
                 running.add(pods.submit(() -> {
                     client.lifecycle(name, VOLUME_BYTES, WRITE_BYTES, pod);
                     return null;

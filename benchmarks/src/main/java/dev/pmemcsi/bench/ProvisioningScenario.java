@@ -79,7 +79,7 @@ final class ProvisioningScenario implements Scenario {
 
     /** CreateVolume and NodeStage, timed one by one; then unstage and delete, untimed. */
     private static double[] driverOnce(CsiClient client, Workspace ws, int i) {
-        Path staging = ws.resolve("staging-" + (i + 1));
+        Path staging = ws.staging("staging-" + (i + 1));
         long t0 = System.nanoTime();
         Volume v = client.createVolume("prov-" + (i + 1), VOLUME_BYTES, Map.of());
         long t1 = System.nanoTime();

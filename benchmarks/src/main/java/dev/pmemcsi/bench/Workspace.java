@@ -24,8 +24,11 @@ final class Workspace implements AutoCloseable {
 
     static Workspace create(String name) throws IOException {
         Path base = Path.of(System.getProperty("pmem-csi.bench.dir", "/var/tmp"));
-        return new Workspace(Files.createTempDirectory(base, "pmem-csi-bench-" + name + "-",
+        Workspace ws = new Workspace(Files.createTempDirectory(base, "pmem-csi-bench-" + name + "-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"))));
+        Files.createDirectories(ws.kubelet().resolve("plugins"));
+        Files.createDirectories(ws.kubelet().resolve("pods"));
+        return ws;
     }
 
     Path dir() {
@@ -34,6 +37,21 @@ final class Workspace implements AutoCloseable {
 
     Path resolve(String name) {
         return dir.resolve(name);
+    }
+
+    /** Plays kubelet's root directory (the driver's --kubelet-dir): staging paths go below plugins/, pods below pods/. */
+    Path kubelet() {
+        return dir.resolve("kubelet");
+    }
+
+    /** A staging path below the kubelet tree; its parent exists, as kubelet prepares it. */
+    Path staging(String name) {
+        return kubelet().resolve("plugins").resolve(name);
+    }
+
+    /** A pod's directory below the kubelet tree. */
+    Path pod(String name) throws IOException {
+        return Files.createDirectories(kubelet().resolve("pods").resolve(name));
     }
 
     /** Unmounts what is mounted below the workspace; the driver must be stopped first or be idle. */

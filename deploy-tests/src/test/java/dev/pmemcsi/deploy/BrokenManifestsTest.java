@@ -34,6 +34,13 @@ class BrokenManifestsTest {
     }
 
     @Test
+    void wrongKubeletDir() {
+        assertOnlyCheckFails("wrong-kubelet-dir", "socket and kubelet paths", List.of(
+                "pmem-driver: --kubelet-dir=/srv/kubelet is not the kubelet dir kubelet's staging and target paths"
+                        + " lie in, /var/lib/kubelet"));
+    }
+
+    @Test
     void missingRbac() {
         assertOnlyCheckFails("missing-rbac", "rbac", List.of(
                 "missing RBAC for the sidecars: get storage.k8s.io/csistoragecapacities in namespace pmem-csi",

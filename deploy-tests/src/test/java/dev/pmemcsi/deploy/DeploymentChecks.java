@@ -56,7 +56,8 @@ final class DeploymentChecks {
 
     /** Flags the driver must always be given explicitly, rather than left to defaults. */
     private static final List<String> REQUIRED_DRIVER_FLAGS = List.of(
-            "--endpoint", "--driver-name", "--node-id", "--state-dir", "--metrics-address", "--device-manager");
+            "--endpoint", "--driver-name", "--node-id", "--state-dir", "--kubelet-dir", "--metrics-address",
+            "--device-manager");
 
     /** A flag a sidecar must have; a null value means any value is fine. */
     private record Required(String container, String flag, String value) {}
@@ -183,6 +184,15 @@ final class DeploymentChecks {
             problems.add(DRIVER + ": mount of " + kubeletDir + " has mountPropagation "
                     + kubelet.get().getMountPropagation() + ", kubelet needs Bidirectional");
         }
+
+        // The driver refuses staging and target paths outside its --kubelet-dir: it must be the
+        // kubelet dir kubelet's paths start with, as the container sees it.
+        args(DRIVER).value("--kubelet-dir").ifPresent(dir -> {
+            if (!kubeletDir.equals(dir)) {
+                problems.add(DRIVER + ": --kubelet-dir=" + dir + " is not the kubelet dir kubelet's staging and"
+                        + " target paths lie in, " + kubeletDir);
+            }
+        });
 
         // Volume state and emulated regions must outlive the pod.
         for (String flag : List.of("--state-dir", "--emulated-dir")) {

@@ -14,10 +14,13 @@ import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.driver.DriverConfig;
 import dev.pmemcsi.driver.VolumeLocks;
 import dev.pmemcsi.driver.VolumeUsage;
+import dev.pmemcsi.node.NodePaths;
 import dev.pmemcsi.node.NodeService;
 import io.grpc.BindableService;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -89,20 +92,24 @@ public final class Driver implements AutoCloseable {
                 LOG.error("cannot start: {}", e.getMessage());
                 driver.stop(Duration.ZERO);
                 return 1;
+            } catch (StartupException e) {
+                driver.stop(Duration.ZERO);
+                throw e;
             }
             stopped.await();
             return 0;
         }
     }
 
-    void start(Endpoint endpoint) throws IOException, DeviceException {
+    void start(Endpoint endpoint) throws IOException, DeviceException, StartupException {
         long t0 = System.nanoTime();
         boolean controller = options.mode != DriverOptions.Mode.node;
         boolean nodeService = options.mode != DriverOptions.Mode.controller;
         List<BindableService> services = new ArrayList<>();
         services.add(new IdentityService(config, controller, this::isReady));
         if (nodeService) {
-            node = new NodeService(config, devices, locks, options.stateDir.resolve("node"), operations);
+            node = new NodeService(config, devices, locks, options.stateDir.resolve("node"), nodePaths(endpoint),
+                    operations);
             services.add(node);
         }
         if (controller) {
@@ -128,6 +135,26 @@ public final class Driver implements AutoCloseable {
         interceptor.started();
         LOG.info("driver {} {} ready on node {} with the {} backend after {} ms", config.driverName(), config.version(),
                 config.nodeId(), devices.backendName(), (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    /**
+     * Where the node service may stage and publish: below the kubelet dir, resolved once here,
+     * and never in the driver's own state, emulated-region or socket directory.
+     */
+    private NodePaths nodePaths(Endpoint endpoint) throws StartupException, IOException {
+        List<Path> own = new ArrayList<>(List.of(options.stateDir, options.emulatedDir()));
+        if (endpoint instanceof Endpoint.Unix unix) {
+            own.add(unix.path().toAbsolutePath().getParent());
+        }
+        try {
+            NodePaths paths = NodePaths.confinedTo(options.kubeletDir, own);
+            LOG.info("staging and target paths are confined to {}/plugins/ and {}/pods/", paths.kubeletDir(),
+                    paths.kubeletDir());
+            return paths;
+        } catch (NoSuchFileException e) {
+            throw new StartupException("--kubelet-dir " + options.kubeletDir + " does not exist or is not a directory;"
+                    + " it must be kubelet's root directory (its --root-dir), mounted into the driver's container");
+        }
     }
 
     /** The port of /metrics, /healthz and /readyz, or -1 without them. */

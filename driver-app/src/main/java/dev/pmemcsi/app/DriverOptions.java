@@ -41,6 +41,12 @@ public final class DriverOptions {
                     + " (default: ${DEFAULT-VALUE}).")
     Path stateDir = Path.of("/var/lib/" + DriverConfig.DEFAULT_DRIVER_NAME);
 
+    @Option(names = "--kubelet-dir", paramLabel = "DIR",
+            description = "Kubelet's root directory (its --root-dir). The node service stages and publishes only"
+                    + " strictly below DIR/plugins/ and DIR/pods/, where kubelet puts staging and target paths;"
+                    + " any other path is refused. Must exist when the node service starts (default: ${DEFAULT-VALUE}).")
+    Path kubeletDir = Path.of("/var/lib/kubelet");
+
     @Option(names = "--emulated-dir", paramLabel = "DIR",
             description = "Emulated mode: directory of the region files and the volume table (default: STATE-DIR/emulated).")
     Path emulatedDir;

@@ -87,13 +87,16 @@ class DriverObservabilityIT {
     static void startDriver() throws Exception {
         work = Files.createTempDirectory("pmem-csi-obs-it", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         log = work.resolve("driver.log");
+        // Socket, state and kubelet tree apart: the driver never stages inside its own directories.
+        Files.createDirectories(work.resolve("kubelet/plugins"));
         Path jar = Path.of("target", "pmem-csi-driver.jar").toAbsolutePath();
         assertTrue(Files.exists(jar), jar + " is built in the package phase, before integration tests");
         driver = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-jar", jar.toString(),
                 "--device-manager", "emulated", "--emulated-regions", "256Mi,256Mi",
                 "--state-dir", work.resolve("state").toString(),
-                "--endpoint", "unix://" + work.resolve("csi.sock"),
+                "--kubelet-dir", work.resolve("kubelet").toString(),
+                "--endpoint", "unix://" + work.resolve("sock/csi.sock"),
                 "--node-id", NODE,
                 "--metrics-address", "127.0.0.1:0",
                 "--log-format", "json", "--log-level", "trace"))
@@ -116,7 +119,7 @@ class DriverObservabilityIT {
             assertTrue(System.nanoTime() < deadline, "not ready: " + get("/readyz").body());
             Thread.sleep(100);
         }
-        channels = Channels.open("unix://" + work.resolve("csi.sock"));
+        channels = Channels.open("unix://" + work.resolve("sock/csi.sock"));
     }
 
     @AfterAll
@@ -128,7 +131,7 @@ class DriverObservabilityIT {
                     String id = e.getVolume().getVolumeId();
                     problems.add("volume left: " + id);
                     NodeGrpc.newBlockingStub(channels.channel()).nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder()
-                            .setVolumeId(id).setStagingTargetPath(work.resolve("staging").toString()).build());
+                            .setVolumeId(id).setStagingTargetPath(work.resolve("kubelet/plugins/staging").toString()).build());
                     ControllerGrpc.newBlockingStub(channels.channel()).deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(id).build());
                 }
             }
@@ -254,7 +257,7 @@ class DriverObservabilityIT {
         assertEquals(1, created.require("csi_plugin_operations_seconds_count", "method", "CreateVolume", "grpc_code", "INVALID_ARGUMENT"));
         assertEverySeriesIsDocumentedAndExported(created);
 
-        Path staging = work.resolve("staging");
+        Path staging = work.resolve("kubelet/plugins/staging");
         node.nodeStageVolume(NodeStageVolumeRequest.newBuilder().setVolumeId(id).setStagingTargetPath(staging.toString())
                 .setVolumeCapability(ext4()).putAllSecrets(SECRETS).build());
         Scrape staged = scrapeUntil("the volume to count as in use",

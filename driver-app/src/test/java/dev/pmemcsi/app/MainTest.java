@@ -28,7 +28,7 @@ class MainTest {
     void helpExplainsEveryFlag() {
         String help = Main.usageText();
         for (String flag : new String[] {"--endpoint", "--driver-name", "--node-id", "--mode", "--device-manager",
-                "--state-dir", "--metrics-address", "--log-format", "--log-level", "--emulated-dir",
+                "--state-dir", "--kubelet-dir", "--metrics-address", "--log-format", "--log-level", "--emulated-dir",
                 "--emulated-regions", "--max-volumes-per-node", "--drain-timeout"}) {
             assertTrue(help.contains(flag), flag + " missing from --help");
         }

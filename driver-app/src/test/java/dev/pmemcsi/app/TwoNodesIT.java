@@ -56,6 +56,7 @@ class TwoNodesIT {
             o.nodeId = id;
             o.stateDir = dir.resolve(id + "-state");
             o.emulatedRegions = regions;
+            o.kubeletDir = java.nio.file.Files.createDirectories(dir.resolve(id + "-kubelet"));
             PathSafety.requirePrivateDir(o.stateDir, "state dir");
             driver = new Driver(o, new EmulatedDeviceManager(o.emulatedDir(),
                     EmulatedDeviceManager.parseRegionSizes(regions)));

@@ -123,6 +123,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private final NodeState state;
     private final Mounter mounter = new Mounter();
     private final FilesystemMounter filesystems;
+    private final NodePaths paths;
     /** Writes state records while mkfs runs; idle threads go away after a minute. */
     private final ExecutorService background = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "node-state-writer");
@@ -130,17 +131,20 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
         return t;
     });
 
-    public NodeService(DriverConfig config, DeviceManager devices, VolumeLocks locks, Path stateDir) {
-        this(config, devices, locks, stateDir, OperationListener.NONE);
+    /** @param paths where staging and target paths may lie; the state dir is kept out of them here */
+    public NodeService(DriverConfig config, DeviceManager devices, VolumeLocks locks, Path stateDir,
+                       NodePaths paths) throws IOException {
+        this(config, devices, locks, stateDir, paths, OperationListener.NONE);
     }
 
     /** @param listener is told about every mkfs and filesystem mount */
     public NodeService(DriverConfig config, DeviceManager devices, VolumeLocks locks, Path stateDir,
-                       OperationListener listener) {
+                       NodePaths paths, OperationListener listener) throws IOException {
         this.config = config;
         this.devices = devices;
         this.locks = locks;
         this.state = new NodeState(stateDir);
+        this.paths = paths.reserving(stateDir);
         CommandRunner runner = new CommandRunner();
         this.filesystems = new FilesystemMounter(mounter, new Filesystems(runner), new FilesystemProbe(runner), listener);
     }
@@ -217,6 +221,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private void stage(NodeStageVolumeRequest req) throws Exception {
         String id = require("volume_id", req.getVolumeId());
         Path path = NodePaths.parse("staging_target_path", req.getStagingTargetPath());
+        paths.confine("staging_target_path", path);
         VolumeCapability cap = capability(req.hasVolumeCapability(), req.getVolumeCapability());
         Path real = resolve("staging_target_path", path);
         try (VolumeLocks.Held held = lock(id); VolumeLocks.Held atPath = lockPath("staging_target_path", real)) {
@@ -307,8 +312,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private void unstage(NodeUnstageVolumeRequest req) throws Exception {
         String id = require("volume_id", req.getVolumeId());
         Path path = NodePaths.parse("staging_target_path", req.getStagingTargetPath());
+        paths.confine("staging_target_path", path);
         try (VolumeLocks.Held held = lock(id);
-             VolumeLocks.Held atPath = lockPath("staging_target_path", NodePaths.resolveOr("staging_target_path", path, path))) {
+             VolumeLocks.Held atPath = lockPath("staging_target_path", paths.resolveOr("staging_target_path", path, path))) {
             Optional<Attachment> rec = state.staged(id);
             if (rec.isPresent() && !rec.get().path().equals(path)) {
                 throw Status.FAILED_PRECONDITION.withDescription("volume " + id + " is staged at "
@@ -319,7 +325,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                 throw Status.FAILED_PRECONDITION.withDescription("volume " + id + " is still published at "
                         + published.get(0).path() + "; unpublish it first").asRuntimeException();
             }
-            Path real = NodePaths.resolveOr("staging_target_path", path, rec.map(Attachment::realPath).orElse(path));
+            Path real = paths.resolveOr("staging_target_path", path, rec.map(Attachment::realPath).orElse(path));
             if (rec.isEmpty() && recordedOtherwise("staging_target_path", id, path, real)) {
                 return;
             }
@@ -355,6 +361,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private void publish(NodePublishVolumeRequest req) throws Exception {
         String id = require("volume_id", req.getVolumeId());
         Path target = NodePaths.parse("target_path", req.getTargetPath());
+        paths.confine("target_path", target);
         VolumeCapability cap = capability(req.hasVolumeCapability(), req.getVolumeCapability());
         boolean ephemeral = "true".equalsIgnoreCase(req.getVolumeContextMap().get(VolumeParameters.EPHEMERAL));
         if (ephemeral) {
@@ -362,6 +369,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
             return;
         }
         Path staging = NodePaths.parse("staging_target_path", req.getStagingTargetPath());
+        paths.confine("staging_target_path", staging);
         Path real = resolve("target_path", target);
         try (VolumeLocks.Held held = lock(id); VolumeLocks.Held atPath = lockPath("target_path", real)) {
             Volume vol = volume(id);
@@ -373,6 +381,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                 throw Status.FAILED_PRECONDITION.withDescription("volume " + id + " is staged at " + stage.path()
                         + ", not at " + staging).asRuntimeException();
             }
+            // The bind source too: a record may predate the confinement or the current --kubelet-dir.
+            paths.confine("staging_target_path", stage.realPath());
             Attachment.Access access = access(cap);
             if (access != stage.access()) {
                 throw Status.FAILED_PRECONDITION.withDescription("volume " + id + " is staged for "
@@ -511,14 +521,15 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private void unpublish(NodeUnpublishVolumeRequest req) throws Exception {
         String id = require("volume_id", req.getVolumeId());
         Path target = NodePaths.parse("target_path", req.getTargetPath());
+        paths.confine("target_path", target);
         try (VolumeLocks.Held held = lock(id);
-             VolumeLocks.Held atPath = lockPath("target_path", NodePaths.resolveOr("target_path", target, target))) {
+             VolumeLocks.Held atPath = lockPath("target_path", paths.resolveOr("target_path", target, target))) {
             Optional<Attachment> rec = state.publishedAt(target);
             if (rec.isPresent() && !rec.get().volumeId().equals(id)) {
                 throw Status.FAILED_PRECONDITION.withDescription("target path " + target + " holds volume "
                         + rec.get().volumeId() + ", not " + id).asRuntimeException();
             }
-            Path real = NodePaths.resolveOr("target_path", target, rec.map(Attachment::realPath).orElse(target));
+            Path real = paths.resolveOr("target_path", target, rec.map(Attachment::realPath).orElse(target));
             if (rec.isEmpty() && recordedOtherwise("target_path", id, target, real)) {
                 return;
             }
@@ -563,6 +574,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
             // The driver never puts a volume at a path it would refuse, so the volume is not there.
             throw Status.NOT_FOUND.withDescription("volume " + id + " does not exist on the specified path: "
                     + e.getMessage()).asRuntimeException();
+        }
+        if (!paths.allows(path)) {
+            throw Status.NOT_FOUND.withDescription("volume_path " + path + " lies outside the kubelet trees (or in"
+                    + " the driver's own directories); no volume can be there").asRuntimeException();
         }
         // No volume lock: statistics must never make a concurrent stage or publish fail with ABORTED.
         Attachment a = state.publishedAt(path).filter(p -> p.volumeId().equals(id))
@@ -640,6 +655,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private void reconcileUnfinished(Attachment a) {
         MDC.put("volume", a.volumeId());
         try {
+            if (outsideTrees(a)) {
+                return;
+            }
             LOG.warn("{} of volume {} at {} was interrupted in phase {}; {}", a.kind(), a.volumeId(), a.path(),
                     a.phase(), a.phase() == Attachment.Phase.PENDING ? "rolling it back" : "finishing the removal");
             tearDown(a, a.kind() == Attachment.Kind.PUBLISHED);
@@ -682,6 +700,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private void reconcileDone(Attachment a) {
         MDC.put("volume", a.volumeId());
         try {
+            if (outsideTrees(a)) {
+                return;
+            }
             boolean blockStaging = a.kind() == Attachment.Kind.STAGED && a.access() == Attachment.Access.BLOCK;
             if (blockStaging || MountTable.read().isMountPoint(a.realPath())) {
                 return;
@@ -709,6 +730,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                 if (a.access() == Attachment.Access.MOUNT) {
                     Attachment stage = state.staged(a.volumeId()).orElseThrow(
                             () -> new IllegalStateException("its staging record is missing"));
+                    if (!paths.allows(stage.realPath())) {
+                        throw new IllegalStateException("its staging path " + stage.realPath() + " lies outside the"
+                                + " kubelet trees");
+                    }
                     if (!NodePaths.exists(a.realPath())) {
                         Files.createDirectory(a.realPath());
                     }
@@ -723,6 +748,20 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
         } finally {
             MDC.remove("volume");
         }
+    }
+
+    /**
+     * Whether a record names a path the driver may no longer act on (another --kubelet-dir, or an
+     * older driver that did not confine paths): such a record is logged and left as it is.
+     */
+    private boolean outsideTrees(Attachment a) {
+        if (paths.allows(a.path()) && paths.allows(a.realPath())) {
+            return false;
+        }
+        LOG.error("{} of volume {} at {} lies outside the kubelet trees below {} or in the driver's own directories;"
+                + " the record is left as it is, nothing there is touched", a.kind(), a.volumeId(), a.path(),
+                paths.kubeletDir());
+        return true;
     }
 
     // ------------------------------------------------------------------ helpers
@@ -961,15 +1000,20 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     private static boolean createFile(Path p) throws IOException {
         if (NodePaths.exists(p)) {
             requireType("target_path", p, false);
+            if (Files.size(p) != 0) {
+                // Someone's data: binding over it would hide it, and unpublish could not remove it.
+                throw Status.FAILED_PRECONDITION.withDescription("target_path " + p + " is a file that is not"
+                        + " empty; a block volume is bound only onto a new or empty file").asRuntimeException();
+            }
             return false;
         }
         Files.createFile(p);
         return true;
     }
 
-    private static Path resolve(String field, Path p) throws InvalidRequestException, IOException {
+    private Path resolve(String field, Path p) throws InvalidRequestException, IOException {
         try {
-            return NodePaths.resolve(field, p);
+            return paths.resolve(field, p);
         } catch (NoSuchFileException e) {
             throw Status.FAILED_PRECONDITION.withDescription("the parent directory of " + field + " " + p
                     + " does not exist").asRuntimeException();

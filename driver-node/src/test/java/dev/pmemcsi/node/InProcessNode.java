@@ -9,7 +9,9 @@ import io.grpc.Server;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /** A started NodeService behind an in-process gRPC server, and a blocking client of it. */
@@ -23,18 +25,31 @@ final class InProcessNode implements AutoCloseable {
     private final Server server;
     private final ManagedChannel channel;
 
-    InProcessNode(DeviceManager devices, Path stateDir) throws IOException {
-        this(CONFIG, devices, stateDir);
+    /** @param kubeletDir plays kubelet's root directory; created when missing */
+    InProcessNode(DeviceManager devices, Path stateDir, Path kubeletDir) throws IOException {
+        this(CONFIG, devices, stateDir, kubeletDir);
     }
 
-    InProcessNode(DriverConfig config, DeviceManager devices, Path stateDir) throws IOException {
+    InProcessNode(DriverConfig config, DeviceManager devices, Path stateDir, Path kubeletDir) throws IOException {
+        this(config, devices, stateDir, kubeletDir, List.of());
+    }
+
+    /** @param reserved the driver's other directories (emulated regions, socket), kept out of reach */
+    InProcessNode(DriverConfig config, DeviceManager devices, Path stateDir, Path kubeletDir, List<Path> reserved)
+            throws IOException {
         locks = new VolumeLocks();
-        service = new NodeService(config, devices, locks, stateDir);
+        Files.createDirectories(kubeletDir);
+        service = new NodeService(config, devices, locks, stateDir, NodePaths.confinedTo(kubeletDir, reserved));
         service.start();
         String name = InProcessServerBuilder.generateName();
         server = InProcessServerBuilder.forName(name).directExecutor().addService(service).build().start();
         channel = InProcessChannelBuilder.forName(name).directExecutor().build();
         stub = NodeGrpc.newBlockingStub(channel);
+    }
+
+    static NodePaths paths(Path kubeletDir) throws IOException {
+        Files.createDirectories(kubeletDir);
+        return NodePaths.confinedTo(kubeletDir, List.of());
     }
 
     @Override

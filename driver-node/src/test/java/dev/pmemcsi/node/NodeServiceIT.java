@@ -80,7 +80,7 @@ class NodeServiceIT {
         devices.start();
         stateDir = root.resolve("state");
         Files.createDirectories(root.resolve("kubelet/pods"));
-        node = new InProcessNode(devices, stateDir);
+        node = new InProcessNode(devices, stateDir, root.resolve("kubelet"));
     }
 
     @AfterEach
@@ -167,7 +167,7 @@ class NodeServiceIT {
 
     private void restart() throws Exception {
         node.close();
-        node = new InProcessNode(devices, stateDir);
+        node = new InProcessNode(devices, stateDir, root.resolve("kubelet"));
     }
 
     private static MountInfo mountAt(Path p) throws IOException {
@@ -789,7 +789,7 @@ class NodeServiceIT {
         Files.writeString(staging.resolve("kept"), "x");
         node.close();
         new Mounter().unmount(staging);
-        node = new InProcessNode(devices, stateDir);
+        node = new InProcessNode(devices, stateDir, root.resolve("kubelet"));
         assertTrue(mounted(staging), "start() mounts a recorded staging again (as after a reboot)");
         assertEquals("x", Files.readString(staging.resolve("kept")));
         unstage(id, staging);

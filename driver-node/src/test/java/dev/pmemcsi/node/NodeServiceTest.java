@@ -42,6 +42,9 @@ class NodeServiceTest {
 
     @TempDir
     Path tmp;
+    /** Kubelet's staging and pod trees below {@code tmp/kubelet}. */
+    private Path plugins;
+    private Path pods;
 
     private InMemoryDeviceManager devices;
     private InProcessNode node;
@@ -58,7 +61,10 @@ class NodeServiceTest {
     void setUp() throws Exception {
         devices = new InMemoryDeviceManager(new long[] {4 * CapacityMath.GIB});
         devices.start();
-        node = new InProcessNode(new DriverConfig("pmem-csi.dev", "t", "worker-7", 12), devices, tmp.resolve("state"));
+        plugins = Files.createDirectories(tmp.resolve("kubelet/plugins"));
+        pods = Files.createDirectories(tmp.resolve("kubelet/pods"));
+        node = new InProcessNode(new DriverConfig("pmem-csi.dev", "t", "worker-7", 12), devices, tmp.resolve("state"),
+                tmp.resolve("kubelet"));
     }
 
     @AfterEach
@@ -95,7 +101,7 @@ class NodeServiceTest {
 
     @Test
     void missingOrInvalidArgumentsAreInvalidArgument() {
-        String stage = tmp.resolve("stage").toString();
+        String stage = plugins.resolve("stage").toString();
         assertEquals(Status.Code.INVALID_ARGUMENT, code(() -> node.stub.nodeStageVolume(NodeStageVolumeRequest.newBuilder()
                 .setStagingTargetPath(stage).setVolumeCapability(EXT4).build())));
         assertEquals(Status.Code.INVALID_ARGUMENT, code(() -> node.stub.nodeStageVolume(NodeStageVolumeRequest.newBuilder()
@@ -115,7 +121,7 @@ class NodeServiceTest {
         assertEquals(Status.Code.INVALID_ARGUMENT, code(() -> node.stub.nodePublishVolume(NodePublishVolumeRequest.newBuilder()
                 .setVolumeId("v").setStagingTargetPath(stage).setVolumeCapability(EXT4).build())));
         assertEquals(Status.Code.INVALID_ARGUMENT, code(() -> node.stub.nodePublishVolume(NodePublishVolumeRequest.newBuilder()
-                .setVolumeId("v").setTargetPath(tmp.resolve("t").toString()).setVolumeCapability(EXT4).build())));
+                .setVolumeId("v").setTargetPath(pods.resolve("t").toString()).setVolumeCapability(EXT4).build())));
         assertEquals(Status.Code.INVALID_ARGUMENT, code(() -> node.stub.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
                 .setVolumeId("v").build())));
         assertEquals(Status.Code.INVALID_ARGUMENT, code(() -> node.stub.nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder()
@@ -191,40 +197,40 @@ class NodeServiceTest {
     @Test
     void unknownVolumeIsNotFound() {
         assertEquals(Status.Code.NOT_FOUND, code(() -> node.stub.nodeStageVolume(NodeStageVolumeRequest.newBuilder()
-                .setVolumeId("no-such-volume").setStagingTargetPath(tmp.toString()).setVolumeCapability(EXT4).build())));
+                .setVolumeId("no-such-volume").setStagingTargetPath(plugins.resolve("s").toString()).setVolumeCapability(EXT4).build())));
         assertEquals(Status.Code.NOT_FOUND, code(() -> node.stub.nodePublishVolume(NodePublishVolumeRequest.newBuilder()
-                .setVolumeId("no-such-volume").setStagingTargetPath(tmp.toString())
-                .setTargetPath(tmp.resolve("t").toString()).setVolumeCapability(EXT4).build())));
+                .setVolumeId("no-such-volume").setStagingTargetPath(plugins.resolve("s").toString())
+                .setTargetPath(pods.resolve("t").toString()).setVolumeCapability(EXT4).build())));
         assertEquals(Status.Code.NOT_FOUND, code(() -> node.stub.nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
-                .setVolumeId("no-such-volume").setVolumePath(tmp.toString()).build())));
+                .setVolumeId("no-such-volume").setVolumePath(plugins.resolve("s").toString()).build())));
     }
 
     @Test
     void publishBeforeStageIsFailedPrecondition() throws Exception {
         devices.createVolume(new VolumeRequest("pvc-1", CapacityMath.GIB, 0, VolumeMode.FSDAX, false, Map.of()));
         assertEquals(Status.Code.FAILED_PRECONDITION, code(() -> node.stub.nodePublishVolume(NodePublishVolumeRequest.newBuilder()
-                .setVolumeId("pvc-1").setStagingTargetPath(tmp.toString())
-                .setTargetPath(tmp.resolve("t").toString()).setVolumeCapability(EXT4).build())));
-        assertTrue(Files.notExists(tmp.resolve("t")));
+                .setVolumeId("pvc-1").setStagingTargetPath(plugins.resolve("s").toString())
+                .setTargetPath(pods.resolve("t").toString()).setVolumeCapability(EXT4).build())));
+        assertTrue(Files.notExists(pods.resolve("t")));
     }
 
     @Test
     void vanishedDeviceIsFailedPrecondition() throws Exception {
         devices.createVolume(new VolumeRequest("pvc-1", CapacityMath.GIB, 0, VolumeMode.FSDAX, false, Map.of()));
         assertEquals(Status.Code.FAILED_PRECONDITION, code(() -> node.stub.nodeStageVolume(NodeStageVolumeRequest.newBuilder()
-                .setVolumeId("pvc-1").setStagingTargetPath(tmp.resolve("s").toString()).setVolumeCapability(EXT4).build())));
+                .setVolumeId("pvc-1").setStagingTargetPath(plugins.resolve("s").toString()).setVolumeCapability(EXT4).build())));
         assertTrue(node.service.usage("pvc-1").isEmpty());
     }
 
     @Test
     void unpublishAndUnstageOfNothingAreOk() {
-        Path target = tmp.resolve("never-published");
+        Path target = pods.resolve("never-published");
         node.stub.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder().setVolumeId("gone")
                 .setTargetPath(target.toString()).build());
         node.stub.nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId("gone")
-                .setStagingTargetPath(tmp.resolve("never-staged").toString()).build());
+                .setStagingTargetPath(plugins.resolve("never-staged").toString()).build());
         // A path the driver has no record of is not the driver's: it is answered OK and left alone.
-        Path leftover = tmp.resolve("leftover");
+        Path leftover = pods.resolve("leftover");
         leftover.toFile().mkdir();
         node.stub.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder().setVolumeId("gone")
                 .setTargetPath(leftover.toString()).build());
@@ -235,16 +241,16 @@ class NodeServiceTest {
     void secondOperationOnTheSameVolumeIsAborted() {
         try (VolumeLocks.Held held = node.locks.tryAcquire("pvc-1").orElseThrow()) {
             assertEquals(Status.Code.ABORTED, code(() -> node.stub.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
-                    .setVolumeId("pvc-1").setTargetPath(tmp.resolve("t").toString()).build())));
+                    .setVolumeId("pvc-1").setTargetPath(pods.resolve("t").toString()).build())));
         }
         node.stub.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
-                .setVolumeId("pvc-1").setTargetPath(tmp.resolve("t").toString()).build());
+                .setVolumeId("pvc-1").setTargetPath(pods.resolve("t").toString()).build());
     }
 
     @Test
     void ephemeralVolumesNeedASizeAndMountAccess() {
         Supplier<NodePublishVolumeRequest.Builder> req = () -> NodePublishVolumeRequest.newBuilder()
-                .setVolumeId("csi-0123").setTargetPath(tmp.resolve("t").toString())
+                .setVolumeId("csi-0123").setTargetPath(pods.resolve("t").toString())
                 .putVolumeContext("csi.storage.k8s.io/ephemeral", "true")
                 .putVolumeContext("csi.storage.k8s.io/pod.name", "memcached-0");
         assertEquals(Status.Code.INVALID_ARGUMENT, code(() -> node.stub.nodePublishVolume(
@@ -261,8 +267,9 @@ class NodeServiceTest {
 
     /** The driver's interceptor keeps volume calls away until start(); describing the node needs no state. */
     @Test
-    void nodeGetInfoAnswersBeforeStart() {
-        NodeService fresh = new NodeService(InProcessNode.CONFIG, devices, new VolumeLocks(), tmp.resolve("other"));
+    void nodeGetInfoAnswersBeforeStart() throws Exception {
+        NodeService fresh = new NodeService(InProcessNode.CONFIG, devices, new VolumeLocks(), tmp.resolve("other"),
+                InProcessNode.paths(tmp.resolve("kubelet")));
         List<NodeGetInfoResponse> answers = new java.util.ArrayList<>();
         io.grpc.stub.StreamObserver<NodeGetInfoResponse> obs = new io.grpc.stub.StreamObserver<>() {
             @Override public void onNext(NodeGetInfoResponse v) {

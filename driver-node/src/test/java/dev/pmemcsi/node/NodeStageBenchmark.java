@@ -67,11 +67,11 @@ public final class NodeStageBenchmark {
         String id = "bench-" + fs;
         devices.createVolume(new VolumeRequest(id, CapacityMath.GIB, 0, VolumeMode.FSDAX, false, Map.of()));
         devices.setDevice(id, device, dax);
-        Path staging = Files.createDirectories(dir.resolve("stage-" + fs));
+        Path staging = Files.createDirectories(dir.resolve("kubelet/plugins/stage-" + fs));
         Path bare = Files.createDirectories(dir.resolve("bare-" + fs));
         List<Long> node = new ArrayList<>();
         List<Long> plain = new ArrayList<>();
-        try (InProcessNode n = new InProcessNode(devices, dir.resolve("state-" + fs))) {
+        try (InProcessNode n = new InProcessNode(devices, dir.resolve("state-" + fs), dir.resolve("kubelet"))) {
             NodeStageVolumeRequest stage = NodeStageVolumeRequest.newBuilder().setVolumeId(id)
                     .setStagingTargetPath(staging.toString())
                     .setVolumeCapability(NodeServiceTest.mountCap(fs, Mode.SINGLE_NODE_WRITER)).build();

@@ -597,7 +597,9 @@ class ConformanceIT {
             Volume v = csi.create("conf-unstaged", SIZE);
             try {
                 Path target = ws.newTargetPath();
-                assertEquals(Code.FAILED_PRECONDITION, codeOf(() -> csi.publish(v.getVolumeId(), Path.of("/nonexistent/staging"),
+                // A staging path kubelet could send, where nothing was staged.
+                Path neverStaged = ws.newStagingPath();
+                assertEquals(Code.FAILED_PRECONDITION, codeOf(() -> csi.publish(v.getVolumeId(), neverStaged,
                         target, Csi.mount())));
                 assertFalse(Files.exists(target, LinkOption.NOFOLLOW_LINKS), "nothing was created");
             } finally {

@@ -18,9 +18,10 @@ import java.util.concurrent.TimeUnit;
 /**
  * The built driver ({@code driver-app/target/pmem-csi-driver.jar}) running as a child process on
  * the backend {@link BackendKind#current()} names, as kubelet would find it: a Unix socket, a state
- * dir, a node name. With {@code -Dpmemcsi.driver.image} the child is instead the container tool
- * running the driver's image as the DaemonSet does ({@link DaemonSetContainer}); it passes SIGTERM
- * on to the driver and exits with the driver's code.
+ * dir, a node name, and the workspace's kubelet tree as its --kubelet-dir. With
+ * {@code -Dpmemcsi.driver.image} the child is instead the container tool running the driver's
+ * image as the DaemonSet does ({@link DaemonSetContainer}); it passes SIGTERM on to the driver and
+ * exits with the driver's code.
  */
 final class DriverProcess implements AutoCloseable {
 
@@ -86,7 +87,8 @@ final class DriverProcess implements AutoCloseable {
         }
         cmd.addAll(List.of("-jar", JAR.toString()));
         cmd.addAll(BackendKind.current().driverFlags());
-        cmd.addAll(List.of("--state-dir", ws.state().toString(), "--endpoint", endpoint,
+        cmd.addAll(List.of("--state-dir", ws.state().toString(), "--kubelet-dir", ws.kubelet().toString(),
+                "--endpoint", endpoint,
                 "--node-id", NODE, "--log-level", "info", "--drain-timeout", "5s"));
         cmd.addAll(extra);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(Redirect.appendTo(log.toFile()));

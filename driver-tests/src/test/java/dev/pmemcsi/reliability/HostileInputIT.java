@@ -301,7 +301,7 @@ class HostileInputIT {
                 () -> csi.stage(victim.getVolumeId(), victimStaging, Csi.mount())) == Code.OK;
         NodePublishVolumeRequest.Builder req = NodePublishVolumeRequest.newBuilder().setVolumeId(id)
                 .setTargetPath(target).setVolumeCapability(cap).setReadonly(readOnly)
-                .setStagingTargetPath(staged ? victimStaging.toString() : "/nonexistent").putAllVolumeContext(context);
+                .setStagingTargetPath(staged ? victimStaging.toString() : ws.plugins().resolve("never-staged").toString()).putAllVolumeContext(context);
         if (ephemeral) {
             req.putVolumeContext("csi.storage.k8s.io/ephemeral", "true");
         }

@@ -138,6 +138,55 @@ class SecurityIT {
         }
     }
 
+    @Test
+    void aMissingKubeletDirIsRefusedNamingTheFlag() throws Exception {
+        try (Workspace ws = new Workspace("sec-kubelet")) {
+            Workspace.deleteTree(ws.kubelet());
+            DriverProcess d = DriverProcess.launch(ws, null, List.of(), List.of());
+            assertTrue(d.awaitExit(Duration.ofSeconds(60)) != 0, "the driver started without a kubelet dir");
+            assertTrue(d.log().contains("--kubelet-dir " + ws.kubelet() + " does not exist"), d.logTail());
+            assertFalse(Files.exists(ws.socketDir().resolve("csi.sock")), "a socket was left");
+        }
+    }
+
+    /**
+     * Only kubelet's trees: a host directory, a parent symlink out of the trees, the driver's own
+     * state and a host file are refused and left exactly as they were; a non-empty file in a pod is
+     * never bound over.
+     */
+    @Test
+    void pathsOutsideTheKubeletTreesAreRefusedAndLeftUntouched() throws Exception {
+        try (Workspace ws = new Workspace("sec-confine"); DriverProcess d = DriverProcess.start(ws)) {
+            Csi csi = d.csi();
+            String id = csi.create("sec-confine", 64 * MIB).getVolumeId();
+            Path hostDir = Files.createDirectory(ws.outside().resolve("data"));
+            Files.writeString(hostDir.resolve("precious"), "precious");
+            Path hostFile = Files.writeString(ws.outside().resolve("empty-file"), "");
+            Path escape = Files.createSymbolicLink(ws.plugins().resolve("escape"), ws.outside());
+            for (Path p : List.of(hostDir, escape.resolve("globalmount"), ws.state(), ws.state().resolve("emulated"),
+                    ws.plugins())) {
+                assertEquals(Code.INVALID_ARGUMENT, Csi.codeOf(() -> csi.stage(id, p, Csi.mount())), p.toString());
+                assertEquals(Code.INVALID_ARGUMENT, Csi.codeOf(() -> csi.unstage(id, p)), p.toString());
+            }
+            Path staging = ws.newStagingPath();
+            csi.stage(id, staging, Csi.block());
+            assertEquals(Code.INVALID_ARGUMENT, Csi.codeOf(() -> csi.publish(id, staging, hostFile, Csi.block())));
+            assertEquals(Code.INVALID_ARGUMENT, Csi.codeOf(() -> csi.unpublish(id, hostFile)));
+            Path podFile = ws.newTargetPath();
+            Files.writeString(podFile, "not empty");
+            assertEquals(Code.FAILED_PRECONDITION, Csi.codeOf(() -> csi.publish(id, staging, podFile, Csi.block())));
+            assertEquals("not empty", Files.readString(podFile));
+            assertEquals("precious", Files.readString(hostDir.resolve("precious")));
+            assertTrue(Files.exists(hostFile), "the host file was not deleted");
+            assertFalse(Files.exists(ws.outside().resolve("globalmount")), "nothing was made through the link");
+            assertEquals(List.of(), Host.mountsUnder(ws.root));
+            csi.unstage(id, staging);
+            csi.delete(id);
+            d.stop();
+            ws.assertNothingHeld();
+        }
+    }
+
     /** Mounts land only where asked, never through a symlink; deleted data reads back as zeros. */
     @Test
     void mountsStayInTheGivenTreesAndErasedDataReadsBackAsZeros() throws Exception {

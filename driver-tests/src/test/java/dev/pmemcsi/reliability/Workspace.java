@@ -46,12 +46,17 @@ final class Workspace implements AutoCloseable {
         return "unix://" + socketDir().resolve("csi.sock");
     }
 
+    /** Plays kubelet's root directory: the driver's --kubelet-dir. */
+    Path kubelet() {
+        return root.resolve("kubelet");
+    }
+
     Path plugins() {
-        return root.resolve("kubelet/plugins");
+        return kubelet().resolve("plugins");
     }
 
     Path pods() {
-        return root.resolve("kubelet/pods");
+        return kubelet().resolve("pods");
     }
 
     Path outside() {

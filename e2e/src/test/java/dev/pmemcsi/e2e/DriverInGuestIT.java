@@ -42,6 +42,13 @@ import org.junit.jupiter.params.provider.ValueSource;
 class DriverInGuestIT {
 
     private static final long MIB = 1024 * 1024;
+    /**
+     * The guest driver's --kubelet-dir (E2E_GUEST_KUBELET_DIR in e2e/qemu/lib/config.sh, whose
+     * plugins/ and pods/ the guest creates before it starts the driver).
+     */
+    private static final String KUBELET = System.getProperty("pmemcsi.e2e.kubeletDir", "/tmp/e2e-kubelet");
+    private static final String PLUGINS = KUBELET + "/plugins";
+    private static final String PODS = KUBELET + "/pods";
     private static Channels channels;
     private static ControllerGrpc.ControllerBlockingStub controller;
     private static NodeGrpc.NodeBlockingStub node;
@@ -113,8 +120,8 @@ class DriverInGuestIT {
                 .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(512 * MIB))
                 .addVolumeCapabilities(mount(fs)).build()).getVolume();
         assertTrue(v.getCapacityBytes() >= 512 * MIB, "at least the requested bytes are usable");
-        String staging = "/tmp/e2e-" + fs + "-staging";
-        String target = "/tmp/e2e-" + fs + "-target";
+        String staging = PLUGINS + "/e2e-" + fs + "-staging";
+        String target = PODS + "/e2e-" + fs + "-target";
         node.nodeStageVolume(NodeStageVolumeRequest.newBuilder().setVolumeId(v.getVolumeId())
                 .setStagingTargetPath(staging).setVolumeCapability(mount(fs)).build());
         node.nodePublishVolume(NodePublishVolumeRequest.newBuilder().setVolumeId(v.getVolumeId())
@@ -139,8 +146,8 @@ class DriverInGuestIT {
         Volume v = controller.createVolume(CreateVolumeRequest.newBuilder().setName("e2e-block-" + System.nanoTime())
                 .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(64 * MIB))
                 .addVolumeCapabilities(block()).build()).getVolume();
-        String staging = "/tmp/e2e-block-staging";
-        String target = "/tmp/e2e-block-device";
+        String staging = PLUGINS + "/e2e-block-staging";
+        String target = PODS + "/e2e-block-device";
         node.nodeStageVolume(NodeStageVolumeRequest.newBuilder().setVolumeId(v.getVolumeId())
                 .setStagingTargetPath(staging).setVolumeCapability(block()).build());
         node.nodePublishVolume(NodePublishVolumeRequest.newBuilder().setVolumeId(v.getVolumeId())
@@ -168,7 +175,7 @@ class DriverInGuestIT {
 
     @Test
     void ephemeralInlineVolume() {
-        String target = "/tmp/e2e-inline-target";
+        String target = PODS + "/e2e-inline-target";
         String volumeId = "csi-e2e-inline-" + System.nanoTime();
         node.nodePublishVolume(NodePublishVolumeRequest.newBuilder().setVolumeId(volumeId)
                 .setTargetPath(target).setVolumeCapability(mount("ext4"))

@@ -204,12 +204,18 @@ public final class ClientCommand implements Callable<Integer> {
         }
     }
 
+    // The driver acts only strictly below its --kubelet-dir's plugins/ and pods/, as kubelet's paths are.
+    private static final String STAGING_HELP = "Staging path; the driver accepts only paths below its"
+            + " --kubelet-dir, e.g. /var/lib/kubelet/plugins/kubernetes.io/csi/pmem-csi.dev/VOLUME/globalmount.";
+    private static final String TARGET_HELP = "Target path; the driver accepts only paths below its"
+            + " --kubelet-dir, e.g. /var/lib/kubelet/pods/POD/volumes/kubernetes.io~csi/VOLUME/mount.";
+
     @Command(name = "stage", description = "NodeStageVolume: format if new and mount at the staging path.")
     static final class Stage extends Rpc {
         @Parameters(paramLabel = "VOLUME_ID")
         String volumeId;
 
-        @Option(names = "--staging-path", required = true, paramLabel = "DIR")
+        @Option(names = "--staging-path", required = true, paramLabel = "DIR", description = STAGING_HELP)
         String stagingPath;
 
         @CommandLine.Mixin
@@ -227,7 +233,7 @@ public final class ClientCommand implements Callable<Integer> {
         @Parameters(paramLabel = "VOLUME_ID")
         String volumeId;
 
-        @Option(names = "--staging-path", required = true, paramLabel = "DIR")
+        @Option(names = "--staging-path", required = true, paramLabel = "DIR", description = STAGING_HELP)
         String stagingPath;
 
         @Override
@@ -243,10 +249,10 @@ public final class ClientCommand implements Callable<Integer> {
         @Parameters(paramLabel = "VOLUME_ID")
         String volumeId;
 
-        @Option(names = "--staging-path", paramLabel = "DIR")
+        @Option(names = "--staging-path", paramLabel = "DIR", description = STAGING_HELP)
         String stagingPath = "";
 
-        @Option(names = "--target-path", required = true, paramLabel = "PATH")
+        @Option(names = "--target-path", required = true, paramLabel = "PATH", description = TARGET_HELP)
         String targetPath;
 
         @Option(names = "--readonly")
@@ -284,7 +290,7 @@ public final class ClientCommand implements Callable<Integer> {
         @Parameters(paramLabel = "VOLUME_ID")
         String volumeId;
 
-        @Option(names = "--target-path", required = true, paramLabel = "PATH")
+        @Option(names = "--target-path", required = true, paramLabel = "PATH", description = TARGET_HELP)
         String targetPath;
 
         @Override

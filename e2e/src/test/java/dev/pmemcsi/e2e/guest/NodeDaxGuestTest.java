@@ -16,6 +16,7 @@ import dev.pmemcsi.device.ndctl.NdctlDeviceManager;
 import dev.pmemcsi.driver.DriverConfig;
 import dev.pmemcsi.driver.VolumeLocks;
 import dev.pmemcsi.nativeio.mount.FileAttributes;
+import dev.pmemcsi.node.NodePaths;
 import dev.pmemcsi.node.NodeService;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
@@ -49,7 +50,11 @@ class NodeDaxGuestTest {
         devices = new NdctlDeviceManager("pmem-csi.dev");
         devices.start();
         DriverConfig config = new DriverConfig("pmem-csi.dev", "e2e", "e2e-guest", 0);
-        NodeService service = new NodeService(config, devices, new VolumeLocks(), work.resolve("state"));
+        // The work dir plays kubelet's root: staging below plugins/, targets below pods/.
+        Files.createDirectories(work.resolve("kubelet/plugins"));
+        Files.createDirectories(work.resolve("kubelet/pods"));
+        NodeService service = new NodeService(config, devices, new VolumeLocks(), work.resolve("state"),
+                NodePaths.confinedTo(work.resolve("kubelet"), List.of()));
         service.start();
         String name = InProcessServerBuilder.generateName();
         server = InProcessServerBuilder.forName(name).addService(service).build().start();
@@ -74,8 +79,8 @@ class NodeDaxGuestTest {
                 .setAccessMode(VolumeCapability.AccessMode.newBuilder()
                         .setMode(VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER))
                 .setMount(VolumeCapability.MountVolume.newBuilder().setFsType(fs)).build();
-        Path staging = work.resolve(fs + "-staging");
-        Path target = work.resolve(fs + "-target");
+        Path staging = work.resolve("kubelet/plugins/" + fs + "-staging");
+        Path target = work.resolve("kubelet/pods/" + fs + "-target");
         try {
             node.nodeStageVolume(NodeStageVolumeRequest.newBuilder().setVolumeId(v.id())
                     .setStagingTargetPath(staging.toString()).setVolumeCapability(cap).build());

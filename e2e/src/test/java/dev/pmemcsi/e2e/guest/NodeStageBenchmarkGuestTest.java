@@ -12,6 +12,7 @@ import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.device.ndctl.NdctlDeviceManager;
 import dev.pmemcsi.driver.DriverConfig;
 import dev.pmemcsi.driver.VolumeLocks;
+import dev.pmemcsi.node.NodePaths;
 import dev.pmemcsi.node.NodeService;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
@@ -48,8 +49,10 @@ class NodeStageBenchmarkGuestTest {
         Path work = Files.createTempDirectory("node-stage-bench");
         NdctlDeviceManager devices = new NdctlDeviceManager(DRIVER);
         devices.start();
+        // The work dir plays kubelet's root: staging paths below plugins/.
+        Files.createDirectories(work.resolve("kubelet/plugins"));
         NodeService service = new NodeService(new DriverConfig(DRIVER, "e2e", "e2e-guest", 0), devices,
-                new VolumeLocks(), work.resolve("state"));
+                new VolumeLocks(), work.resolve("state"), NodePaths.confinedTo(work.resolve("kubelet"), List.of()));
         service.start();
         String name = InProcessServerBuilder.generateName();
         Server server = InProcessServerBuilder.forName(name).addService(service).build().start();
@@ -71,7 +74,7 @@ class NodeStageBenchmarkGuestTest {
                     if (volume != null) {
                         // Idempotent: a run that failed half way may have left the volume staged.
                         node.nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId(volume.id())
-                                .setStagingTargetPath(work.resolve(fs + "-staging").toString()).build());
+                                .setStagingTargetPath(work.resolve("kubelet/plugins/" + fs + "-staging").toString()).build());
                     }
                     Path bare = work.resolve(fs + "-bare");
                     if (mounted(bare)) {
@@ -96,7 +99,7 @@ class NodeStageBenchmarkGuestTest {
 
     private static void bench(NodeGrpc.NodeBlockingStub node, Volume volume, String fs, Path work) throws IOException {
         String device = volume.devicePath().toString();
-        Path staging = work.resolve(fs + "-staging");
+        Path staging = work.resolve("kubelet/plugins/" + fs + "-staging");
         Path bare = Files.createDirectories(work.resolve(fs + "-bare"));
         NodeStageVolumeRequest stage = NodeStageVolumeRequest.newBuilder().setVolumeId(volume.id())
                 .setStagingTargetPath(staging.toString())
