@@ -41,7 +41,7 @@ public record Capacity(List<RegionCapacity> regions) {
         for (RegionCapacity r : regions) {
             available += r.usableFor(mode, r.availableBytes());
             max = Math.max(max, r.usableFor(mode, r.maxExtentBytes()));
-            min = Math.min(min, CapacityMath.usableBytes(mode, r.alignment()));
+            min = Math.min(min, CapacityMath.minimumCapacity(mode, r.alignment()));
         }
         return new Requestable(available, max, regions.isEmpty() ? 0 : Math.max(0, min));
     }

@@ -95,6 +95,45 @@ public final class CapacityMath {
         return raw;
     }
 
+    /**
+     * The capacity of a volume whose device offers {@code usableBytes}, requested with
+     * {@code limitBytes} (0: no limit). A device is made of whole allocation units and usually
+     * offers more than was asked for; the capacity is the whole device unless that exceeds the
+     * limit, and then it is the limit. So a range with {@code required == limit} is always met
+     * exactly, and the filesystem the node makes has this size.
+     */
+    public static long capacityBytes(long usableBytes, long limitBytes) {
+        return limitBytes == 0 ? usableBytes : Math.min(usableBytes, limitBytes);
+    }
+
+    /**
+     * The smallest capacity a volume of {@code mode} has: the usable bytes of one allocation unit
+     * of {@code alignment}. A limit below it is refused, so that no volume is smaller than the
+     * smallest device, and GetCapacity's minimum volume size stays the smallest limit that succeeds.
+     */
+    public static long minimumCapacity(VolumeMode mode, long alignment) {
+        return usableBytes(mode, alignment);
+    }
+
+    /**
+     * Refuses a limit below {@link #minimumCapacity} for every one of {@code alignments}.
+     *
+     * @throws OutOfRangeException with a message naming the smallest volume
+     */
+    public static void checkLimit(VolumeMode mode, long limitBytes, long... alignments) throws OutOfRangeException {
+        if (limitBytes == 0 || alignments.length == 0) {
+            return;
+        }
+        long smallest = Long.MAX_VALUE;
+        for (long a : alignments) {
+            smallest = Math.min(smallest, minimumCapacity(mode, a));
+        }
+        if (limitBytes < smallest) {
+            throw new OutOfRangeException("limit_bytes " + limitBytes + " is below the smallest " + mode
+                    + " volume, which offers " + smallest + " usable bytes (one allocation unit)");
+        }
+    }
+
     /** {@code value} rounded up to a multiple of {@code alignment}, or {@link Long#MAX_VALUE} on overflow. */
     public static long roundUp(long value, long alignment) {
         requirePositive(alignment, "alignment");

@@ -15,6 +15,10 @@ import java.util.Map;
  * @param daxCapable     whether a filesystem on the device can be mounted with {@code -o dax}
  * @param eraseAfter     whether deleting it zeroes its data
  * @param attributes     the attributes recorded at creation
+ * @param capacityBytes  the size promised at creation, at most {@code usableBytes}: a filesystem
+ *                       made on the volume has this size, so it is what the user sees whatever
+ *                       the allocation unit added to the device
+ * @param access         what the volume was created for
  */
 public record Volume(
         String id,
@@ -25,9 +29,28 @@ public record Volume(
         Path devicePath,
         boolean daxCapable,
         boolean eraseAfter,
-        Map<String, String> attributes) {
+        Map<String, String> attributes,
+        long capacityBytes,
+        VolumeAccess access) {
 
     public Volume {
         attributes = Map.copyOf(attributes == null ? Map.of() : attributes);
+        access = access == null ? VolumeAccess.UNRECORDED : access;
+        if (capacityBytes <= 0 || capacityBytes > usableBytes) {
+            capacityBytes = usableBytes;
+        }
+    }
+
+    /** A volume whose capacity is its whole device and whose use was not recorded. */
+    public Volume(String id, String region, VolumeMode mode, long allocatedBytes, long usableBytes, Path devicePath,
+                  boolean daxCapable, boolean eraseAfter, Map<String, String> attributes) {
+        this(id, region, mode, allocatedBytes, usableBytes, devicePath, daxCapable, eraseAfter, attributes,
+                usableBytes, VolumeAccess.UNRECORDED);
+    }
+
+    /** The same volume on another device path; the size and record stay. */
+    public Volume withDevice(Path path, boolean dax) {
+        return new Volume(id, region, mode, allocatedBytes, usableBytes, path, dax, eraseAfter, attributes,
+                capacityBytes, access);
     }
 }

@@ -8,10 +8,12 @@ import java.util.Objects;
  *
  * @param volumeId      the ID, at most {@link VolumeIds#MAX_LENGTH} characters of {@code [a-z0-9-]}
  * @param requiredBytes the usable bytes the volume must offer at least; 0 means the default size
- * @param limitBytes    the usable bytes it must not exceed; 0 means no limit
+ * @param limitBytes    the capacity it must not exceed; 0 means no limit. The device may be
+ *                      larger (allocation units, metadata); the volume's capacity is not.
  * @param mode          the device mode
  * @param eraseAfter    whether a later delete zeroes the data; recorded with the volume
  * @param attributes    small string attributes recorded with the volume and returned with it
+ * @param access        what the volume is for; recorded with it
  */
 public record VolumeRequest(
         String volumeId,
@@ -19,7 +21,8 @@ public record VolumeRequest(
         long limitBytes,
         VolumeMode mode,
         boolean eraseAfter,
-        Map<String, String> attributes) {
+        Map<String, String> attributes,
+        VolumeAccess access) {
 
     public VolumeRequest {
         Objects.requireNonNull(volumeId, "volumeId");
@@ -30,6 +33,24 @@ public record VolumeRequest(
         if (requiredBytes < 0 || limitBytes < 0) {
             throw new IllegalArgumentException("sizes must not be negative");
         }
+        if (limitBytes != 0 && limitBytes < requiredBytes) {
+            throw new IllegalArgumentException("limit " + limitBytes + " is below the required " + requiredBytes);
+        }
         attributes = Map.copyOf(attributes == null ? Map.of() : attributes);
+        access = access == null ? VolumeAccess.UNRECORDED : access;
+    }
+
+    /** A request that records no use. */
+    public VolumeRequest(String volumeId, long requiredBytes, long limitBytes, VolumeMode mode, boolean eraseAfter,
+                         Map<String, String> attributes) {
+        this(volumeId, requiredBytes, limitBytes, mode, eraseAfter, attributes, VolumeAccess.UNRECORDED);
+    }
+
+    /** The required bytes with the default applied: the default size, or the limit when that is smaller. */
+    public long requiredOrDefault() {
+        if (requiredBytes != 0) {
+            return requiredBytes;
+        }
+        return limitBytes == 0 ? CapacityMath.DEFAULT_VOLUME_BYTES : Math.min(CapacityMath.DEFAULT_VOLUME_BYTES, limitBytes);
     }
 }

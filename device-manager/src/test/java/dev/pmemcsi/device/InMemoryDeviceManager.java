@@ -68,24 +68,23 @@ public final class InMemoryDeviceManager implements DeviceManager {
 
     @Override
     public synchronized Volume createVolume(VolumeRequest req) throws DeviceException {
-        long required = req.requiredBytes() == 0 ? CapacityMath.DEFAULT_VOLUME_BYTES : req.requiredBytes();
+        long required = req.requiredOrDefault();
         Volume existing = volumes.get(req.volumeId());
         if (existing != null) {
-            boolean fits = existing.mode() == req.mode() && existing.usableBytes() >= required
-                    && (req.limitBytes() == 0 || existing.usableBytes() <= req.limitBytes());
+            boolean fits = existing.mode() == req.mode() && existing.capacityBytes() >= required
+                    && (req.limitBytes() == 0 || existing.capacityBytes() <= req.limitBytes())
+                    && existing.access().serves(req.access());
             if (!fits) {
-                throw new VolumeExistsException("volume " + req.volumeId() + " exists with "
-                        + existing.usableBytes() + " usable bytes in mode " + existing.mode());
+                throw new VolumeExistsException("volume " + req.volumeId() + " exists with a capacity of "
+                        + existing.capacityBytes() + " bytes in mode " + existing.mode() + " for "
+                        + existing.access().describe());
             }
             return existing;
         }
+        CapacityMath.checkLimit(req.mode(), req.limitBytes(), alignment);
         long raw = CapacityMath.rawBytesFor(req.mode(), required, alignment);
         long usable = raw == Long.MAX_VALUE ? Long.MAX_VALUE : CapacityMath.usableBytes(req.mode(), raw);
-        if (req.limitBytes() != 0 && usable > req.limitBytes()) {
-            throw new OutOfRangeException("the smallest volume with " + required + " usable bytes has "
-                    + usable + ", above the limit " + req.limitBytes());
-        }
-        Optional<RegionLayout> region = RegionLayout.chooseRegion(layouts(), raw);
+        Optional<RegionLayout> region = raw == Long.MAX_VALUE ? Optional.empty() : RegionLayout.chooseRegion(layouts(), raw);
         if (region.isEmpty()) {
             throw new NoSpaceException("no region has " + raw + " contiguous free bytes");
         }
@@ -94,7 +93,7 @@ public final class InMemoryDeviceManager implements DeviceManager {
         Volume v = new Volume(req.volumeId(), region.get().region(), req.mode(), raw, usable,
                 device != null ? device.path() : Path.of("/dev/fake-" + req.volumeId()),
                 device != null ? device.daxCapable() : req.mode() == VolumeMode.FSDAX, req.eraseAfter(),
-                req.attributes());
+                req.attributes(), CapacityMath.capacityBytes(usable, req.limitBytes()), req.access());
         volumes.put(v.id(), v);
         extents.put(v.id(), extent);
         return v;
@@ -179,8 +178,7 @@ public final class InMemoryDeviceManager implements DeviceManager {
         deviceOverrides.put(volumeId, new RealDevice(devicePath, daxCapable));
         Volume v = volumes.get(volumeId);
         if (v != null) {
-            volumes.put(volumeId, new Volume(v.id(), v.region(), v.mode(), v.allocatedBytes(), v.usableBytes(),
-                    devicePath, daxCapable, v.eraseAfter(), v.attributes()));
+            volumes.put(volumeId, v.withDevice(devicePath, daxCapable));
         }
     }
 

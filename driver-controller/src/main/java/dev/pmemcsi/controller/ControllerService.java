@@ -43,6 +43,7 @@ import dev.pmemcsi.device.DeviceGoneException;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.FaultPoints;
 import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.VolumeAccess;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeIds;
 import dev.pmemcsi.device.VolumeInUseException;
@@ -181,6 +182,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
             throw new InvalidRequestException("name must not be empty");
         }
         VolumeCapabilities.validate(req.getVolumeCapabilitiesList());
+        VolumeAccess access = VolumeCapabilities.access(req.getVolumeCapabilitiesList());
         if (req.getMutableParametersCount() > 0) {
             throw new InvalidRequestException("mutable_parameters are not supported: this driver does not"
                     + " offer MODIFY_VOLUME; got " + req.getMutableParametersList().stream()
@@ -199,26 +201,25 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
             Volume volume;
             if (existing.isPresent()) {
                 volume = existing.get();
-                String conflict = conflict(volume, params, range);
+                String conflict = conflict(volume, params, range, access);
                 if (conflict != null) {
                     throw Status.ALREADY_EXISTS.withDescription("volume \"" + req.getName() + "\" (" + id
                             + ") already exists with " + conflict).asRuntimeException();
                 }
                 LOG.debug("volume exists and matches the request");
             } else {
-                long required = range.requiredBytes() == 0 && range.limitBytes() != 0
-                        ? range.requiredForDevice(params.mode(), devices.capacity().regions())
-                        : range.requiredBytes();
+                long required;
                 try {
-                    required = VolumeCapabilities.raiseToMinimum(req.getVolumeCapabilitiesList(), required,
+                    required = VolumeCapabilities.raiseToMinimum(req.getVolumeCapabilitiesList(), range.requiredBytes(),
                             range.limitBytes());
                 } catch (VolumeCapabilities.SizeBelowMinimumException e) {
                     throw Status.OUT_OF_RANGE.withDescription(e.getMessage()).asRuntimeException();
                 }
                 volume = devices.createVolume(new VolumeRequest(id, required, range.limitBytes(),
-                        params.mode(), params.eraseAfter(), params.asAttributes()));
-                LOG.info("created volume for \"{}\": {} usable bytes, {} in {}", req.getName(),
-                        volume.usableBytes(), volume.mode(), volume.region());
+                        params.mode(), params.eraseAfter(), params.asAttributes(), access));
+                LOG.info("created volume for \"{}\": capacity {} bytes ({} usable), {} in {}, for {}", req.getName(),
+                        volume.capacityBytes(), volume.usableBytes(), volume.mode(), volume.region(),
+                        volume.access().describe());
                 FaultPoints.reached(FAULT_CREATE_DONE);
             }
             return CreateVolumeResponse.newBuilder().setVolume(toCsi(volume)).build();
@@ -226,15 +227,18 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
     }
 
     /** Why an existing volume does not satisfy a repeated request, or null when it does. */
-    private static String conflict(Volume volume, VolumeParameters params, SizeRange range) {
+    private static String conflict(Volume volume, VolumeParameters params, SizeRange range, VolumeAccess access) {
         if (volume.mode() != params.mode()) {
             return "usage " + usage(volume.mode()) + ", not " + usage(params.mode());
         }
         if (volume.eraseAfter() != params.eraseAfter()) {
             return VolumeParameters.ERASE_AFTER + "=" + volume.eraseAfter() + ", not " + params.eraseAfter();
         }
-        if (!range.admits(volume.usableBytes())) {
-            return volume.usableBytes() + " usable bytes, outside the requested capacity_range [required "
+        if (!volume.access().serves(access)) {
+            return "a different use: created for " + volume.access().describe() + ", not for " + access.describe();
+        }
+        if (!range.admits(volume.capacityBytes())) {
+            return "a capacity of " + volume.capacityBytes() + " bytes, outside the requested capacity_range [required "
                     + range.requiredBytes() + ", limit " + (range.limitBytes() == 0 ? "none" : range.limitBytes()) + "]";
         }
         return null;
@@ -334,6 +338,16 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
             problem = VolumeCapabilities.problem(cap);
             if (problem != null) {
                 break;
+            }
+        }
+        if (problem == null) {
+            try {
+                VolumeAccess wanted = VolumeCapabilities.access(req.getVolumeCapabilitiesList());
+                if (!volume.access().serves(wanted)) {
+                    problem = "the volume was created for " + volume.access().describe() + ", not for " + wanted.describe();
+                }
+            } catch (InvalidRequestException e) {
+                problem = e.getMessage();
             }
         }
         if (problem == null && req.getVolumeContextCount() > 0
@@ -593,7 +607,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
     private dev.pmemcsi.csi.v1.Volume toCsi(Volume v) {
         return dev.pmemcsi.csi.v1.Volume.newBuilder()
                 .setVolumeId(v.id())
-                .setCapacityBytes(v.usableBytes())
+                .setCapacityBytes(v.capacityBytes())
                 .putAllVolumeContext(VolumeParameters.contextOf(v))
                 .addAccessibleTopology(Topology.newBuilder().putAllSegments(config.topologySegment()))
                 .build();

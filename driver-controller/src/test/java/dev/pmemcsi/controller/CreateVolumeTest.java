@@ -113,11 +113,10 @@ class CreateVolumeTest {
     }
 
     @Test
-    void rangeThatNoRoundedSizeFitsIsOutOfRange() throws Exception {
-        // fsdax volumes come in whole 2 MiB steps, so no volume offers exactly this many bytes.
+    void aRangeNarrowerThanAnAllocationUnitIsServed() {
         long odd = 100 * MIB + 1;
-        assertEquals(Status.Code.OUT_OF_RANGE, failure(() -> createOk(create("pvc-1", odd, odd))).getCode());
-        assertFalse(exists("pvc-1"));
+        Volume v = createOk(create("pvc-1", odd, odd));
+        assertEquals(odd, v.getCapacityBytes());
     }
 
     @Test
@@ -328,11 +327,44 @@ class CreateVolumeTest {
     }
 
     @Test
-    void repeatWithAnotherCapabilityReturnsTheVolume() {
-        // The capability is applied when the volume is staged, so it does not bind the volume.
-        Volume first = createOk(create("pvc-1"));
-        assertEquals(first, createOk(CreateVolumeRequest.newBuilder().setName("pvc-1")
+    void repeatNamingAnotherFilesystemIsAlreadyExists() {
+        Volume ext4 = createOk(create("pvc-1", 110 * MIB, 0));
+        Status s = failure(() -> createOk(CreateVolumeRequest.newBuilder().setName("pvc-1")
+                .setCapacityRange(dev.pmemcsi.csi.v1.CapacityRange.newBuilder().setRequiredBytes(110 * MIB))
+                .addVolumeCapabilities(mount("xfs", Mode.SINGLE_NODE_WRITER))));
+        assertEquals(Status.Code.ALREADY_EXISTS, s.getCode());
+        assertTrue(s.getDescription().contains("ext4") && s.getDescription().contains("xfs"), s.getDescription());
+        assertEquals(ext4, createOk(CreateVolumeRequest.newBuilder().setName("pvc-1")
+                .setCapacityRange(dev.pmemcsi.csi.v1.CapacityRange.newBuilder().setRequiredBytes(110 * MIB))
+                .addVolumeCapabilities(mount("ext4", Mode.SINGLE_NODE_MULTI_WRITER))),
+                "ext4 named explicitly, and another single-node access mode, is the same volume");
+    }
+
+    @Test
+    void repeatNamingAnotherAccessTypeIsAlreadyExists() {
+        createOk(create("pvc-1"));
+        Status toBlock = failure(() -> createOk(CreateVolumeRequest.newBuilder().setName("pvc-1")
                 .addVolumeCapabilities(block(Mode.SINGLE_NODE_SINGLE_WRITER))));
+        assertEquals(Status.Code.ALREADY_EXISTS, toBlock.getCode());
+        assertTrue(toBlock.getDescription().contains("block"), toBlock.getDescription());
+
+        createOk(CreateVolumeRequest.newBuilder().setName("pvc-2").addVolumeCapabilities(block(Mode.SINGLE_NODE_WRITER)));
+        assertEquals(Status.Code.ALREADY_EXISTS, failure(() -> createOk(create("pvc-2"))).getCode());
+    }
+
+    @Test
+    void aVolumeCreatedForBlockAndMountServesEither() {
+        Volume both = createOk(create("pvc-1").addVolumeCapabilities(block(Mode.SINGLE_NODE_WRITER)));
+        assertEquals(both, createOk(create("pvc-1")));
+        assertEquals(both, createOk(CreateVolumeRequest.newBuilder().setName("pvc-1")
+                .addVolumeCapabilities(block(Mode.SINGLE_NODE_WRITER))));
+    }
+
+    @Test
+    void capabilitiesAskingForTwoFilesystemsAreInvalid() throws Exception {
+        Status s = failure(() -> createOk(create("pvc-1").addVolumeCapabilities(mount("xfs", Mode.SINGLE_NODE_WRITER))));
+        assertEquals(Status.Code.INVALID_ARGUMENT, s.getCode());
+        assertFalse(exists("pvc-1"));
     }
 
     // ---- topology

@@ -69,7 +69,7 @@ class VolumeInfoTest {
     @Test
     void supportedCapabilitiesAreConfirmedAndEchoed() {
         ValidateVolumeCapabilitiesRequest.Builder req = validate(volume.getVolumeId())
-                .addVolumeCapabilities(block(Mode.SINGLE_NODE_SINGLE_WRITER))
+                .addVolumeCapabilities(mount("ext4", Mode.SINGLE_NODE_SINGLE_WRITER))
                 .putAllVolumeContext(volume.getVolumeContextMap())
                 .putParameters("usage", "AppDirect")
                 .putParameters("csi.storage.k8s.io/pvc/name", "data");
@@ -78,6 +78,18 @@ class VolumeInfoTest {
         assertEquals(req.getVolumeCapabilitiesList(), r.getConfirmed().getVolumeCapabilitiesList());
         assertEquals(req.getVolumeContextMap(), r.getConfirmed().getVolumeContextMap());
         assertEquals(req.getParametersMap(), r.getConfirmed().getParametersMap());
+    }
+
+    @Test
+    void aCapabilityTheVolumeWasNotCreatedForIsNotConfirmed() {
+        ValidateVolumeCapabilitiesResponse xfs = call(ValidateVolumeCapabilitiesRequest.newBuilder()
+                .setVolumeId(volume.getVolumeId()).addVolumeCapabilities(mount("xfs", Mode.SINGLE_NODE_WRITER)));
+        assertFalse(xfs.hasConfirmed());
+        assertTrue(xfs.getMessage().contains("ext4"), xfs.getMessage());
+        ValidateVolumeCapabilitiesResponse raw = call(validate(volume.getVolumeId())
+                .addVolumeCapabilities(block(Mode.SINGLE_NODE_SINGLE_WRITER)));
+        assertFalse(raw.hasConfirmed());
+        assertTrue(raw.getMessage().contains("block"), raw.getMessage());
     }
 
     @Test

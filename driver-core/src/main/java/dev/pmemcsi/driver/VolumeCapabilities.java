@@ -1,6 +1,7 @@
 package dev.pmemcsi.driver;
 
 import dev.pmemcsi.csi.v1.VolumeCapability;
+import dev.pmemcsi.device.VolumeAccess;
 import dev.pmemcsi.csi.v1.VolumeCapability.AccessMode.Mode;
 import java.util.List;
 import java.util.Locale;
@@ -108,6 +109,32 @@ public final class VolumeCapabilities {
             default:
                 return "volume capability has neither mount nor block access type";
         }
+    }
+
+    /**
+     * What a volume must serve to satisfy every capability: the one filesystem the mount
+     * capabilities ask for, and block access when a block capability is among them. The
+     * capabilities must be valid ({@link #validate}).
+     *
+     * @throws InvalidRequestException the mount capabilities ask for two different filesystems,
+     *                                 which no volume can hold at once
+     */
+    public static VolumeAccess access(List<VolumeCapability> caps) throws InvalidRequestException {
+        String fs = "";
+        boolean block = false;
+        for (VolumeCapability cap : caps) {
+            if (cap.hasBlock()) {
+                block = true;
+            } else if (cap.hasMount()) {
+                String wanted = fsType(cap);
+                if (!fs.isEmpty() && !fs.equals(wanted)) {
+                    throw new InvalidRequestException("volume_capabilities ask for both " + fs + " and " + wanted
+                            + "; a volume holds one filesystem");
+                }
+                fs = wanted;
+            }
+        }
+        return new VolumeAccess(fs, block);
     }
 
     /** The filesystem a mount capability asks for, with the default applied. */

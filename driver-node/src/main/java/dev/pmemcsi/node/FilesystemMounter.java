@@ -2,6 +2,7 @@ package dev.pmemcsi.node;
 
 import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.driver.VolumeCapabilities;
 import dev.pmemcsi.nativeio.CommandFailedException;
 import dev.pmemcsi.nativeio.NativeException;
 import dev.pmemcsi.nativeio.mount.DeviceNumber;
@@ -67,6 +68,11 @@ final class FilesystemMounter {
      */
     boolean prepare(Volume volume, String fsType, boolean mayFormat) throws CommandFailedException {
         Path device = volume.devicePath();
+        if (!volume.access().servesFilesystem(fsType)) {
+            throw Status.FAILED_PRECONDITION.withDescription("volume " + volume.id() + " was created for "
+                    + volume.access().describe() + ", not for an " + fsType + " filesystem; the driver never"
+                    + " reformats a device").asRuntimeException();
+        }
         FilesystemProbe.Content content;
         try {
             content = probe.probe(device);
@@ -80,12 +86,19 @@ final class FilesystemMounter {
                 throw Status.FAILED_PRECONDITION.withDescription(device + " of volume " + volume.id()
                         + " holds no filesystem any more").asRuntimeException();
             }
-            LOG.info("{} holds no filesystem; making {}: {}", device, fsType, Filesystems.mkfsArgv(fsType, device));
+            long size = filesystemBytes(volume);
+            if (fsType.equals(Filesystems.XFS) && size < VolumeCapabilities.MIN_XFS_BYTES) {
+                throw Status.FAILED_PRECONDITION.withDescription("volume " + volume.id() + " has a capacity of "
+                        + volume.capacityBytes() + " bytes; an xfs filesystem needs at least "
+                        + VolumeCapabilities.MIN_XFS_BYTES + " (use ext4, or a larger volume)").asRuntimeException();
+            }
+            LOG.info("{} holds no filesystem; making {} of {} bytes: {}", device, fsType, size,
+                    Filesystems.mkfsArgv(fsType, device, size < volume.usableBytes() ? size : 0));
             long t0 = System.nanoTime();
             OperationListener.Running mkfs = listener.started(OperationListener.Kind.MKFS,
                     fsType + " on " + device + " of volume " + volume.id());
             try {
-                filesystems.mkfs(fsType, device);
+                filesystems.mkfs(fsType, device, size < volume.usableBytes() ? size : 0);
                 mkfs.finished(null);
             } catch (CommandFailedException | RuntimeException e) {
                 mkfs.finished(e);
@@ -98,6 +111,14 @@ final class FilesystemMounter {
                     + content.describe() + ", not " + fsType + "; the driver never reformats a device").asRuntimeException();
         }
         return formatted;
+    }
+
+    /**
+     * The size of a new filesystem on the volume: its capacity in whole blocks. The device may be
+     * larger (allocation units); the filesystem, and so what a pod sees, is what was promised.
+     */
+    static long filesystemBytes(Volume volume) {
+        return volume.capacityBytes() / Filesystems.BLOCK_SIZE * Filesystems.BLOCK_SIZE;
     }
 
     /** Mounts a device that {@link #prepare} checked; returns whether DAX is active. */

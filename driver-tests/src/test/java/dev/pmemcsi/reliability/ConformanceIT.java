@@ -281,6 +281,37 @@ class ConformanceIT {
         }
 
         @Test
+        void requiredEqualToLimitGivesExactlyThatCapacity() {
+            for (long mib : new long[] {16, 64, 100, 256}) {
+                CreateVolumeRequest req = create("conf-exact-" + mib).setCapacityRange(CapacityRange.newBuilder()
+                        .setRequiredBytes(mib * MIB).setLimitBytes(mib * MIB)).build();
+                Volume v = csi.controller().createVolume(req).getVolume();
+                try {
+                    assertEquals(mib * MIB, v.getCapacityBytes());
+                    assertEquals(v, csi.controller().createVolume(req).getVolume());
+                    assertEquals(mib * MIB, csi.listAll().stream().filter(x -> x.getVolumeId().equals(v.getVolumeId()))
+                            .findFirst().orElseThrow().getCapacityBytes());
+                } finally {
+                    csi.delete(v.getVolumeId());
+                }
+            }
+        }
+
+        @Test
+        void aRepeatForAnotherFilesystemOrAccessTypeIsAlreadyExists() {
+            Volume v = csi.controller().createVolume(create("conf-fs").build()).getVolume();
+            try {
+                assertEquals(Code.ALREADY_EXISTS, codeOf(() -> csi.controller().createVolume(create("conf-fs")
+                        .clearVolumeCapabilities().addVolumeCapabilities(Csi.mount("xfs", Mode.SINGLE_NODE_WRITER))
+                        .build())), "xfs after ext4");
+                assertEquals(Code.ALREADY_EXISTS, codeOf(() -> csi.controller().createVolume(create("conf-fs")
+                        .clearVolumeCapabilities().addVolumeCapabilities(Csi.block()).build())), "block after ext4");
+            } finally {
+                csi.delete(v.getVolumeId());
+            }
+        }
+
+        @Test
         void aLimitBelowTheSmallestVolumeIsOutOfRange() {
             assertEquals(Code.OUT_OF_RANGE, codeOf(() -> csi.controller().createVolume(create("conf-oor")
                     .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(1).setLimitBytes(4096)).build())));
@@ -399,10 +430,15 @@ class ConformanceIT {
             try {
                 ValidateVolumeCapabilitiesResponse ok = csi.controller().validateVolumeCapabilities(
                         ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId(v.getVolumeId())
-                                .addVolumeCapabilities(Csi.mount()).addVolumeCapabilities(Csi.block())
+                                .addVolumeCapabilities(Csi.mount()).addVolumeCapabilities(Csi.mount("", Mode.SINGLE_NODE_MULTI_WRITER))
                                 .putAllVolumeContext(v.getVolumeContextMap()).build());
-                assertTrue(ok.hasConfirmed());
-                assertEquals(List.of(Csi.mount(), Csi.block()), ok.getConfirmed().getVolumeCapabilitiesList());
+                assertTrue(ok.hasConfirmed(), ok.getMessage());
+                assertEquals(List.of(Csi.mount(), Csi.mount("", Mode.SINGLE_NODE_MULTI_WRITER)),
+                        ok.getConfirmed().getVolumeCapabilitiesList());
+                ValidateVolumeCapabilitiesResponse raw = csi.controller().validateVolumeCapabilities(
+                        ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId(v.getVolumeId())
+                                .addVolumeCapabilities(Csi.block()).build());
+                assertFalse(raw.hasConfirmed(), "the volume was created for ext4, not for block access");
                 ValidateVolumeCapabilitiesResponse no = csi.controller().validateVolumeCapabilities(
                         ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId(v.getVolumeId())
                                 .addVolumeCapabilities(Csi.mount("ext4", Mode.MULTI_NODE_MULTI_WRITER)).build());

@@ -9,7 +9,6 @@ import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.Extent;
 import dev.pmemcsi.device.NoSpaceException;
 import dev.pmemcsi.device.OperationListener;
-import dev.pmemcsi.device.OutOfRangeException;
 import dev.pmemcsi.device.RegionLayout;
 import dev.pmemcsi.device.UnmanagedExtent;
 import dev.pmemcsi.device.Volume;
@@ -421,14 +420,14 @@ public final class EmulatedDeviceManager implements DeviceManager {
 
     private static Volume toVolume(VolumeRecord r, LoopDevice loop) {
         return new Volume(r.id(), r.region(), r.mode(), r.rawBytes(), r.usableBytes(), loop.device(), false,
-                r.eraseAfter(), r.attributes());
+                r.eraseAfter(), r.attributes(), r.capacity(), r.volumeAccess());
     }
 
     @Override
     public Volume createVolume(VolumeRequest req) throws DeviceException {
         requireReady();
         String id = req.volumeId();
-        long required = req.requiredBytes() == 0 ? CapacityMath.DEFAULT_VOLUME_BYTES : req.requiredBytes();
+        long required = req.requiredOrDefault();
         try (KeyedLocks.Held held = volumeLocks.lock(id); MDC.MDCCloseable mdc = MDC.putCloseable("volume", id)) {
             VolumeRecord rec;
             synchronized (tableLock) {
@@ -436,12 +435,9 @@ public final class EmulatedDeviceManager implements DeviceManager {
                 if (existing != null) {
                     return existing(existing, req, required);
                 }
+                CapacityMath.checkLimit(req.mode(), req.limitBytes(), alignment);
                 long raw = CapacityMath.rawBytesFor(req.mode(), required, alignment);
                 long usable = raw == Long.MAX_VALUE ? Long.MAX_VALUE : CapacityMath.usableBytes(req.mode(), raw);
-                if (req.limitBytes() != 0 && usable > req.limitBytes()) {
-                    throw new OutOfRangeException("the smallest " + req.mode() + " volume with " + required
-                            + " usable bytes offers " + usable + " bytes, above the limit of " + req.limitBytes());
-                }
                 RegionSpace space = new RegionSpace(regionSizes, alignment, records.values(), blocked);
                 Optional<RegionLayout> region = raw == Long.MAX_VALUE ? Optional.empty() : RegionLayout.chooseRegion(space.layouts(), raw);
                 if (region.isEmpty()) {
@@ -451,7 +447,8 @@ public final class EmulatedDeviceManager implements DeviceManager {
                 }
                 Extent extent = region.get().bestFit(raw).orElseThrow();
                 rec = new VolumeRecord(id, region.get().region(), extent.offset(), raw, usable, req.mode(), req.eraseAfter(),
-                        req.attributes(), VolumeState.CREATING, false);
+                        req.attributes(), VolumeState.CREATING, false, CapacityMath.capacityBytes(usable, req.limitBytes()),
+                        req.access().token());
                 putRecord(rec);
             }
             CrashPoints.reached(CrashPoints.CREATE_RECORDED);
@@ -473,7 +470,8 @@ public final class EmulatedDeviceManager implements DeviceManager {
                 rollBack(rec, loop);
                 throw e;
             }
-            LOG.info("created {} volume {}: {} usable bytes at {}+{} of {}, {}", rec.mode(), id, rec.usableBytes(),
+            LOG.info("created {} volume {}: capacity {}, {} usable bytes at {}+{} of {}, {}", rec.mode(), id, rec.capacity(),
+                    rec.usableBytes(),
                     rec.offset(), rec.rawBytes(), rec.region(), loop.device());
             return toVolume(readyRec, loop);
         }
@@ -485,12 +483,15 @@ public final class EmulatedDeviceManager implements DeviceManager {
             throw new DeviceBusyException("volume " + existing.id() + " is " + existing.state().name().toLowerCase()
                     + "; retry once that has finished (a pending deletion finishes with a retried DeleteVolume)");
         }
-        boolean fits = existing.mode() == req.mode() && existing.usableBytes() >= required
-                && (req.limitBytes() == 0 || existing.usableBytes() <= req.limitBytes());
+        boolean fits = existing.mode() == req.mode() && existing.capacity() >= required
+                && (req.limitBytes() == 0 || existing.capacity() <= req.limitBytes())
+                && existing.volumeAccess().serves(req.access());
         if (!fits) {
-            throw new VolumeExistsException("volume " + existing.id() + " exists as a " + existing.mode() + " volume of "
-                    + existing.usableBytes() + " usable bytes, which does not satisfy " + req.mode() + " with at least "
-                    + required + (req.limitBytes() == 0 ? "" : " and at most " + req.limitBytes()) + " bytes");
+            throw new VolumeExistsException("volume " + existing.id() + " exists as a " + existing.mode() + " volume with a"
+                    + " capacity of " + existing.capacity() + " bytes for " + existing.volumeAccess().describe()
+                    + ", which does not satisfy " + req.mode() + " with at least " + required
+                    + (req.limitBytes() == 0 ? "" : " and at most " + req.limitBytes()) + " bytes for "
+                    + req.access().describe());
         }
         return toVolume(existing, devices.get(existing.id()));
     }

@@ -1,6 +1,7 @@
 package dev.pmemcsi.device.emulated;
 
 import dev.pmemcsi.device.Extent;
+import dev.pmemcsi.device.VolumeAccess;
 import dev.pmemcsi.device.VolumeMode;
 import java.util.Map;
 import java.util.Objects;
@@ -19,6 +20,10 @@ import java.util.Objects;
  * @param attributes    attributes recorded at creation
  * @param state         life-cycle state
  * @param eraseOnDelete for {@link VolumeState#DELETING}: whether the delete must zero the extent
+ * @param capacityBytes the capacity promised at creation, at most {@code usableBytes}; null in
+ *                      tables written before it was recorded, meaning the whole device
+ * @param access        {@link VolumeAccess#token()} of what the volume was created for; null or
+ *                      empty when nothing was recorded
  */
 record VolumeRecord(
         String id,
@@ -30,7 +35,9 @@ record VolumeRecord(
         boolean eraseAfter,
         Map<String, String> attributes,
         VolumeState state,
-        boolean eraseOnDelete) {
+        boolean eraseOnDelete,
+        Long capacityBytes,
+        String access) {
 
     VolumeRecord {
         Objects.requireNonNull(id, "id");
@@ -42,6 +49,26 @@ record VolumeRecord(
                     + " raw=" + rawBytes + " usable=" + usableBytes);
         }
         attributes = Map.copyOf(attributes == null ? Map.of() : attributes);
+        if (capacityBytes != null && (capacityBytes <= 0 || capacityBytes > usableBytes)) {
+            throw new IllegalArgumentException("volume " + id + ": capacity " + capacityBytes
+                    + " outside the device's " + usableBytes + " bytes");
+        }
+        VolumeAccess.ofToken(access);
+    }
+
+    /** A row that records neither a capacity nor a use. */
+    VolumeRecord(String id, String region, long offset, long rawBytes, long usableBytes, VolumeMode mode,
+                 boolean eraseAfter, Map<String, String> attributes, VolumeState state, boolean eraseOnDelete) {
+        this(id, region, offset, rawBytes, usableBytes, mode, eraseAfter, attributes, state, eraseOnDelete, null, null);
+    }
+
+    /** The capacity reported for the volume: as recorded, or the whole device for older rows. */
+    long capacity() {
+        return capacityBytes == null ? usableBytes : capacityBytes;
+    }
+
+    VolumeAccess volumeAccess() {
+        return VolumeAccess.ofToken(access);
     }
 
     Extent extent() {
@@ -54,11 +81,12 @@ record VolumeRecord(
     }
 
     VolumeRecord withState(VolumeState newState) {
-        return new VolumeRecord(id, region, offset, rawBytes, usableBytes, mode, eraseAfter, attributes, newState, eraseOnDelete);
+        return new VolumeRecord(id, region, offset, rawBytes, usableBytes, mode, eraseAfter, attributes, newState, eraseOnDelete,
+                capacityBytes, access);
     }
 
     VolumeRecord deleting(boolean erase) {
         return new VolumeRecord(id, region, offset, rawBytes, usableBytes, mode, eraseAfter, attributes,
-                VolumeState.DELETING, eraseOnDelete || erase);
+                VolumeState.DELETING, eraseOnDelete || erase, capacityBytes, access);
     }
 }

@@ -17,6 +17,7 @@ import dev.pmemcsi.device.OutOfRangeException;
 import dev.pmemcsi.device.RegionCapacity;
 import dev.pmemcsi.device.UnmanagedExtent;
 import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.VolumeAccess;
 import dev.pmemcsi.device.VolumeExistsException;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeInUseException;
@@ -112,11 +113,35 @@ class EmulatedDeviceManagerIT {
         assertThrows(VolumeExistsException.class,
                 () -> m.createVolume(new VolumeRequest("vol", MIB, v.usableBytes() - 1, VolumeMode.FSDAX, false, Map.of())));
         assertThrows(OutOfRangeException.class,
-                () -> m.createVolume(new VolumeRequest("other", 64 * MIB, 64 * MIB, VolumeMode.FSDAX, false, Map.of())));
+                () -> m.createVolume(new VolumeRequest("other", 1, 4096, VolumeMode.FSDAX, false, Map.of())));
         assertThrows(NoSpaceException.class, () -> m.createVolume(req("huge", REGION, VolumeMode.FSDAX)));
         assertEquals(List.of(v), m.listVolumes());
         assertEquals(1, fx.loopsOfDir().size());
         m.deleteVolume("vol", false);
+    }
+
+    @Test
+    void anExactSizeIsTheCapacityAndItAndTheUseSurviveARestart() throws Exception {
+        EmulatedDeviceManager first = fx.started();
+        VolumeRequest exact = new VolumeRequest("exact", 64 * MIB, 64 * MIB, VolumeMode.FSDAX, false, Map.of(),
+                VolumeAccess.filesystem(VolumeAccess.XFS));
+        Volume v = first.createVolume(exact);
+        assertEquals(64 * MIB, v.capacityBytes());
+        assertTrue(v.usableBytes() > v.capacityBytes(), "the device is whole allocation units: " + v);
+        try (BlockDevice bd = BlockDevice.open(v.devicePath(), false)) {
+            assertEquals(v.usableBytes(), bd.sizeBytes(), "a raw block user sees the whole device");
+        }
+        assertEquals(v, first.createVolume(exact));
+        assertThrows(VolumeExistsException.class, () -> first.createVolume(new VolumeRequest("exact", 64 * MIB,
+                64 * MIB, VolumeMode.FSDAX, false, Map.of(), VolumeAccess.filesystem(VolumeAccess.EXT4))));
+        first.close();
+
+        EmulatedDeviceManager second = fx.started();
+        Volume again = second.getVolume("exact").orElseThrow();
+        assertEquals(64 * MIB, again.capacityBytes());
+        assertEquals(VolumeAccess.filesystem(VolumeAccess.XFS), again.access());
+        assertEquals(v, again);
+        second.deleteVolume("exact", false);
     }
 
     @Test

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pmemcsi.device.VolumeAccess;
 import dev.pmemcsi.device.VolumeMode;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -40,6 +41,23 @@ class TableStoreTest {
         List<VolumeRecord> loaded = store.load();
         assertEquals(List.of(records.get(1), records.get(0), records.get(2)), loaded, "sorted by ID, all fields kept");
         assertFalse(Files.exists(dir.resolve("volumes.json.tmp")));
+    }
+
+    @Test
+    void capacityAndUseAreKeptAndOlderRowsWithoutThemMeanTheWholeDevice() throws IOException {
+        VolumeRecord exact = new VolumeRecord("x", "region0", 0, 32 * MIB, 30 * MIB, VolumeMode.FSDAX, true, Map.of(),
+                VolumeState.READY, false, 16 * MIB, "xfs+block");
+        List<VolumeRecord> loaded = TableStore.decode(TableStore.encode(List.of(exact)));
+        assertEquals(List.of(exact), loaded);
+        assertEquals(16 * MIB, loaded.get(0).capacity());
+        assertEquals(new VolumeAccess("xfs", true), loaded.get(0).volumeAccess());
+
+        String older = new String(TableStore.encode(List.of(rec("a", 0, 32, VolumeState.READY))), StandardCharsets.UTF_8)
+                .replaceAll(",\\s*\"capacityBytes\" : null", "").replaceAll(",\\s*\"access\" : null", "");
+        assertFalse(older.contains("capacityBytes") || older.contains("access"), older);
+        VolumeRecord old = TableStore.decode(older.getBytes(StandardCharsets.UTF_8)).get(0);
+        assertEquals(30 * MIB, old.capacity());
+        assertEquals(VolumeAccess.UNRECORDED, old.volumeAccess());
     }
 
     @Test

@@ -8,7 +8,6 @@ import dev.pmemcsi.device.DeviceGoneException;
 import dev.pmemcsi.device.DeviceHealth;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.NoSpaceException;
-import dev.pmemcsi.device.OutOfRangeException;
 import dev.pmemcsi.device.RegionCapacity;
 import dev.pmemcsi.device.RegionChoice;
 import dev.pmemcsi.device.UnmanagedExtent;
@@ -156,43 +155,37 @@ public final class NdctlDeviceManager implements DeviceManager {
         ReentrantLock lock = idLock(id);
         lock.lock();
         try (MDC.MDCCloseable m = MDC.putCloseable("volume", id)) {
-            long required = req.requiredBytes() == 0 ? CapacityMath.DEFAULT_VOLUME_BYTES : req.requiredBytes();
+            long required = req.requiredOrDefault();
             List<RegionInfo> regions = managedRegions(read(backend::regions));
             Optional<Volume> existing = volumeIn(regions, id);
             if (existing.isPresent()) {
                 return compatibleOrThrow(existing.get(), req, required);
             }
-            List<RegionCapacity> withinLimit = new ArrayList<>();
-            long smallestUsable = Long.MAX_VALUE;
-            for (RegionInfo r : regions) {
-                RegionCapacity cap = capacityOf(r);
-                long raw = CapacityMath.rawBytesFor(req.mode(), required, cap.alignment());
-                long usable = raw == Long.MAX_VALUE ? Long.MAX_VALUE : CapacityMath.usableBytes(req.mode(), raw);
-                smallestUsable = Math.min(smallestUsable, usable);
-                if (req.limitBytes() == 0 || usable <= req.limitBytes()) {
-                    withinLimit.add(cap);
-                }
-            }
-            if (withinLimit.isEmpty()) {
-                throw new OutOfRangeException("the smallest " + req.mode() + " volume with " + required
-                        + " usable bytes has " + smallestUsable + " bytes, above the limit " + req.limitBytes());
-            }
-            RegionCapacity chosen = RegionChoice.bestFit(withinLimit,
+            List<RegionCapacity> capacities = regions.stream().map(this::capacityOf).toList();
+            CapacityMath.checkLimit(req.mode(), req.limitBytes(),
+                    capacities.stream().mapToLong(RegionCapacity::alignment).toArray());
+            RegionCapacity chosen = RegionChoice.bestFit(capacities,
                     r -> CapacityMath.rawBytesFor(req.mode(), required, r.alignment())).orElseThrow(() ->
                     new NoSpaceException("no region has room for a " + req.mode() + " volume of " + required
                             + " usable bytes; largest free extents: " + largestExtents(regions)));
             long raw = CapacityMath.rawBytesFor(req.mode(), required, chosen.alignment());
-            NamespaceSpec spec = new NamespaceSpec(namespaceMode(req.mode()), raw, id, naming.uuidFor(id, req.eraseAfter()),
+            // The capacity goes into the UUID, which is set before the namespace has a size, so a
+            // limited one comes from the model and the device is checked against it once it
+            // exists. Without a limit the capacity is the whole device (recorded as 0).
+            long capacity = req.limitBytes() == 0 ? 0
+                    : CapacityMath.capacityBytes(CapacityMath.usableBytes(req.mode(), raw), req.limitBytes());
+            NamespaceSpec spec = new NamespaceSpec(namespaceMode(req.mode()), raw, id,
+                    naming.uuidFor(id, req.eraseAfter(), capacity, req.access()),
                     NamespaceSpec.DEFAULT_ALIGN, NamespaceSpec.DEFAULT_SECTOR_SIZE);
             NamespaceInfo created = change(() -> backend.create(chosen.region(), spec, this::isLeftover));
             Volume volume = toVolume(created).orElseThrow(() ->
                     new DeviceException("namespace " + created.devname() + " of volume " + id + " was created but is not usable: "
                             + created));
-            if (volume.usableBytes() < required || (req.limitBytes() != 0 && volume.usableBytes() > req.limitBytes())) {
+            if (volume.usableBytes() < capacity || volume.usableBytes() < required) {
                 destroyQuietly(id);
                 throw new DeviceException("namespace " + created.devname() + " of " + raw + " bytes offers "
-                        + volume.usableBytes() + " usable bytes, outside the requested " + required + ".."
-                        + (req.limitBytes() == 0 ? "" : req.limitBytes()) + "; it was destroyed again");
+                        + volume.usableBytes() + " usable bytes, less than the capacity " + capacity
+                        + " and the required " + required + "; it was destroyed again");
             }
             try {
                 eraser.wipeSignatures(id, volume.devicePath());
@@ -203,8 +196,9 @@ public final class NdctlDeviceManager implements DeviceManager {
             if (!req.attributes().isEmpty()) {
                 attributes.put(id, req.attributes());
             }
-            log.info("created volume {} as {} in {} ({} bytes raw, {} usable)", id, created.devname(), created.region(),
-                    created.sizeBytes(), volume.usableBytes());
+            log.info("created volume {} as {} in {} ({} bytes raw, {} usable, capacity {}, for {})", id, created.devname(),
+                    created.region(), created.sizeBytes(), volume.usableBytes(), volume.capacityBytes(),
+                    volume.access().describe());
             return withAttributes(volume);
         } finally {
             lock.unlock();
@@ -212,11 +206,13 @@ public final class NdctlDeviceManager implements DeviceManager {
     }
 
     private Volume compatibleOrThrow(Volume existing, VolumeRequest req, long required) throws VolumeExistsException {
-        boolean fits = existing.mode() == req.mode() && existing.usableBytes() >= required
-                && (req.limitBytes() == 0 || existing.usableBytes() <= req.limitBytes());
+        boolean fits = existing.mode() == req.mode() && existing.capacityBytes() >= required
+                && (req.limitBytes() == 0 || existing.capacityBytes() <= req.limitBytes())
+                && existing.access().serves(req.access());
         if (!fits) {
-            throw new VolumeExistsException("volume " + req.volumeId() + " exists with " + existing.usableBytes()
-                    + " usable bytes in mode " + existing.mode());
+            throw new VolumeExistsException("volume " + req.volumeId() + " exists with a capacity of "
+                    + existing.capacityBytes() + " bytes in mode " + existing.mode() + " for "
+                    + existing.access().describe());
         }
         return existing;
     }
@@ -367,14 +363,17 @@ public final class NdctlDeviceManager implements DeviceManager {
             return Optional.empty();
         }
         String id = owner.get().volumeId();
+        // Volumes without a limit, and those of the earlier UUID form, have the whole device.
+        long capacity = owner.get().capacityBytes() == 0 ? ns.deviceBytes() : owner.get().capacityBytes();
         return Optional.of(withAttributes(new Volume(id, ns.region(), mode, ns.sizeBytes(), ns.deviceBytes(),
-                Path.of("/dev", ns.blockDevice()), mode == VolumeMode.FSDAX, owner.get().eraseAfter(), Map.of())));
+                Path.of("/dev", ns.blockDevice()), mode == VolumeMode.FSDAX, owner.get().eraseAfter(), Map.of(),
+                capacity, owner.get().access())));
     }
 
     private Volume withAttributes(Volume v) {
         Map<String, String> attrs = attributes.getOrDefault(v.id(), Map.of());
         return new Volume(v.id(), v.region(), v.mode(), v.allocatedBytes(), v.usableBytes(), v.devicePath(),
-                v.daxCapable(), v.eraseAfter(), attrs);
+                v.daxCapable(), v.eraseAfter(), attrs, v.capacityBytes(), v.access());
     }
 
     private Optional<Volume> volumeIn(List<RegionInfo> regions, String id) {

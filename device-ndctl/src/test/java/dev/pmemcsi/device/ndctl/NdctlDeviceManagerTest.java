@@ -17,6 +17,7 @@ import dev.pmemcsi.device.OutOfRangeException;
 import dev.pmemcsi.device.RegionCapacity;
 import dev.pmemcsi.device.UnmanagedExtent;
 import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.VolumeAccess;
 import dev.pmemcsi.device.VolumeExistsException;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeIds;
@@ -131,7 +132,8 @@ class NdctlDeviceManagerTest {
         assertEquals(Path.of("/dev/pmem0"), v.devicePath());
         NamespaceInfo made = backend.allNamespaces().get(0);
         assertEquals(req.volumeId(), made.altName());
-        assertEquals(naming.uuidFor(req.volumeId(), true), made.uuid());
+        assertEquals(Optional.of(new VolumeNamespaces.Owned(req.volumeId(), true, 0, VolumeAccess.UNRECORDED)),
+                naming.owner(made), "the UUID records the erase flag, the whole device as capacity, and no use");
         // Repeating the request returns the same volume without a second namespace.
         assertEquals(v, dm.createVolume(req));
         assertEquals(1, backend.allNamespaces().size());
@@ -165,9 +167,69 @@ class NdctlDeviceManagerTest {
 
     @Test
     void limitBelowTheSmallestPossibleSizeIsOutOfRange() {
-        VolumeRequest req = new VolumeRequest("v1", GIB, GIB, VolumeMode.FSDAX, false, Map.of());
-        assertThrows(OutOfRangeException.class, () -> dm.createVolume(req));
+        VolumeRequest req = new VolumeRequest("v1", 1, 4096, VolumeMode.FSDAX, false, Map.of());
+        OutOfRangeException e = assertThrows(OutOfRangeException.class, () -> dm.createVolume(req));
+        assertTrue(e.getMessage().contains("smallest"), e.getMessage());
         assertTrue(backend.allNamespaces().isEmpty());
+    }
+
+    @Test
+    void requiredEqualToLimitIsServedExactlyAndTheCapacitySurvivesARestart() throws DeviceException {
+        for (VolumeMode mode : VolumeMode.values()) {
+            for (long mib : new long[] {16, 64, 100, 256, 512, 1024, 2048}) {
+                String id = VolumeIds.fromName("exact-" + mode + "-" + mib);
+                VolumeRequest req = new VolumeRequest(id, mib * MIB, mib * MIB, mode, true, Map.of(),
+                        VolumeAccess.filesystem(VolumeAccess.EXT4));
+                Volume v = dm.createVolume(req);
+                assertEquals(mib * MIB, v.capacityBytes(), mode + " " + mib + " MiB");
+                assertTrue(v.usableBytes() >= mib * MIB, v.toString());
+                assertEquals(v, dm.createVolume(req), "a repeat");
+                NdctlDeviceManager restarted = manager();
+                restarted.start();
+                assertEquals(v, restarted.getVolume(id).orElseThrow(), "after a restart");
+                dm.deleteVolume(id, false);
+            }
+        }
+    }
+
+    @Test
+    void theRecordedUseSurvivesARestartAndRefusesAnotherFilesystem() throws DeviceException {
+        String id = VolumeIds.fromName("used");
+        dm.createVolume(new VolumeRequest(id, 110 * MIB, 0, VolumeMode.FSDAX, false, Map.of(),
+                VolumeAccess.filesystem(VolumeAccess.EXT4)));
+        NdctlDeviceManager restarted = manager();
+        restarted.start();
+        Volume v = restarted.getVolume(id).orElseThrow();
+        assertEquals(VolumeAccess.filesystem(VolumeAccess.EXT4), v.access());
+        assertEquals(v.usableBytes(), v.capacityBytes(), "without a limit the capacity is the whole device");
+        VolumeExistsException e = assertThrows(VolumeExistsException.class, () -> restarted.createVolume(
+                new VolumeRequest(id, 110 * MIB, 0, VolumeMode.FSDAX, false, Map.of(),
+                        VolumeAccess.filesystem(VolumeAccess.XFS))));
+        assertTrue(e.getMessage().contains("ext4"), e.getMessage());
+        assertThrows(VolumeExistsException.class, () -> restarted.createVolume(
+                new VolumeRequest(id, 110 * MIB, 0, VolumeMode.FSDAX, false, Map.of(), VolumeAccess.blockOnly())));
+    }
+
+    @Test
+    void theUuidCarriesTheRecordAndProvesOwnership() {
+        for (VolumeAccess access : List.of(VolumeAccess.UNRECORDED, VolumeAccess.blockOnly(),
+                VolumeAccess.filesystem(VolumeAccess.EXT4), VolumeAccess.filesystem(VolumeAccess.XFS),
+                new VolumeAccess(VolumeAccess.XFS, true))) {
+            for (long capacity : new long[] {0, 4096, 256 * MIB, 100 * MIB + 1, VolumeNamespaces.MAX_CAPACITY}) {
+                for (boolean erase : new boolean[] {true, false}) {
+                    UUID u = naming.uuidFor("vol-1", erase, capacity, access);
+                    assertEquals(8, u.version());
+                    assertEquals(2, u.variant());
+                    assertEquals(Optional.of(new VolumeNamespaces.Owned("vol-1", erase, capacity, access)),
+                            naming.owner(ns("vol-1", u, 64 * MIB)));
+                    assertTrue(naming.owner(ns("vol-2", u, 64 * MIB)).isEmpty(), "another volume's name");
+                    assertTrue(new VolumeNamespaces("other.example").owner(ns("vol-1", u, 64 * MIB)).isEmpty(),
+                            "another driver's");
+                }
+            }
+        }
+        assertThrows(IllegalArgumentException.class,
+                () -> naming.uuidFor("vol-1", true, VolumeNamespaces.MAX_CAPACITY + 1, VolumeAccess.UNRECORDED));
     }
 
     @Test

@@ -9,6 +9,7 @@ import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -38,21 +39,53 @@ public final class Filesystems {
         this.runner = runner;
     }
 
+    /** The block size of every filesystem the driver makes. */
+    public static final int BLOCK_SIZE = 4096;
+
     /**
      * The mkfs command for {@code fsType} on {@code device}. ext4: stride and stripe width of 512
      * blocks (2 MiB). xfs: stripe unit 2 MiB, and no reflink, which DAX does not support.
      */
     public static List<String> mkfsArgv(String fsType, Path device) {
+        return mkfsArgv(fsType, device, 0);
+    }
+
+    /**
+     * The mkfs command for a filesystem of {@code sizeBytes} (rounded down to whole 4 KiB blocks)
+     * at the start of {@code device}; 0 fills the device. ext4 takes the size as a block count
+     * after the device, xfs as {@code -d size=}.
+     */
+    public static List<String> mkfsArgv(String fsType, Path device, long sizeBytes) {
+        if (sizeBytes < 0) {
+            throw new IllegalArgumentException("negative filesystem size: " + sizeBytes);
+        }
+        long blocks = sizeBytes / BLOCK_SIZE;
+        if (sizeBytes > 0 && blocks == 0) {
+            throw new IllegalArgumentException("a filesystem needs at least one block, not " + sizeBytes + " bytes");
+        }
         return switch (fsType) {
-            case EXT4 -> List.of("mkfs.ext4", "-q", "-b", "4096", "-E", "stride=512,stripe_width=512", device.toString());
-            case XFS -> List.of("mkfs.xfs", "-q", "-b", "size=4096", "-m", "reflink=0", "-d", "su=2m,sw=1", device.toString());
+            case EXT4 -> {
+                List<String> argv = new ArrayList<>(List.of("mkfs.ext4", "-q", "-b", "4096", "-E", "stride=512,stripe_width=512",
+                        device.toString()));
+                if (blocks > 0) {
+                    argv.add(Long.toString(blocks));
+                }
+                yield List.copyOf(argv);
+            }
+            case XFS -> List.of("mkfs.xfs", "-q", "-b", "size=4096", "-m", "reflink=0", "-d",
+                    "su=2m,sw=1" + (blocks > 0 ? ",size=" + blocks * BLOCK_SIZE : ""), device.toString());
             default -> throw new IllegalArgumentException("unsupported filesystem type: " + fsType);
         };
     }
 
 
     public void mkfs(String fsType, Path device) throws CommandFailedException {
-        runner.run(mkfsArgv(fsType, device), MKFS_TIMEOUT);
+        mkfs(fsType, device, 0);
+    }
+
+    /** Makes a filesystem of {@code sizeBytes} (see {@link #mkfsArgv(String, Path, long)}). */
+    public void mkfs(String fsType, Path device, long sizeBytes) throws CommandFailedException {
+        runner.run(mkfsArgv(fsType, device, sizeBytes), MKFS_TIMEOUT);
     }
 
     /**

@@ -25,6 +25,19 @@ class FilesystemsTest {
     }
 
     @Test
+    void aSizeBecomesABlockCountForExt4AndADataSizeForXfs() {
+        long size = 256L << 20;
+        assertEquals(List.of("mkfs.ext4", "-q", "-b", "4096", "-E", "stride=512,stripe_width=512", "/dev/pmem0", "65536"),
+                Filesystems.mkfsArgv("ext4", Path.of("/dev/pmem0"), size));
+        assertEquals(List.of("mkfs.xfs", "-q", "-b", "size=4096", "-m", "reflink=0", "-d", "su=2m,sw=1,size=545259520",
+                "/dev/pmem1"), Filesystems.mkfsArgv("xfs", Path.of("/dev/pmem1"), 520L << 20));
+        // Only whole blocks: a size that is not a multiple of 4 KiB is rounded down.
+        assertEquals("65536", Filesystems.mkfsArgv("ext4", Path.of("/dev/pmem0"), size + 4095).get(7));
+        assertEquals(Filesystems.mkfsArgv("ext4", Path.of("/dev/pmem0")), Filesystems.mkfsArgv("ext4", Path.of("/dev/pmem0"), 0));
+        assertThrows(IllegalArgumentException.class, () -> Filesystems.mkfsArgv("ext4", Path.of("/dev/pmem0"), 4095));
+    }
+
+    @Test
     void otherFilesystemsAreRefused() {
         assertThrows(IllegalArgumentException.class, () -> Filesystems.mkfsArgv("btrfs", Path.of("/dev/pmem0")));
     }
