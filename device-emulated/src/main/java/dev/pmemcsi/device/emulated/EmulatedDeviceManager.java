@@ -19,15 +19,18 @@ import dev.pmemcsi.device.VolumeInUseException;
 import dev.pmemcsi.device.VolumeNotFoundException;
 import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.nativeio.BlockDevice;
+import dev.pmemcsi.nativeio.Native;
+import dev.pmemcsi.nativeio.OpenFlags;
+import dev.pmemcsi.nativeio.TrustedPaths;
 import dev.pmemcsi.nativeio.NativeException;
 import dev.pmemcsi.nativeio.loop.LoopDevice;
 import dev.pmemcsi.nativeio.loop.LoopDevices;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
@@ -42,6 +45,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import jnr.constants.platform.Errno;
+import jnr.posix.FileStat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -178,7 +182,8 @@ public final class EmulatedDeviceManager implements DeviceManager {
         }
         boolean started = false;
         try {
-            Files.createDirectories(dir);
+            // Root grows and zeroes the files in here: no one else may plant anything in it.
+            TrustedPaths.requirePrivateDir(dir, "emulated dir");
             Files.createDirectories(dir.resolve(FaultFiles.DIR));
             lockDir();
             Map<String, RegionFile> files = openRegions();
@@ -201,6 +206,8 @@ public final class EmulatedDeviceManager implements DeviceManager {
             ready = true;
             started = true;
             LOG.info("emulated PMEM ready in {}: {} regions, {} volumes", dir, regionSizes.size(), listVolumes().size());
+        } catch (TrustedPaths.UntrustedPathException e) {
+            throw new DeviceException("cannot start emulated PMEM: " + e.getMessage(), e);
         } catch (IOException e) {
             throw new DeviceException("cannot start emulated PMEM in " + dir + ": " + e, e);
         } catch (NativeException e) {
@@ -247,37 +254,46 @@ public final class EmulatedDeviceManager implements DeviceManager {
         lockChannel = null;
     }
 
-    private Map<String, RegionFile> openRegions() throws IOException, DeviceException {
+    private Map<String, RegionFile> openRegions() throws IOException, DeviceException, NativeException {
         Map<String, RegionFile> files = new LinkedHashMap<>();
         int index = 0;
         for (Map.Entry<String, Long> e : regionSizes.entrySet()) {
             Path file = dir.resolve("region" + index++ + ".img");
             long size = e.getValue();
-            if (!Files.exists(file)) {
-                // Sparse: the host pays only for what volumes write.
-                try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
-                    raf.setLength(size);
-                    raf.getFD().sync();
+            boolean exists = Files.exists(file, LinkOption.NOFOLLOW_LINKS);
+            if (exists) {
+                TrustedPaths.requireOwnRegularFile(file, "region file");
+            }
+            int fd = Native.check(Native.libc().open(file.toString(), OpenFlags.O_RDWR | OpenFlags.O_CREAT
+                    | OpenFlags.O_NOFOLLOW | OpenFlags.O_CLOEXEC | (exists ? 0 : OpenFlags.O_EXCL), 0600), "open(" + file + ")");
+            try {
+                // What was opened, not what the path shows now: the file that is grown is the one checked.
+                FileStat st = Native.posix().fstat(fd);
+                if (!st.isFile() || st.uid() != Native.posix().geteuid()) {
+                    throw new TrustedPaths.UntrustedPathException("region file " + file
+                            + " is not a regular file owned by the driver's user; refusing to use it");
                 }
-                fsyncDir();
-                LOG.info("created {} ({} bytes, sparse)", file, size);
-            } else {
-                long actual = Files.size(file);
+                long actual = st.st_size();
                 if (actual > size) {
                     throw new DeviceException(file + " is " + actual + " bytes but " + e.getKey() + " is configured with "
                             + size + "; shrinking a region is not supported (restore the size, or delete the file together with "
                             + TABLE_FILE + " to start empty)");
                 }
                 if (actual < size) {
-                    try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
-                        raf.setLength(size);
-                        raf.getFD().sync();
+                    // Sparse: the host pays only for what volumes write.
+                    Native.check(Native.posix().ftruncate(fd, size), "ftruncate(" + file + ")");
+                    Native.check(Native.libc().fsync(fd), "fsync(" + file + ")");
+                    if (exists) {
+                        LOG.info("grew {} from {} to {} bytes", file, actual, size);
+                    } else {
+                        fsyncDir();
+                        LOG.info("created {} ({} bytes, sparse)", file, size);
                     }
-                    LOG.info("grew {} from {} to {} bytes", file, actual, size);
                 }
+                files.put(e.getKey(), new RegionFile(e.getKey(), file, size, st.dev(), st.ino(), file.toRealPath().toString()));
+            } finally {
+                Native.libc().close(fd);
             }
-            files.put(e.getKey(), new RegionFile(e.getKey(), file, size, (Long) Files.getAttribute(file, "unix:dev"),
-                    (Long) Files.getAttribute(file, "unix:ino"), file.toRealPath().toString()));
         }
         return Collections.unmodifiableMap(files);
     }
