@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pmemcsi.csi.v1.Volume;
 import dev.pmemcsi.device.FaultPoints;
+import dev.pmemcsi.nativeio.loop.LoopDevice;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -22,7 +24,9 @@ import java.util.List;
 import java.util.Random;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.FieldSource;
 
@@ -196,6 +200,30 @@ class CrashRecoveryIT {
         assertFalse(Files.exists(target.resolve("data")), "a new filesystem, without the old file");
         csi().unpublish(fresh.getVolumeId(), target);
         teardownVolume(fresh.getVolumeId(), staging2);
+        assertClean();
+    }
+
+    /**
+     * A delete that gives up (another process holds the device open: ABORTED) is not a crash, but
+     * it is interrupted all the same: once the holder is gone, the retried delete must finish it,
+     * so that neither the space nor the name stays taken.
+     */
+    @Test
+    void aDeleteThatGaveUpIsFinishedByTheRetry() throws Exception {
+        Assumptions.assumeTrue(BackendKind.current() == BackendKind.EMULATED, "loop devices");
+        startDriver(null);
+        Volume v = csi().create(NAME, SIZE);
+        String id = v.getVolumeId();
+        List<LoopDevice> loops = Host.loopsUnder(ws.root);
+        assertEquals(1, loops.size());
+        try (FileChannel holder = FileChannel.open(loops.get(0).device(), StandardOpenOption.READ)) {
+            assertEquals(Status.Code.ABORTED, Csi.codeOf(() -> csi().delete(id)));
+        }
+        retrying(() -> csi().delete(id));
+        assertEquals(List.of(), backend.rows(), "the retried delete dropped the row");
+        assertEquals(initialAvailable, csi().available(), "and freed the extent");
+        Volume again = csi().create(NAME, SIZE);
+        retrying(() -> csi().delete(again.getVolumeId()));
         assertClean();
     }
 

@@ -447,6 +447,15 @@ public final class EmulatedDeviceManager implements DeviceManager {
         long required = req.requiredBytes() == 0 ? CapacityMath.DEFAULT_VOLUME_BYTES : req.requiredBytes();
         try (KeyedLocks.Held held = volumeLocks.lock(id); MDC.MDCCloseable mdc = MDC.putCloseable("volume", id)) {
             VolumeRecord rec;
+            boolean deleting;
+            synchronized (tableLock) {
+                deleting = records.containsKey(id) && records.get(id).state() == VolumeState.DELETING;
+            }
+            if (deleting) {
+                // A delete of this ID gave up half way; it finishes, with the erase it recorded,
+                // before the ID names a new volume.
+                delete(id, false);
+            }
             synchronized (tableLock) {
                 VolumeRecord existing = records.get(id);
                 if (existing != null) {
@@ -546,61 +555,69 @@ public final class EmulatedDeviceManager implements DeviceManager {
     public void deleteVolume(String volumeId, boolean erase) throws DeviceException {
         requireReady();
         try (KeyedLocks.Held held = volumeLocks.lock(volumeId); MDC.MDCCloseable mdc = MDC.putCloseable("volume", volumeId)) {
-            VolumeRecord rec;
-            LoopDevice loop;
-            synchronized (tableLock) {
-                rec = records.get(volumeId);
-                loop = devices.get(volumeId);
-            }
-            if (rec == null) {
-                return;
-            }
-            BlockDevice claimed = null;
-            if (loop != null && stillOurs(loop, rec)) {
-                try {
-                    // Held exclusively from here on, nobody can mount the device while it goes away.
-                    claimed = BlockDevice.open(loop.device(), true);
-                } catch (NativeException e) {
-                    if (e.is(Errno.EBUSY)) {
-                        throw new VolumeInUseException("volume " + volumeId + ": " + loop.device() + " is mounted or open exclusively");
-                    }
-                    if (!e.is(Errno.ENOENT) && !e.is(Errno.ENXIO)) {
-                        throw new DeviceException("volume " + volumeId + ": " + e.getMessage(), e);
-                    }
-                }
-            }
-            VolumeRecord deleting = rec.deleting(erase || rec.eraseAfter());
-            try {
-                synchronized (tableLock) {
-                    putRecord(deleting);
-                }
-                CrashPoints.reached(CrashPoints.DELETE_RECORDED);
-                if (claimed != null) {
-                    loops.clearFd(claimed);
-                }
-            } catch (NativeException e) {
-                throw new DeviceException("volume " + volumeId + ": " + e.getMessage(), e);
-            } finally {
-                if (claimed != null) {
-                    claimed.close();
-                }
-            }
-            if (claimed != null && !loops.awaitDetached(loop.number(), DETACH_TIMEOUT)) {
-                throw new DeviceBusyException("volume " + volumeId + ": " + loop.device() + " is still open by another process; "
-                        + "the kernel detaches it on that process's last close, and a retried delete finishes then");
-            }
-            synchronized (tableLock) {
-                devices.remove(volumeId);
-            }
-            CrashPoints.reached(CrashPoints.DELETE_DETACHED);
-            releaseExtent(deleting);
-            CrashPoints.reached(CrashPoints.DELETE_ERASED);
-            synchronized (tableLock) {
-                removeRecord(volumeId);
-            }
-            faults.clear(volumeId);
-            LOG.info("deleted volume {} ({}+{} of {} is free)", volumeId, rec.offset(), rec.rawBytes(), rec.region());
+            delete(volumeId, erase);
         }
+    }
+
+    /**
+     * Deletes under the volume's lock. A row already DELETING (an earlier attempt gave up, or
+     * failed to erase) goes through every step again: each one is a no-op when already done.
+     */
+    private void delete(String volumeId, boolean erase) throws DeviceException {
+        VolumeRecord rec;
+        LoopDevice loop;
+        synchronized (tableLock) {
+            rec = records.get(volumeId);
+            loop = devices.get(volumeId);
+        }
+        if (rec == null) {
+            return;
+        }
+        BlockDevice claimed = null;
+        if (loop != null && stillOurs(loop, rec)) {
+            try {
+                // Held exclusively from here on, nobody can mount the device while it goes away.
+                claimed = BlockDevice.open(loop.device(), true);
+            } catch (NativeException e) {
+                if (e.is(Errno.EBUSY)) {
+                    throw new VolumeInUseException("volume " + volumeId + ": " + loop.device() + " is mounted or open exclusively");
+                }
+                if (!e.is(Errno.ENOENT) && !e.is(Errno.ENXIO)) {
+                    throw new DeviceException("volume " + volumeId + ": " + e.getMessage(), e);
+                }
+            }
+        }
+        VolumeRecord deleting = rec.deleting(erase || rec.eraseAfter());
+        try {
+            synchronized (tableLock) {
+                putRecord(deleting);
+            }
+            CrashPoints.reached(CrashPoints.DELETE_RECORDED);
+            if (claimed != null) {
+                loops.clearFd(claimed);
+            }
+        } catch (NativeException e) {
+            throw new DeviceException("volume " + volumeId + ": " + e.getMessage(), e);
+        } finally {
+            if (claimed != null) {
+                claimed.close();
+            }
+        }
+        if (claimed != null && !loops.awaitDetached(loop.number(), DETACH_TIMEOUT)) {
+            throw new DeviceBusyException("volume " + volumeId + ": " + loop.device() + " is still open by another process; "
+                    + "the kernel detaches it on that process's last close, and a retried delete finishes then");
+        }
+        synchronized (tableLock) {
+            devices.remove(volumeId);
+        }
+        CrashPoints.reached(CrashPoints.DELETE_DETACHED);
+        releaseExtent(deleting);
+        CrashPoints.reached(CrashPoints.DELETE_ERASED);
+        synchronized (tableLock) {
+            removeRecord(volumeId);
+        }
+        faults.clear(volumeId);
+        LOG.info("deleted volume {} ({}+{} of {} is free)", volumeId, rec.offset(), rec.rawBytes(), rec.region());
     }
 
     /** Whether loop N still shows this volume, and not a device someone else bound under that number. */
