@@ -294,7 +294,11 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
         try (VolumeLocks.Held held = locks.tryAcquire(id).orElseThrow(() -> DeviceStatus.busy(id))) {
             Optional<Volume> volume = devices.getVolume(id);
             if (volume.isEmpty()) {
-                LOG.debug("volume does not exist; nothing to delete");
+                // A delete that gave up half way (its device was still open) hides the volume but
+                // still holds its space: the backend finishes it, with the erase it recorded then.
+                // For an unknown ID this does nothing.
+                devices.deleteVolume(id, false);
+                LOG.debug("volume does not exist (any unfinished delete of it is finished now)");
                 return DeleteVolumeResponse.getDefaultInstance();
             }
             Optional<String> where = usage.usage(id);

@@ -8,10 +8,19 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pmemcsi.csi.v1.DeleteVolumeRequest;
+import dev.pmemcsi.device.DeviceBusyException;
+import dev.pmemcsi.device.DeviceManager;
+import dev.pmemcsi.device.InMemoryDeviceManager;
 import dev.pmemcsi.device.VolumeIds;
 import dev.pmemcsi.driver.VolumeLocks;
 import io.grpc.Status;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -66,6 +75,47 @@ class DeleteVolumeTest {
         delete(id);
         delete(id);
         assertEquals(List.of(id), f.devices.erasedVolumes());
+    }
+
+    /**
+     * A backend whose delete gave up half way (its device was still held open) no longer shows the
+     * volume, but holds its space until a delete finishes. A retried DeleteVolume must reach the
+     * backend and finish it, not answer OK because the volume is no longer visible.
+     */
+    @Test
+    void aRetriedDeleteFinishesADeleteThatGaveUp() throws Exception {
+        InMemoryDeviceManager inner = new InMemoryDeviceManager(new long[] {4 * GIB});
+        Set<String> pending = ConcurrentHashMap.newKeySet();
+        AtomicBoolean gaveUp = new AtomicBoolean();
+        DeviceManager served = (DeviceManager) Proxy.newProxyInstance(DeviceManager.class.getClassLoader(),
+                new Class<?>[] {DeviceManager.class}, (proxy, method, args) -> {
+                    String name = method.getName();
+                    if (name.equals("deleteVolume") && gaveUp.compareAndSet(false, true)) {
+                        pending.add((String) args[0]);
+                        throw new DeviceBusyException("volume " + args[0] + ": /dev/loop9 is still open by another process");
+                    }
+                    if (name.equals("getVolume") && pending.contains((String) args[0])) {
+                        return Optional.empty();
+                    }
+                    if (name.equals("deleteVolume")) {
+                        pending.remove((String) args[0]);
+                    }
+                    try {
+                        return method.invoke(inner, args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        f.close();
+        f = new Fixture(inner, served);
+        long available = inner.capacity().availableBytes();
+        String id = createVolume("pvc-held", null);
+        assertEquals(Status.Code.ABORTED, failure(() -> delete(id)).getCode());
+        assertTrue(inner.getVolume(id).isPresent(), "the backend still holds the volume");
+        delete(id);
+        assertTrue(inner.getVolume(id).isEmpty(), "the retried delete reached the backend");
+        assertEquals(available, inner.capacity().availableBytes(), "the space is free again");
+        assertEquals(id, createVolume("pvc-held", null), "the name can be created again");
     }
 
     @Test

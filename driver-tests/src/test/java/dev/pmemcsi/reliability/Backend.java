@@ -21,7 +21,15 @@ import java.util.List;
 final class Backend {
 
     /** One row of the namespace table. */
-    record Row(String id, String region, long offset, long rawBytes, long usableBytes, String state) {}
+    record Row(String id, String region, long offset, long rawBytes, long usableBytes, String state) {
+        /**
+         * The part of the extent the volume's device shows: the extent without the bytes that
+         * stand in for the mode's metadata (where the emulated backend keeps the volume's label).
+         */
+        Row deviceRange() {
+            return new Row(id, region, offset + rawBytes - usableBytes, usableBytes, usableBytes, state);
+        }
+    }
 
     private static final ObjectMapper JSON = new ObjectMapper();
 

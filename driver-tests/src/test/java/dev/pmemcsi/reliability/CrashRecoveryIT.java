@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pmemcsi.csi.v1.Volume;
 import dev.pmemcsi.device.FaultPoints;
+import dev.pmemcsi.nativeio.loop.LoopDevice;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -22,7 +24,9 @@ import java.util.List;
 import java.util.Random;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.FieldSource;
 
@@ -188,7 +192,7 @@ class CrashRecoveryIT {
         // The same name again gets a fresh, empty volume: nothing of the old data reappears.
         Volume fresh = csi().create(NAME, ERASE_SIZE);
         assertEquals(row.offset(), backend.row(fresh.getVolumeId()).offset(), "best fit reuses the extent");
-        assertTrue(backend.extentIsZero(backend.row(fresh.getVolumeId())));
+        assertTrue(backend.extentIsZero(backend.row(fresh.getVolumeId()).deviceRange()));
         Path staging2 = ws.newStagingPath();
         Path target = ws.newTargetPath();
         csi().stage(fresh.getVolumeId(), staging2, Csi.mount());
@@ -196,6 +200,62 @@ class CrashRecoveryIT {
         assertFalse(Files.exists(target.resolve("data")), "a new filesystem, without the old file");
         csi().unpublish(fresh.getVolumeId(), target);
         teardownVolume(fresh.getVolumeId(), staging2);
+        assertClean();
+    }
+
+    /**
+     * A delete that gives up (another process holds the device open: ABORTED) is not a crash, but
+     * it is interrupted all the same: once the holder is gone, the retried delete must finish it,
+     * so that neither the space nor the name stays taken.
+     */
+    @Test
+    void aDeleteThatGaveUpIsFinishedByTheRetry() throws Exception {
+        Assumptions.assumeTrue(BackendKind.current() == BackendKind.EMULATED, "loop devices");
+        startDriver(null);
+        Volume v = csi().create(NAME, SIZE);
+        String id = v.getVolumeId();
+        List<LoopDevice> loops = Host.loopsUnder(ws.root);
+        assertEquals(1, loops.size());
+        try (FileChannel holder = FileChannel.open(loops.get(0).device(), StandardOpenOption.READ)) {
+            assertEquals(Status.Code.ABORTED, Csi.codeOf(() -> csi().delete(id)));
+        }
+        retrying(() -> csi().delete(id));
+        assertEquals(List.of(), backend.rows(), "the retried delete dropped the row");
+        assertEquals(initialAvailable, csi().available(), "and freed the extent");
+        Volume again = csi().create(NAME, SIZE);
+        retrying(() -> csi().delete(again.getVolumeId()));
+        assertClean();
+    }
+
+    /**
+     * The volume table is deleted while the driver is stopped. The driver must not start empty and
+     * hand the volume's extent, data and all, to the next volume: it rebuilds the table from the
+     * labels in the region files, keeps the volume's loop device, and the data stays the volume's.
+     */
+    @Test
+    void aLostVolumeTableIsRebuiltAndNoVolumeGetsAnothersData() throws Exception {
+        Assumptions.assumeTrue(BackendKind.current() == BackendKind.EMULATED, "the emulated backend's table");
+        startDriver(null);
+        Path staging = ws.newStagingPath();
+        String id = volumeWithData(ERASE_SIZE, staging, false, false, ws.newTargetPath());
+        Backend.Row row = backend.row(id);
+        List<String> loops = Host.loopsUnder(ws.root).stream().map(l -> l.device().toString()).toList();
+        driver.stop();
+        Files.delete(ws.emulated().resolve("volumes.json"));
+        driver = DriverProcess.start(ws);
+        assertEquals(List.of(id), csi().listAll().stream().map(Volume::getVolumeId).toList(), "the volume is known again");
+        assertEquals(row, backend.row(id), "at the same extent");
+        assertEquals(loops, Host.loopsUnder(ws.root).stream().map(l -> l.device().toString()).toList(),
+                "its loop device was kept");
+        Volume other = csi().create("other-pvc", ERASE_SIZE);
+        Backend.Row otherRow = backend.row(other.getVolumeId());
+        assertTrue(otherRow.offset() + otherRow.rawBytes() <= row.offset() || row.offset() + row.rawBytes() <= otherRow.offset()
+                || !otherRow.region().equals(row.region()), "the new volume does not overlap the old one");
+        assertTrue(backend.extentIsZero(otherRow.deviceRange()), "the new volume holds no old data");
+        retrying(() -> csi().delete(other.getVolumeId()));
+        csi().stage(id, staging, Csi.mount());
+        assertDataIntact(id, staging);
+        teardownVolume(id, staging);
         assertClean();
     }
 

@@ -1,6 +1,7 @@
 package dev.pmemcsi.reliability;
 
 import static dev.pmemcsi.reliability.Csi.MIB;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,6 +17,7 @@ import java.nio.file.attribute.UserPrincipal;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -184,6 +186,35 @@ class SecurityIT {
             csi.delete(id);
             d.stop();
             ws.assertNothingHeld();
+        }
+    }
+
+    /**
+     * An emulated dir others can write to would let them plant a region file that links to any
+     * file of root's, which the driver would grow and zero: refused like the state dir.
+     */
+    @Test
+    void anEmulatedDirWritableByOthersOrASymlinkedRegionFileIsRefused() throws Exception {
+        Assumptions.assumeTrue(BackendKind.current() == BackendKind.EMULATED, "emulated backend only");
+        try (Workspace ws = new Workspace("sec-emul")) {
+            Files.createDirectory(ws.state());
+            Files.setPosixFilePermissions(ws.state(), PosixFilePermissions.fromString("rwxr-x---"));
+            Files.createDirectory(ws.emulated());
+            Files.setPosixFilePermissions(ws.emulated(), PosixFilePermissions.fromString("rwxrwxrwx"));
+            byte[] secret = "root only\n".getBytes();
+            Path target = Files.write(ws.outside().resolve("shadow"), secret);
+            Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rw-------"));
+            Files.createSymbolicLink(ws.emulated().resolve("region0.img"), target);
+            for (String why : List.of("world-writable emulated dir", "symlinked region file")) {
+                DriverProcess d = DriverProcess.launch(ws, null, List.of(), List.of());
+                int rc = d.awaitExit(Duration.ofSeconds(60));
+                assertTrue(rc != 0, why + ": the driver started anyway");
+                String expected = why.startsWith("world") ? "writable by group or others" : "not a regular file";
+                assertTrue(d.log().contains(expected), why + ": no reason given:\n" + d.logTail());
+                assertArrayEquals(secret, Files.readAllBytes(target), why + ": the link's target was changed");
+                Files.setPosixFilePermissions(ws.emulated(), PosixFilePermissions.fromString("rwxr-x---"));
+            }
+            assertFalse(Files.exists(ws.emulated().resolve("volumes.json")), "no table was written");
         }
     }
 

@@ -51,6 +51,10 @@ public interface LibC {
     @SaveError
     long pread(int fd, Pointer buf, long count, long offset);
 
+    /** lseek(2), with SEEK_DATA (3) and SEEK_HOLE (4) to skip the holes of sparse files. */
+    @SaveError
+    long lseek(int fd, long offset, int whence);
+
     /** fallocate(2): FALLOC_FL_PUNCH_HOLE / FALLOC_FL_ZERO_RANGE to zero file ranges without writing. */
     @SaveError
     int fallocate(int fd, int mode, long offset, long length);

@@ -18,15 +18,19 @@ import dev.pmemcsi.device.VolumeInUseException;
 import dev.pmemcsi.device.VolumeNotFoundException;
 import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.nativeio.BlockDevice;
+import dev.pmemcsi.nativeio.Native;
+import dev.pmemcsi.nativeio.OpenFlags;
+import dev.pmemcsi.nativeio.TrustedPaths;
 import dev.pmemcsi.nativeio.NativeException;
 import dev.pmemcsi.nativeio.loop.LoopDevice;
 import dev.pmemcsi.nativeio.loop.LoopDevices;
 import java.io.IOException;
-import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
@@ -41,6 +45,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import jnr.constants.platform.Errno;
+import jnr.posix.FileStat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -67,9 +72,12 @@ public final class EmulatedDeviceManager implements DeviceManager {
 
     static final String TABLE_FILE = "volumes.json";
     static final String LOCK_FILE = "pmem-csi.lock";
+    /** The operator's consent, consumed by the next start, to erase data no volume label accounts for. */
+    static final String ERASE_UNACCOUNTED_FILE = "erase-unaccounted-data";
 
     private static final Logger LOG = LoggerFactory.getLogger(EmulatedDeviceManager.class);
     private static final Duration DETACH_TIMEOUT = Duration.ofSeconds(10);
+    private static final int SEEK_DATA = 3;
 
     /** A region file and how to recognise it behind a loop device. */
     record RegionFile(String name, Path path, long size, long device, long inode, String realPath) {
@@ -177,11 +185,33 @@ public final class EmulatedDeviceManager implements DeviceManager {
         }
         boolean started = false;
         try {
-            Files.createDirectories(dir);
+            // Root grows and zeroes the files in here: no one else may plant anything in it.
+            TrustedPaths.requirePrivateDir(dir, "emulated dir");
             Files.createDirectories(dir.resolve(FaultFiles.DIR));
             lockDir();
+            boolean regionsExisted = anyRegionFileExists();
             Map<String, RegionFile> files = openRegions();
-            List<VolumeRecord> table = store.load();
+            regionFiles = files;
+            String lost = null;
+            List<VolumeRecord> table = List.of();
+            if (store.exists() || !regionsExisted) {
+                try {
+                    table = store.load();
+                    if (!store.exists()) {
+                        // From now on, region files without a table mean the table was lost.
+                        store.save(table);
+                    }
+                } catch (TableStore.UnreadableTableException e) {
+                    lost = "unreadable (" + e.getMessage() + ")";
+                }
+            } else {
+                lost = "missing while the region files exist";
+            }
+            if (lost != null) {
+                table = rebuildTable(files, lost);
+            } else {
+                forgetEraseConsent();
+            }
             List<String> problems = Recovery.validate(table, regionSizes);
             if (!problems.isEmpty()) {
                 throw new DeviceException("the namespace table " + store.file() + " does not fit the configured regions: "
@@ -189,7 +219,6 @@ public final class EmulatedDeviceManager implements DeviceManager {
             }
             List<Recovery.ObservedLoop> observed = observe(files, true);
             Recovery.Plan plan = Recovery.plan(table, observed, regionSizes);
-            regionFiles = files;
             synchronized (tableLock) {
                 records.clear();
                 devices.clear();
@@ -197,9 +226,12 @@ public final class EmulatedDeviceManager implements DeviceManager {
                 table.forEach(r -> records.put(r.id(), r));
             }
             recover(plan);
+            writeMissingLabels();
             ready = true;
             started = true;
             LOG.info("emulated PMEM ready in {}: {} regions, {} volumes", dir, regionSizes.size(), listVolumes().size());
+        } catch (TrustedPaths.UntrustedPathException e) {
+            throw new DeviceException("cannot start emulated PMEM: " + e.getMessage(), e);
         } catch (IOException e) {
             throw new DeviceException("cannot start emulated PMEM in " + dir + ": " + e, e);
         } catch (NativeException e) {
@@ -246,39 +278,221 @@ public final class EmulatedDeviceManager implements DeviceManager {
         lockChannel = null;
     }
 
-    private Map<String, RegionFile> openRegions() throws IOException, DeviceException {
+    private Map<String, RegionFile> openRegions() throws IOException, DeviceException, NativeException {
         Map<String, RegionFile> files = new LinkedHashMap<>();
         int index = 0;
         for (Map.Entry<String, Long> e : regionSizes.entrySet()) {
             Path file = dir.resolve("region" + index++ + ".img");
             long size = e.getValue();
-            if (!Files.exists(file)) {
-                // Sparse: the host pays only for what volumes write.
-                try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
-                    raf.setLength(size);
-                    raf.getFD().sync();
+            boolean exists = Files.exists(file, LinkOption.NOFOLLOW_LINKS);
+            if (exists) {
+                TrustedPaths.requireOwnRegularFile(file, "region file");
+            }
+            int fd = Native.check(Native.libc().open(file.toString(), OpenFlags.O_RDWR | OpenFlags.O_CREAT
+                    | OpenFlags.O_NOFOLLOW | OpenFlags.O_CLOEXEC | (exists ? 0 : OpenFlags.O_EXCL), 0600), "open(" + file + ")");
+            try {
+                // What was opened, not what the path shows now: the file that is grown is the one checked.
+                FileStat st = Native.posix().fstat(fd);
+                if (!st.isFile() || st.uid() != Native.posix().geteuid()) {
+                    throw new TrustedPaths.UntrustedPathException("region file " + file
+                            + " is not a regular file owned by the driver's user; refusing to use it");
                 }
-                fsyncDir();
-                LOG.info("created {} ({} bytes, sparse)", file, size);
-            } else {
-                long actual = Files.size(file);
+                long actual = st.st_size();
                 if (actual > size) {
                     throw new DeviceException(file + " is " + actual + " bytes but " + e.getKey() + " is configured with "
                             + size + "; shrinking a region is not supported (restore the size, or delete the file together with "
                             + TABLE_FILE + " to start empty)");
                 }
                 if (actual < size) {
-                    try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
-                        raf.setLength(size);
-                        raf.getFD().sync();
+                    // Sparse: the host pays only for what volumes write.
+                    Native.check(Native.posix().ftruncate(fd, size), "ftruncate(" + file + ")");
+                    Native.check(Native.libc().fsync(fd), "fsync(" + file + ")");
+                    if (exists) {
+                        LOG.info("grew {} from {} to {} bytes", file, actual, size);
+                    } else {
+                        fsyncDir();
+                        LOG.info("created {} ({} bytes, sparse)", file, size);
                     }
-                    LOG.info("grew {} from {} to {} bytes", file, actual, size);
                 }
+                files.put(e.getKey(), new RegionFile(e.getKey(), file, size, st.dev(), st.ino(), file.toRealPath().toString()));
+            } finally {
+                Native.libc().close(fd);
             }
-            files.put(e.getKey(), new RegionFile(e.getKey(), file, size, (Long) Files.getAttribute(file, "unix:dev"),
-                    (Long) Files.getAttribute(file, "unix:ino"), file.toRealPath().toString()));
         }
         return Collections.unmodifiableMap(files);
+    }
+
+    private boolean anyRegionFileExists() {
+        for (int i = 0; i < regionSizes.size(); i++) {
+            if (Files.exists(dir.resolve("region" + i + ".img"), LinkOption.NOFOLLOW_LINKS)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The table from the labels at the start of each volume's extent, when {@code volumes.json} is
+     * lost or damaged. Region space that no label accounts for must be zero: anything else may be
+     * a volume's data (one created before extents were labelled, or whose label was damaged), and
+     * handing it out would give that data to a new volume. Such data stops the start unless the
+     * operator consented to its erasure with {@link #ERASE_UNACCOUNTED_FILE}.
+     */
+    private List<VolumeRecord> rebuildTable(Map<String, RegionFile> files, String why)
+            throws IOException, DeviceException, NativeException {
+        LOG.error("the namespace table {} is {}: rebuilding it from the volume labels in the region files", store.file(), why);
+        List<VolumeRecord> found = new ArrayList<>();
+        List<UnmanagedExtent> unaccounted = new ArrayList<>();
+        for (RegionFile f : files.values()) {
+            int fd = Native.check(Native.libc().open(f.path().toString(), OpenFlags.O_RDONLY | OpenFlags.O_NOFOLLOW
+                    | OpenFlags.O_CLOEXEC, 0), "open(" + f.path() + ")");
+            try (FileChannel ch = FileChannel.open(f.path(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+                long pos = 0;
+                long dataStart = -1;
+                while (pos < f.size()) {
+                    // Holes hold neither labels nor data: reading them would only cost time.
+                    long next = nextData(fd, pos);
+                    if (next >= pos + alignment) {
+                        if (dataStart >= 0) {
+                            unaccounted.add(new UnmanagedExtent(f.name(), f.path().toString(), dataStart, pos - dataStart,
+                                    "data no volume label accounts for"));
+                            dataStart = -1;
+                        }
+                        pos = Math.min(f.size(), next - next % alignment);
+                        continue;
+                    }
+                    Optional<VolumeRecord> label = ExtentLabel.read(ch, f.name(), pos, f.size(), alignment);
+                    boolean zero = label.isEmpty() && isZero(ch, pos, alignment);
+                    if ((label.isPresent() || zero) && dataStart >= 0) {
+                        unaccounted.add(new UnmanagedExtent(f.name(), f.path().toString(), dataStart, pos - dataStart,
+                                "data no volume label accounts for"));
+                        dataStart = -1;
+                    }
+                    if (label.isPresent()) {
+                        found.add(label.get());
+                        pos = label.get().extent().end();
+                        continue;
+                    }
+                    if (!zero && dataStart < 0) {
+                        dataStart = pos;
+                    }
+                    pos += alignment;
+                }
+                if (dataStart >= 0) {
+                    unaccounted.add(new UnmanagedExtent(f.name(), f.path().toString(), dataStart, f.size() - dataStart,
+                            "data no volume label accounts for"));
+                }
+            } finally {
+                Native.libc().close(fd);
+            }
+        }
+        Path consent = dir.resolve(ERASE_UNACCOUNTED_FILE);
+        if (!unaccounted.isEmpty()) {
+            String where = String.join(", ", unaccounted.stream()
+                    .map(u -> u.region() + " bytes " + u.offsetBytes() + "+" + u.sizeBytes()).toList());
+            List<String> busy = observe(files, true).stream().filter(Recovery.ObservedLoop::busy)
+                    .filter(o -> unaccounted.stream().anyMatch(u -> u.region().equals(o.region())
+                            && o.loop().offset() < u.offsetBytes() + u.sizeBytes()
+                            && (o.loop().sizeLimit() == 0 || u.offsetBytes() < o.loop().offset() + o.loop().sizeLimit())))
+                    .map(o -> o.loop().device().toString()).toList();
+            if (!Files.exists(consent, LinkOption.NOFOLLOW_LINKS) || !busy.isEmpty()) {
+                throw new DeviceException("the namespace table " + store.file() + " is " + why + ", and the regions hold data"
+                        + " that no volume label accounts for (" + where + "); starting would hand it out with new volumes."
+                        + (busy.isEmpty() ? "" : " It is in use through " + busy + "; stop whatever uses it first.")
+                        + " Stop the driver and restore " + TABLE_FILE + " from a backup, or, if that data may be destroyed,"
+                        + " create " + consent + " and start again (docs/reliability.md, \"Lost volume table\")");
+            }
+            for (UnmanagedExtent u : unaccounted) {
+                LOG.warn("erasing {} bytes at {} of {}: data no volume label accounts for, erased as {} asks",
+                        u.sizeBytes(), u.offsetBytes(), u.region(), consent);
+                eraser.erase(files.get(u.region()).path(), u.offsetBytes(), u.sizeBytes(), "unaccounted data in " + u.region());
+            }
+        }
+        List<String> problems = Recovery.validate(found, regionSizes);
+        if (!problems.isEmpty()) {
+            throw new DeviceException("the volume labels in the region files contradict each other: " + String.join("; ", problems)
+                    + "; restore " + TABLE_FILE + " from a backup");
+        }
+        if (store.exists()) {
+            Path kept = store.file().resolveSibling(TABLE_FILE + ".unreadable-" + System.currentTimeMillis());
+            Files.move(store.file(), kept);
+            LOG.warn("kept the unreadable table as {}", kept);
+        }
+        store.save(found);
+        forgetEraseConsent();
+        LOG.warn("rebuilt the namespace table {} with {} volumes from their labels: {}", store.file(), found.size(),
+                found.stream().map(VolumeRecord::id).toList());
+        return found;
+    }
+
+    /** The consent applies to the start it was given for, never to a later loss of the table. */
+    private void forgetEraseConsent() throws IOException {
+        if (Files.deleteIfExists(dir.resolve(ERASE_UNACCOUNTED_FILE))) {
+            LOG.info("removed {}", dir.resolve(ERASE_UNACCOUNTED_FILE));
+        }
+    }
+
+    /**
+     * Where the next data at or after {@code offset} starts ({@link Long#MAX_VALUE} when only a hole
+     * follows), or {@code offset} itself when the filesystem cannot tell.
+     */
+    private static long nextData(int fd, long offset) {
+        long next = Native.libc().lseek(fd, offset, SEEK_DATA);
+        if (next >= 0) {
+            return next;
+        }
+        return Native.errno() == Errno.ENXIO.intValue() ? Long.MAX_VALUE : offset;
+    }
+
+    private static boolean isZero(FileChannel ch, long offset, long length) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocateDirect((int) Math.min(length, 1 << 20));
+        for (long pos = offset; pos < offset + length; ) {
+            buf.clear().limit((int) Math.min(buf.capacity(), offset + length - pos));
+            int n = ch.read(buf, pos);
+            if (n <= 0) {
+                return true; // beyond the end of the file: reads as zeros
+            }
+            buf.flip();
+            while (buf.remaining() >= 8) {
+                if (buf.getLong() != 0) {
+                    return false;
+                }
+            }
+            while (buf.hasRemaining()) {
+                if (buf.get() != 0) {
+                    return false;
+                }
+            }
+            pos += n;
+        }
+        return true;
+    }
+
+    /** Volumes recorded by a driver that did not label extents get their labels now. */
+    private void writeMissingLabels() throws DeviceException {
+        List<VolumeRecord> readyRows;
+        synchronized (tableLock) {
+            readyRows = records.values().stream().filter(r -> r.state() == VolumeState.READY).toList();
+        }
+        for (VolumeRecord r : readyRows) {
+            RegionFile f = regionFiles.get(r.region());
+            try {
+                if (!ExtentLabel.read(f.path(), r, f.size(), alignment).equals(Optional.of(r))) {
+                    ExtentLabel.write(f.path(), r);
+                    LOG.info("wrote the label of volume {} at {} of {}", r.id(), r.offset(), r.region());
+                }
+            } catch (IOException e) {
+                throw new DeviceException("cannot write the label of volume " + r.id() + " into " + f.path() + ": " + e, e);
+            }
+        }
+    }
+
+    private void clearLabel(VolumeRecord r) throws DeviceException {
+        try {
+            ExtentLabel.clear(regionFiles.get(r.region()).path(), r);
+        } catch (IOException e) {
+            throw new DeviceException("cannot clear the label of volume " + r.id() + ": " + e, e);
+        }
     }
 
     private void fsyncDir() throws IOException {
@@ -343,6 +557,7 @@ public final class EmulatedDeviceManager implements DeviceManager {
         for (VolumeRecord r : plan.rollBack()) {
             if (!blockedIds.contains(r.id())) {
                 LOG.info("rolling back the interrupted creation of volume {}", r.id());
+                clearLabel(r);
                 synchronized (tableLock) {
                     removeRecord(r.id());
                 }
@@ -430,6 +645,15 @@ public final class EmulatedDeviceManager implements DeviceManager {
         long required = req.requiredOrDefault();
         try (KeyedLocks.Held held = volumeLocks.lock(id); MDC.MDCCloseable mdc = MDC.putCloseable("volume", id)) {
             VolumeRecord rec;
+            boolean deleting;
+            synchronized (tableLock) {
+                deleting = records.containsKey(id) && records.get(id).state() == VolumeState.DELETING;
+            }
+            if (deleting) {
+                // A delete of this ID gave up half way; it finishes, with the erase it recorded,
+                // before the ID names a new volume.
+                delete(id, false);
+            }
             synchronized (tableLock) {
                 VolumeRecord existing = records.get(id);
                 if (existing != null) {
@@ -452,6 +676,12 @@ public final class EmulatedDeviceManager implements DeviceManager {
                 putRecord(rec);
             }
             CrashPoints.reached(CrashPoints.CREATE_RECORDED);
+            try {
+                ExtentLabel.write(regionFiles.get(rec.region()).path(), rec);
+            } catch (IOException e) {
+                rollBack(rec, null);
+                throw new DeviceException("cannot write the label of volume " + id + ": " + e, e);
+            }
             LoopDevice loop;
             try {
                 loop = attach(rec);
@@ -496,7 +726,10 @@ public final class EmulatedDeviceManager implements DeviceManager {
         return toVolume(existing, devices.get(existing.id()));
     }
 
-    /** Undoes a creation that failed in this process: the extent never held data, so it needs no erase. */
+    /**
+     * Undoes a creation that failed in this process: the extent never held data, so it needs no
+     * erase, only its label goes, so that no rebuild of the table brings the volume back.
+     */
     private void rollBack(VolumeRecord rec, LoopDevice loop) {
         if (loop != null) {
             try {
@@ -505,6 +738,12 @@ public final class EmulatedDeviceManager implements DeviceManager {
                 LOG.warn("cannot detach {} of the failed volume {}: {}; start() will", loop.device(), rec.id(), e.getMessage());
                 return;
             }
+        }
+        try {
+            clearLabel(rec);
+        } catch (DeviceException e) {
+            LOG.warn("{}; start() will", e.getMessage());
+            return;
         }
         synchronized (tableLock) {
             try {
@@ -531,61 +770,69 @@ public final class EmulatedDeviceManager implements DeviceManager {
     public void deleteVolume(String volumeId, boolean erase) throws DeviceException {
         requireReady();
         try (KeyedLocks.Held held = volumeLocks.lock(volumeId); MDC.MDCCloseable mdc = MDC.putCloseable("volume", volumeId)) {
-            VolumeRecord rec;
-            LoopDevice loop;
-            synchronized (tableLock) {
-                rec = records.get(volumeId);
-                loop = devices.get(volumeId);
-            }
-            if (rec == null) {
-                return;
-            }
-            BlockDevice claimed = null;
-            if (loop != null && stillOurs(loop, rec)) {
-                try {
-                    // Held exclusively from here on, nobody can mount the device while it goes away.
-                    claimed = BlockDevice.open(loop.device(), true);
-                } catch (NativeException e) {
-                    if (e.is(Errno.EBUSY)) {
-                        throw new VolumeInUseException("volume " + volumeId + ": " + loop.device() + " is mounted or open exclusively");
-                    }
-                    if (!e.is(Errno.ENOENT) && !e.is(Errno.ENXIO)) {
-                        throw new DeviceException("volume " + volumeId + ": " + e.getMessage(), e);
-                    }
-                }
-            }
-            VolumeRecord deleting = rec.deleting(erase || rec.eraseAfter());
-            try {
-                synchronized (tableLock) {
-                    putRecord(deleting);
-                }
-                CrashPoints.reached(CrashPoints.DELETE_RECORDED);
-                if (claimed != null) {
-                    loops.clearFd(claimed);
-                }
-            } catch (NativeException e) {
-                throw new DeviceException("volume " + volumeId + ": " + e.getMessage(), e);
-            } finally {
-                if (claimed != null) {
-                    claimed.close();
-                }
-            }
-            if (claimed != null && !loops.awaitDetached(loop.number(), DETACH_TIMEOUT)) {
-                throw new DeviceBusyException("volume " + volumeId + ": " + loop.device() + " is still open by another process; "
-                        + "the kernel detaches it on that process's last close, and a retried delete finishes then");
-            }
-            synchronized (tableLock) {
-                devices.remove(volumeId);
-            }
-            CrashPoints.reached(CrashPoints.DELETE_DETACHED);
-            releaseExtent(deleting);
-            CrashPoints.reached(CrashPoints.DELETE_ERASED);
-            synchronized (tableLock) {
-                removeRecord(volumeId);
-            }
-            faults.clear(volumeId);
-            LOG.info("deleted volume {} ({}+{} of {} is free)", volumeId, rec.offset(), rec.rawBytes(), rec.region());
+            delete(volumeId, erase);
         }
+    }
+
+    /**
+     * Deletes under the volume's lock. A row already DELETING (an earlier attempt gave up, or
+     * failed to erase) goes through every step again: each one is a no-op when already done.
+     */
+    private void delete(String volumeId, boolean erase) throws DeviceException {
+        VolumeRecord rec;
+        LoopDevice loop;
+        synchronized (tableLock) {
+            rec = records.get(volumeId);
+            loop = devices.get(volumeId);
+        }
+        if (rec == null) {
+            return;
+        }
+        BlockDevice claimed = null;
+        if (loop != null && stillOurs(loop, rec)) {
+            try {
+                // Held exclusively from here on, nobody can mount the device while it goes away.
+                claimed = BlockDevice.open(loop.device(), true);
+            } catch (NativeException e) {
+                if (e.is(Errno.EBUSY)) {
+                    throw new VolumeInUseException("volume " + volumeId + ": " + loop.device() + " is mounted or open exclusively");
+                }
+                if (!e.is(Errno.ENOENT) && !e.is(Errno.ENXIO)) {
+                    throw new DeviceException("volume " + volumeId + ": " + e.getMessage(), e);
+                }
+            }
+        }
+        VolumeRecord deleting = rec.deleting(erase || rec.eraseAfter());
+        try {
+            synchronized (tableLock) {
+                putRecord(deleting);
+            }
+            CrashPoints.reached(CrashPoints.DELETE_RECORDED);
+            if (claimed != null) {
+                loops.clearFd(claimed);
+            }
+        } catch (NativeException e) {
+            throw new DeviceException("volume " + volumeId + ": " + e.getMessage(), e);
+        } finally {
+            if (claimed != null) {
+                claimed.close();
+            }
+        }
+        if (claimed != null && !loops.awaitDetached(loop.number(), DETACH_TIMEOUT)) {
+            throw new DeviceBusyException("volume " + volumeId + ": " + loop.device() + " is still open by another process; "
+                    + "the kernel detaches it on that process's last close, and a retried delete finishes then");
+        }
+        synchronized (tableLock) {
+            devices.remove(volumeId);
+        }
+        CrashPoints.reached(CrashPoints.DELETE_DETACHED);
+        releaseExtent(deleting);
+        CrashPoints.reached(CrashPoints.DELETE_ERASED);
+        synchronized (tableLock) {
+            removeRecord(volumeId);
+        }
+        faults.clear(volumeId);
+        LOG.info("deleted volume {} ({}+{} of {} is free)", volumeId, rec.offset(), rec.rawBytes(), rec.region());
     }
 
     /** Whether loop N still shows this volume, and not a device someone else bound under that number. */
@@ -613,6 +860,8 @@ public final class EmulatedDeviceManager implements DeviceManager {
                         + "; its space stays reserved until a retried delete succeeds", e);
             }
             LOG.warn("could not zero the extent of volume {} (erase was not requested): {}", r.id(), e.getMessage());
+            // A label left behind would bring the volume back if the table were ever rebuilt.
+            clearLabel(r);
         } catch (RuntimeException e) {
             erase.finished(e);
             throw e;

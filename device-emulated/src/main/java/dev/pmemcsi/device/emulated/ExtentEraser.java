@@ -57,7 +57,7 @@ final class ExtentEraser {
 
     Method erase(Path file, long offset, long length, String what, Method method) throws NativeException {
         LibC libc = Native.libc();
-        int fd = Native.check(libc.open(file.toString(), OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC, 0), "open(" + file + ")");
+        int fd = Native.check(libc.open(file.toString(), OpenFlags.O_RDWR | OpenFlags.O_NOFOLLOW | OpenFlags.O_CLOEXEC, 0), "open(" + file + ")");
         Pointer zeroes = method == Method.WRITE_ZEROES ? Memory.allocateDirect(Native.runtime(), ZERO_BUFFER, true) : null;
         try {
             long start = System.nanoTime();

@@ -47,6 +47,15 @@ final class TableStore {
         return file;
     }
 
+    /** The table's content cannot be parsed: it was damaged, and its rows must be found elsewhere. */
+    static final class UnreadableTableException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        UnreadableTableException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     /** The table, empty when none was written yet. A leftover temporary file is a torn write: dropped. */
     List<VolumeRecord> load() throws IOException {
         Files.deleteIfExists(temp);
@@ -54,6 +63,10 @@ final class TableStore {
             return List.of();
         }
         return decode(Files.readAllBytes(file));
+    }
+
+    boolean exists() {
+        return Files.exists(file);
     }
 
     void save(List<VolumeRecord> records) throws IOException {
@@ -78,7 +91,15 @@ final class TableStore {
     }
 
     static List<VolumeRecord> decode(byte[] bytes) throws IOException {
-        Table t = JSON.readValue(bytes, Table.class);
+        Table t;
+        try {
+            t = JSON.readValue(bytes, Table.class);
+        } catch (IOException | IllegalArgumentException | NullPointerException e) {
+            throw new UnreadableTableException("the namespace table cannot be read: " + e.getMessage(), e);
+        }
+        if (t == null || t.volumes() == null) {
+            throw new UnreadableTableException("the namespace table is empty or has no volume list", null);
+        }
         if (t.version() != VERSION) {
             throw new IOException("namespace table has version " + t.version() + ", this driver reads version " + VERSION);
         }

@@ -190,6 +190,40 @@ class EmulatedDeviceManagerIT {
         assertEquals(List.of(), m.listVolumes());
     }
 
+    /**
+     * A delete whose device another process keeps open gives up after a while (ABORTED above);
+     * once that process lets go, a retried delete, or a create of the same ID, finishes it: the
+     * extent is erased and free, the row is gone.
+     */
+    @Test
+    void aDeleteThatGaveUpIsFinishedByARetryOrByTheNextCreateOfTheId() throws Exception {
+        EmulatedDeviceManager m = fx.started();
+        long available = m.capacity().availableBytes();
+        for (boolean retryDelete : new boolean[] {true, false}) {
+            Volume v = m.createVolume(req("held", 64 * MIB, VolumeMode.FSDAX));
+            VolumeRecord row = fx.row("held");
+            EmulatedFixture.write(v.devicePath(), 0, EmulatedFixture.pattern(3, (int) MIB));
+            try (BlockDevice holder = BlockDevice.open(v.devicePath(), false)) {
+                assertThrows(DeviceBusyException.class, () -> m.deleteVolume("held", true));
+            }
+            assertEquals(Optional.empty(), m.getVolume("held"), "a volume being deleted is not handed out");
+            assertEquals("DELETING", fx.row("held").state().name());
+            if (retryDelete) {
+                m.deleteVolume("held", false);
+                assertEquals(null, fx.row("held"), "the retried delete dropped the row");
+                assertEquals(available, m.capacity().availableBytes(), "and freed the extent");
+            } else {
+                Volume again = m.createVolume(req("held", 64 * MIB, VolumeMode.FSDAX));
+                assertEquals("READY", fx.row("held").state().name());
+                assertTrue(EmulatedFixture.allZero(again.devicePath(), 0, again.usableBytes()), "a fresh volume");
+                m.deleteVolume("held", false);
+            }
+            assertTrue(EmulatedFixture.allZero(fx.dir.resolve(row.region() + ".img"), row.offset(), row.rawBytes()),
+                    "the erase recorded by the first attempt was done");
+            assertEquals(List.of(), fx.loopsOfDir());
+        }
+    }
+
     @Test
     void aNewInstanceRecoversEveryVolume() throws Exception {
         EmulatedDeviceManager first = fx.started();

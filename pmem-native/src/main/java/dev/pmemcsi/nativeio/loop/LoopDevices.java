@@ -94,7 +94,8 @@ public final class LoopDevices {
             throw new IllegalArgumentException("bad loop range " + offset + "+" + sizeLimit);
         }
         LibC libc = Native.libc();
-        int fileFd = Native.check(libc.open(backingFile.toString(), OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC, 0),
+        // Never through a link: a planted one would bind the device to a file the caller did not mean.
+        int fileFd = Native.check(libc.open(backingFile.toString(), OpenFlags.O_RDWR | OpenFlags.O_NOFOLLOW | OpenFlags.O_CLOEXEC, 0),
                 "open(" + backingFile + ")");
         try {
             int ctl = Native.check(libc.open(dev.resolve("loop-control").toString(), OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC, 0),
