@@ -1,5 +1,6 @@
 package dev.pmemcsi.ndctl;
 
+import jnr.constants.platform.Errno;
 import jnr.ffi.LibraryLoader;
 
 /**
@@ -46,6 +47,6 @@ final class NativeLibraries {
             return api.cast(loaded);
         }
         Throwable cause = (Throwable) loaded;
-        throw new NdctlException("dlopen", name, -Errno.ENOENT, name + " not found: " + hint, cause);
+        throw new NdctlException("dlopen", name, Errno.ENOENT, name + " not found: " + hint, cause);
     }
 }

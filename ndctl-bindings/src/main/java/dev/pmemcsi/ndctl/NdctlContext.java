@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.locks.ReentrantLock;
+import jnr.constants.platform.Errno;
 import jnr.ffi.Pointer;
 import jnr.ffi.byref.PointerByReference;
 
@@ -58,7 +59,7 @@ public final class NdctlContext implements AutoCloseable {
         PointerByReference ref = new PointerByReference();
         int rc = lib.ndctl_new(ref);
         if (rc < 0 || ref.getValue() == null) {
-            throw new NdctlException("ndctl_new", "", rc < 0 ? rc : -Errno.ENOMEM,
+            throw new NdctlException("ndctl_new", "", rc < 0 ? -rc : Errno.ENOMEM.intValue(),
                     "cannot initialise libndctl (is /sys mounted and readable?)");
         }
         return new NdctlContext(lib, ref.getValue(), configuring);

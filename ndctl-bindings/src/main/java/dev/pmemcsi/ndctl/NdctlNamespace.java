@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import jnr.constants.platform.Errno;
 import jnr.ffi.Pointer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -193,7 +194,7 @@ public final class NdctlNamespace {
      * </ol>
      * Does not erase data beyond the info block. Only inside {@link NdctlContext#configure}.
      *
-     * @throws NdctlException with -EBUSY ({@link NdctlException#isBusy()}) when the device is in use
+     * @throws NdctlException with EBUSY ({@link NdctlException#isBusy()}) when the device is in use
      */
     public void destroy() throws NdctlException {
         context.checkConfiguring();
@@ -201,13 +202,13 @@ public final class NdctlNamespace {
         LibNdctl lib = context.lib;
         String name = devname();
         if (size() == 0) {
-            throw new NdctlException("ndctl_namespace_delete", name, -Errno.ENXIO, "an idle seed has nothing to destroy");
+            throw new NdctlException("ndctl_namespace_delete", name, Errno.ENXIO, "an idle seed has nothing to destroy");
         }
         if (lib.ndctl_namespace_is_active(p) != 0 || lib.ndctl_namespace_is_enabled(p) > 0) {
             int rc = lib.ndctl_namespace_disable_safe(p);
             if (rc < 0) {
-                throw new NdctlException("ndctl_namespace_disable_safe", name, rc,
-                        rc == -Errno.EBUSY ? "the device is mounted or open" : null);
+                throw NdctlException.returned("ndctl_namespace_disable_safe", name, rc,
+                        -rc == Errno.EBUSY.intValue() ? "the device is mounted or open" : null);
             }
         } else {
             releaseClaims(p, name);
@@ -217,7 +218,7 @@ public final class NdctlNamespace {
         wipeInfoBlock(p, name);
         int rc = lib.ndctl_namespace_delete(p);
         if (rc < 0) {
-            throw new NdctlException("ndctl_namespace_delete", name, rc, null);
+            throw NdctlException.returned("ndctl_namespace_delete", name, rc, null);
         }
         ns = null;
         log.info("destroyed namespace {} in {}", name, region.devname());
@@ -244,7 +245,7 @@ public final class NdctlNamespace {
         LibNdctl lib = context.lib;
         int rc = lib.ndctl_namespace_set_raw_mode(p, 1);
         if (rc < 0) {
-            throw new NdctlException("ndctl_namespace_set_raw_mode", name, rc, null);
+            throw NdctlException.returned("ndctl_namespace_set_raw_mode", name, rc, null);
         }
         NdctlException failure = null;
         try {
@@ -254,7 +255,7 @@ public final class NdctlNamespace {
             }
             String bdev = nonNull(lib.ndctl_namespace_get_block_device(p));
             if (bdev.isEmpty()) {
-                throw new NdctlException("ndctl_namespace_get_block_device", name, -Errno.ENODEV,
+                throw new NdctlException("ndctl_namespace_get_block_device", name, Errno.ENODEV,
                         "the raw namespace has no block device");
             }
             zeroInfoBlock(Path.of("/dev", bdev));
@@ -267,7 +268,7 @@ public final class NdctlNamespace {
             throw failure;
         }
         if (rc < 0) {
-            throw new NdctlException("ndctl_namespace_disable_invalidate", name, rc, null);
+            throw NdctlException.returned("ndctl_namespace_disable_invalidate", name, rc, null);
         }
     }
 
@@ -279,7 +280,7 @@ public final class NdctlNamespace {
         try (BlockDevice dev = BlockDevice.open(device, true, true)) {
             dev.zeroHead(INFO_BLOCK_BYTES);
         } catch (NativeException e) {
-            throw new NdctlException("zero info block", device.toString(), -e.errno(), e.getMessage(), e);
+            throw new NdctlException("zero info block", device.toString(), e.errno(), e.getMessage(), e);
         }
     }
 

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.UUID;
+import jnr.constants.platform.Errno;
 import jnr.ffi.LastError;
 import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
@@ -53,7 +54,7 @@ public final class NdctlRegion {
     public long availableSize() throws NdctlException {
         long v = lib().ndctl_region_get_available_size(region);
         if (v == -1L) {
-            throw new NdctlException("ndctl_region_get_available_size", devname(), -lastErrno(), null);
+            throw new NdctlException("ndctl_region_get_available_size", devname(), lastErrno(), null);
         }
         return v;
     }
@@ -138,12 +139,12 @@ public final class NdctlRegion {
         String regionName = devname();
         Pointer ns = lib.ndctl_region_get_namespace_seed(region);
         if (ns == null) {
-            throw new NdctlException("ndctl_region_get_namespace_seed", regionName, -Errno.ENXIO,
+            throw new NdctlException("ndctl_region_get_namespace_seed", regionName, Errno.ENXIO,
                     "the region offers no namespace seed (disabled, read-only, or without label support)");
         }
         String nsName = lib.ndctl_namespace_get_devname(ns);
         if (lib.ndctl_namespace_is_configuration_idle(ns) != 1) {
-            throw new NdctlException("ndctl_namespace_is_configuration_idle", nsName, -Errno.EBUSY,
+            throw new NdctlException("ndctl_namespace_is_configuration_idle", nsName, Errno.EBUSY,
                     "the region's seed namespace is half configured by an interrupted create; destroy it first");
         }
         boolean allocated = false;
@@ -242,7 +243,7 @@ public final class NdctlRegion {
         lib.ndctl_namespace_set_enforce_mode(ns, NamespaceMode.RAW.code());
         int del = lib.ndctl_namespace_delete(ns);
         if (rc < 0 || del < 0) {
-            NdctlException e = new NdctlException("ndctl_namespace_delete", nsName, del < 0 ? del : rc,
+            NdctlException e = NdctlException.returned("ndctl_namespace_delete", nsName, del < 0 ? del : rc,
                     "rollback of the failed create did not finish; the namespace must be destroyed");
             failure.addSuppressed(e);
             log.error("{}", e.getMessage());
@@ -253,19 +254,19 @@ public final class NdctlRegion {
 
     private static Pointer seed(Pointer seed, String call, String region) throws NdctlException {
         if (seed == null) {
-            throw new NdctlException(call, region, -Errno.ENXIO, "the region has no such seed (driver module not loaded?)");
+            throw new NdctlException(call, region, Errno.ENXIO, "the region has no such seed (driver module not loaded?)");
         }
         return seed;
     }
 
     static void check(int rc, String call, String object) throws NdctlException {
         if (rc < 0) {
-            throw new NdctlException(call, object, rc, null);
+            throw NdctlException.returned(call, object, rc, null);
         }
     }
 
     private int lastErrno() {
         int e = LastError.getLastError(Runtime.getRuntime(context.lib));
-        return e == 0 ? Errno.ENXIO : e;
+        return e == 0 ? Errno.ENXIO.intValue() : e;
     }
 }

@@ -2,7 +2,6 @@ package dev.pmemcsi.device.ndctl;
 
 import dev.pmemcsi.ndctl.CreateObserver;
 import dev.pmemcsi.ndctl.DimmInfo;
-import dev.pmemcsi.ndctl.Errno;
 import dev.pmemcsi.ndctl.NamespaceInfo;
 import dev.pmemcsi.ndctl.NamespaceSpec;
 import dev.pmemcsi.ndctl.NdctlBus;
@@ -15,6 +14,7 @@ import dev.pmemcsi.ndctl.RegionInfo;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
+import jnr.constants.platform.Errno;
 
 /** {@link NamespaceBackend} on libndctl. */
 public final class LibNdctlBackend implements NamespaceBackend {
@@ -65,7 +65,7 @@ public final class LibNdctlBackend implements NamespaceBackend {
         return NdctlContext.configure(ctx -> {
             destroyMatching(ctx, info -> !info.active() && leftover.test(info));
             NdctlRegion r = ctx.region(region).orElseThrow(() ->
-                    new NdctlException("ndctl_region_get_first", region, -Errno.ENODEV, "no such region"));
+                    new NdctlException("ndctl_region_get_first", region, Errno.ENODEV, "no such region"));
             return r.createNamespace(spec, observer).info();
         });
     }

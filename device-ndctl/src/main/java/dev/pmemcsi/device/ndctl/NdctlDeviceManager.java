@@ -20,7 +20,6 @@ import dev.pmemcsi.device.VolumeNotFoundException;
 import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.ndctl.BadBlock;
 import dev.pmemcsi.ndctl.DimmInfo;
-import dev.pmemcsi.ndctl.Errno;
 import dev.pmemcsi.ndctl.NamespaceInfo;
 import dev.pmemcsi.ndctl.NamespaceMode;
 import dev.pmemcsi.ndctl.NamespaceSpec;
@@ -37,6 +36,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
+import jnr.constants.platform.Errno;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -473,17 +473,16 @@ public final class NdctlDeviceManager implements DeviceManager {
     }
 
     static DeviceException translate(NdctlException e) {
-        int errno = -e.errno();
-        if (errno == Errno.ENOSPC) {
+        if (e.is(Errno.ENOSPC)) {
             return new NoSpaceException(e.getMessage(), e);
         }
-        if (errno == Errno.EBUSY && e.call().equals("ndctl_namespace_disable_safe")) {
+        if (e.is(Errno.EBUSY) && e.call().equals("ndctl_namespace_disable_safe")) {
             return new VolumeInUseException("the volume's device is mounted or open: " + e.getMessage(), e);
         }
-        if (errno == Errno.EBUSY) {
+        if (e.is(Errno.EBUSY)) {
             return new DeviceBusyException(e.getMessage(), e);
         }
-        if (errno == Errno.ENODEV) {
+        if (e.is(Errno.ENODEV)) {
             return new DeviceGoneException(e.getMessage(), e);
         }
         return new DeviceException(e.getMessage(), e);

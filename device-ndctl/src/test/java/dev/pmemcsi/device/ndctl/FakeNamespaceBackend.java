@@ -2,7 +2,6 @@ package dev.pmemcsi.device.ndctl;
 
 import dev.pmemcsi.ndctl.BadBlock;
 import dev.pmemcsi.ndctl.DimmInfo;
-import dev.pmemcsi.ndctl.Errno;
 import dev.pmemcsi.ndctl.NamespaceInfo;
 import dev.pmemcsi.ndctl.NamespaceMode;
 import dev.pmemcsi.ndctl.NamespaceSpec;
@@ -14,6 +13,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.function.Predicate;
+import jnr.constants.platform.Errno;
 
 /**
  * libndctl as recorded on QEMU NVDIMMs (labels, 16 MiB region alignment, one DIMM per region, no
@@ -163,10 +163,10 @@ final class FakeNamespaceBackend implements NamespaceBackend {
         destroy(ns -> !ns.active() && leftover.test(ns));
         Region r = region(region);
         if (spec.sizeBytes() % (r.align * r.ways) != 0) {
-            throw new NdctlException("ndctl_namespace_set_size", "namespace0.0", -Errno.EINVAL, null);
+            throw new NdctlException("ndctl_namespace_set_size", "namespace0.0", Errno.EINVAL, null);
         }
         if (r.lowestFree(spec.sizeBytes()) < 0) {
-            throw new NdctlException("ndctl_namespace_set_size", "namespace0.0", -Errno.ENOSPC, null);
+            throw new NdctlException("ndctl_namespace_set_size", "namespace0.0", Errno.ENOSPC, null);
         }
         return add(region, spec.altName(), spec.uuid(), spec.mode(), spec.sizeBytes(), true);
     }
@@ -178,7 +178,7 @@ final class FakeNamespaceBackend implements NamespaceBackend {
             for (NamespaceInfo ns : List.copyOf(r.namespaces)) {
                 if (ns.allocated() && which.test(ns)) {
                     if (busy.contains(ns.devname())) {
-                        throw new NdctlException("ndctl_namespace_disable_safe", ns.devname(), -Errno.EBUSY, null);
+                        throw new NdctlException("ndctl_namespace_disable_safe", ns.devname(), Errno.EBUSY, null);
                     }
                     calls.add("destroy " + ns.devname());
                     r.namespaces.remove(ns);

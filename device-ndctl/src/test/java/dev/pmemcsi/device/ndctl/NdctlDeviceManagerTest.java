@@ -26,7 +26,6 @@ import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.ndctl.BadBlock;
 import dev.pmemcsi.ndctl.DimmInfo;
-import dev.pmemcsi.ndctl.Errno;
 import dev.pmemcsi.ndctl.NamespaceInfo;
 import dev.pmemcsi.ndctl.NamespaceMode;
 import dev.pmemcsi.ndctl.NdctlException;
@@ -39,6 +38,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import jnr.constants.platform.Errno;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -334,7 +334,7 @@ class NdctlDeviceManagerTest {
     @Test
     void startExplainsMissingLibraryAndMissingBus() {
         FakeNamespaceBackend noLib = new FakeNamespaceBackend();
-        noLib.loadFailure = new NdctlException("dlopen", "libndctl.so.6", -Errno.ENOENT, "libndctl.so.6 not found: install libndctl6");
+        noLib.loadFailure = new NdctlException("dlopen", "libndctl.so.6", Errno.ENOENT, "libndctl.so.6 not found: install libndctl6");
         DeviceException e = assertThrows(DeviceException.class, () -> new NdctlDeviceManager("d", noLib, new BlockDeviceEraser(BlockDeviceEraser.Method.ZEROOUT)).start());
         assertTrue(e.getMessage().contains("install libndctl6"), e.getMessage());
 
@@ -390,11 +390,11 @@ class NdctlDeviceManagerTest {
 
     @Test
     void namespaceErrorsMapToDeviceExceptionKinds() {
-        assertTrue(NdctlDeviceManager.translate(new NdctlException("ndctl_namespace_set_size", "n", -Errno.ENOSPC, null))
+        assertTrue(NdctlDeviceManager.translate(new NdctlException("ndctl_namespace_set_size", "n", Errno.ENOSPC, null))
                 instanceof NoSpaceException);
-        assertTrue(NdctlDeviceManager.translate(new NdctlException("ndctl_namespace_disable_safe", "n", -Errno.EBUSY, null))
+        assertTrue(NdctlDeviceManager.translate(new NdctlException("ndctl_namespace_disable_safe", "n", Errno.EBUSY, null))
                 instanceof VolumeInUseException);
-        assertTrue(NdctlDeviceManager.translate(new NdctlException("ndctl_pfn_enable", "pfn0.1", -Errno.ENXIO, null))
+        assertTrue(NdctlDeviceManager.translate(new NdctlException("ndctl_pfn_enable", "pfn0.1", Errno.ENXIO, null))
                 .getMessage().startsWith("ndctl_pfn_enable(pfn0.1): ENXIO"));
     }
 
