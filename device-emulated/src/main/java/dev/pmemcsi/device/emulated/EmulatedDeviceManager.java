@@ -6,6 +6,7 @@ import dev.pmemcsi.device.DeviceBusyException;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceHealth;
 import dev.pmemcsi.device.DeviceManager;
+import dev.pmemcsi.device.FaultPoints;
 import dev.pmemcsi.device.Extent;
 import dev.pmemcsi.device.NoSpaceException;
 import dev.pmemcsi.device.OperationListener;
@@ -74,6 +75,19 @@ public final class EmulatedDeviceManager implements DeviceManager {
     static final String LOCK_FILE = "pmem-csi.lock";
     /** The operator's consent, consumed by the next start, to erase data no volume label accounts for. */
     static final String ERASE_UNACCOUNTED_FILE = "erase-unaccounted-data";
+
+    // Test-only crash points (see FaultPoints), so tests can check that start() repairs what a
+    // crash leaves behind. The names are part of the test contract (docs/reliability.md).
+    /** After the CREATING row is durable, before the loop device exists. */
+    static final String FAULT_CREATE_RECORDED = "create.recorded";
+    /** After the loop device is attached, before the row says READY. */
+    static final String FAULT_CREATE_ATTACHED = "create.attached";
+    /** After the DELETING row is durable, before the loop device is detached. */
+    static final String FAULT_DELETE_RECORDED = "delete.recorded";
+    /** After the loop device is gone, before the extent is zeroed. */
+    static final String FAULT_DELETE_DETACHED = "delete.detached";
+    /** After the extent is zeroed, before the row is removed. */
+    static final String FAULT_DELETE_ERASED = "delete.erased";
 
     private static final Logger LOG = LoggerFactory.getLogger(EmulatedDeviceManager.class);
     private static final Duration DETACH_TIMEOUT = Duration.ofSeconds(10);
@@ -675,7 +689,7 @@ public final class EmulatedDeviceManager implements DeviceManager {
                         req.access().token());
                 putRecord(rec);
             }
-            CrashPoints.reached(CrashPoints.CREATE_RECORDED);
+            FaultPoints.reached(FAULT_CREATE_RECORDED);
             try {
                 ExtentLabel.write(regionFiles.get(rec.region()).path(), rec);
             } catch (IOException e) {
@@ -689,7 +703,7 @@ public final class EmulatedDeviceManager implements DeviceManager {
                 rollBack(rec, null);
                 throw new DeviceException("cannot attach a loop device for volume " + id + ": " + e.getMessage(), e);
             }
-            CrashPoints.reached(CrashPoints.CREATE_ATTACHED);
+            FaultPoints.reached(FAULT_CREATE_ATTACHED);
             VolumeRecord readyRec = rec.withState(VolumeState.READY);
             try {
                 synchronized (tableLock) {
@@ -807,7 +821,7 @@ public final class EmulatedDeviceManager implements DeviceManager {
             synchronized (tableLock) {
                 putRecord(deleting);
             }
-            CrashPoints.reached(CrashPoints.DELETE_RECORDED);
+            FaultPoints.reached(FAULT_DELETE_RECORDED);
             if (claimed != null) {
                 loops.clearFd(claimed);
             }
@@ -825,9 +839,9 @@ public final class EmulatedDeviceManager implements DeviceManager {
         synchronized (tableLock) {
             devices.remove(volumeId);
         }
-        CrashPoints.reached(CrashPoints.DELETE_DETACHED);
+        FaultPoints.reached(FAULT_DELETE_DETACHED);
         releaseExtent(deleting);
-        CrashPoints.reached(CrashPoints.DELETE_ERASED);
+        FaultPoints.reached(FAULT_DELETE_ERASED);
         synchronized (tableLock) {
             removeRecord(volumeId);
         }

@@ -1,5 +1,6 @@
 package dev.pmemcsi.device.emulated;
 
+import dev.pmemcsi.device.FaultPoints;
 import dev.pmemcsi.nativeio.LibC;
 import dev.pmemcsi.nativeio.Native;
 import dev.pmemcsi.nativeio.NativeException;
@@ -26,6 +27,9 @@ final class ExtentEraser {
     enum Method { ZERO_RANGE, PUNCH_HOLE, WRITE_ZEROES }
 
     private static final Logger LOG = LoggerFactory.getLogger(ExtentEraser.class);
+
+    /** Test-only crash point (see FaultPoints): after an erase's first chunk, before the rest. */
+    static final String FAULT_ERASE_PARTIAL = "erase.partial";
 
     private static final int FALLOC_FL_KEEP_SIZE = 0x01;
     private static final int FALLOC_FL_PUNCH_HOLE = 0x02;
@@ -74,7 +78,7 @@ final class ExtentEraser {
                 }
                 done += n;
                 if (done < length && done == n) {
-                    CrashPoints.reached(CrashPoints.ERASE_PARTIAL);
+                    FaultPoints.reached(FAULT_ERASE_PARTIAL);
                 }
                 long now = System.nanoTime();
                 int decile = (int) (done * 10 / length);

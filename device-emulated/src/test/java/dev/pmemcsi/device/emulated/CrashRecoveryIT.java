@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pmemcsi.device.FaultPoints;
 import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
@@ -49,24 +50,24 @@ class CrashRecoveryIT {
         ProcessBuilder pb = new ProcessBuilder(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"),
-                "-D" + CrashPoints.PROPERTY + "=" + point,
+                "-D" + FaultPoints.PROPERTY + "=" + point,
                 CrashHarness.class.getName(),
                 fx.dir.toString(), REGION / MIB + "Mi", Long.toString(ALIGN), op, id, Long.toString(40 * MIB)))
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile());
-        pb.environment().put(CrashPoints.ENV, "1");
+        pb.environment().put(FaultPoints.ENV, "1");
         Process p = pb.start();
         assertTrue(p.waitFor(2, TimeUnit.MINUTES), "harness hangs");
         assertEquals(CRASH_EXIT, p.exitValue(), "harness did not crash at " + point + ":\n" + Files.readString(log));
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {CrashPoints.CREATE_RECORDED, CrashPoints.CREATE_ATTACHED})
+    @ValueSource(strings = {EmulatedDeviceManager.FAULT_CREATE_RECORDED, EmulatedDeviceManager.FAULT_CREATE_ATTACHED})
     void aCrashDuringCreateIsRolledBack(String point) throws Exception {
         crashAt(point, "create", "crash-create");
         VolumeRecord row = fx.row("crash-create");
         assertEquals(VolumeState.CREATING, row.state());
-        assertEquals(point.equals(CrashPoints.CREATE_ATTACHED) ? 1 : 0, fx.loopsOfDir().size());
+        assertEquals(point.equals(EmulatedDeviceManager.FAULT_CREATE_ATTACHED) ? 1 : 0, fx.loopsOfDir().size());
 
         EmulatedDeviceManager m = fx.started();
         assertEquals(List.of(), m.listVolumes());
@@ -79,7 +80,8 @@ class CrashRecoveryIT {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {CrashPoints.DELETE_RECORDED, CrashPoints.DELETE_DETACHED, CrashPoints.DELETE_ERASED})
+    @ValueSource(strings = {EmulatedDeviceManager.FAULT_DELETE_RECORDED, EmulatedDeviceManager.FAULT_DELETE_DETACHED,
+            EmulatedDeviceManager.FAULT_DELETE_ERASED})
     void aCrashDuringDeleteIsFinishedAndErased(String point) throws Exception {
         EmulatedDeviceManager first = fx.started();
         Volume v = first.createVolume(new VolumeRequest("crash-delete", 40 * MIB, 0, VolumeMode.FSDAX, false, Map.of()));
@@ -91,9 +93,9 @@ class CrashRecoveryIT {
         VolumeRecord row = fx.row("crash-delete");
         assertEquals(VolumeState.DELETING, row.state());
         assertTrue(row.eraseOnDelete());
-        assertEquals(point.equals(CrashPoints.DELETE_RECORDED) ? 1 : 0, fx.loopsOfDir().size());
+        assertEquals(point.equals(EmulatedDeviceManager.FAULT_DELETE_RECORDED) ? 1 : 0, fx.loopsOfDir().size());
         Path region = fx.dir.resolve("region0.img");
-        assertEquals(point.equals(CrashPoints.DELETE_ERASED), EmulatedFixture.allZero(region, before.offset(), before.rawBytes()));
+        assertEquals(point.equals(EmulatedDeviceManager.FAULT_DELETE_ERASED), EmulatedFixture.allZero(region, before.offset(), before.rawBytes()));
 
         EmulatedDeviceManager m = fx.started();
         assertEquals(List.of(), m.listVolumes());
