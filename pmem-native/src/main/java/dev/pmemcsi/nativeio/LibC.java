@@ -62,9 +62,4 @@ public interface LibC {
     /** mknod(2), for loop device nodes in a /dev that is not devtmpfs (a container's /dev). */
     @SaveError
     int mknod(@In String path, int mode, long dev);
-
-    @SaveError
-    int posix_memalign(jnr.ffi.byref.PointerByReference memptr, long alignment, long size);
-
-    void free(Pointer ptr);
 }
