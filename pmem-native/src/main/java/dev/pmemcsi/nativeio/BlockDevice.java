@@ -111,7 +111,11 @@ public final class BlockDevice implements AutoCloseable {
         Pointer buf = alignedBuffer(length);
         long done = 0;
         while (done < length) {
-            long n = Native.libc().pread(checkOpen(), buf.slice(done), length - done, offset + done);
+            int fd = checkOpen();
+            Pointer into = buf.slice(done);
+            long count = length - done;
+            long at = offset + done;
+            long n = Native.restartOnEintr(() -> Native.libc().pread(fd, into, count, at));
             if (n < 0) {
                 throw new NativeException(rangeCall("pread", offset + done, length - done), Native.errno());
             }
@@ -133,8 +137,8 @@ public final class BlockDevice implements AutoCloseable {
 
     /**
      * Writes zeroes over {@code [offset, offset + length)} in writes of at most {@code chunkBytes},
-     * reporting the bytes written so far after each one. On a device opened with O_DIRECT all three
-     * must be multiples of {@link #DIRECT_ALIGN}.
+     * reporting the bytes written so far after each one; a write interrupted by a signal is
+     * restarted. On a device opened with O_DIRECT all three must be multiples of {@link #DIRECT_ALIGN}.
      */
     public void writeZeros(long offset, long length, int chunkBytes, LongConsumer progress) throws NativeException {
         if (chunkBytes <= 0) {
@@ -144,21 +148,7 @@ public final class BlockDevice implements AutoCloseable {
             requireAligned(offset, length);
             requireAligned(0, chunkBytes);
         }
-        Pointer zeros = alignedBuffer(chunkBytes);
-        long done = 0;
-        while (done < length) {
-            long count = Math.min(chunkBytes, length - done);
-            long n = Native.libc().pwrite(checkOpen(), zeros, count, offset + done);
-            if (n < 0) {
-                throw new NativeException(rangeCall("pwrite", offset + done, count), Native.errno());
-            }
-            if (n == 0) {
-                throw new NativeException(rangeCall("pwrite", offset + done, count), Errno.EIO.intValue(),
-                        "no progress at " + (offset + done));
-            }
-            done += n;
-            progress.accept(done);
-        }
+        ZeroWrites.write(checkOpen(), path.toString(), alignedBuffer(chunkBytes), chunkBytes, offset, length, progress);
     }
 
     /**

@@ -1,5 +1,7 @@
 package dev.pmemcsi.nativeio;
 
+import java.util.function.LongSupplier;
+import jnr.constants.platform.Errno;
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.Runtime;
 import jnr.posix.POSIX;
@@ -31,6 +33,20 @@ public final class Native {
     /** errno of the last failed call on this thread. */
     public static int errno() {
         return runtime().getLastError();
+    }
+
+    /**
+     * Runs {@code call} again for as long as it fails with EINTR, and returns its first other
+     * result; on any other failure errno is left as the call set it. A signal delivered to the JVM
+     * (a profiler, a debugger attaching) must not turn an I/O call into a failed operation; this is
+     * the one place that decides so, for every call that a signal can interrupt.
+     */
+    public static long restartOnEintr(LongSupplier call) {
+        long rc;
+        do {
+            rc = call.getAsLong();
+        } while (rc < 0 && errno() == Errno.EINTR.intValue());
+        return rc;
     }
 
     /** Throws a {@link NativeException} for {@code call} when {@code rc} is negative. */

@@ -1,14 +1,10 @@
 package dev.pmemcsi.device.emulated;
 
 import dev.pmemcsi.device.FaultPoints;
-import dev.pmemcsi.nativeio.LibC;
-import dev.pmemcsi.nativeio.Native;
 import dev.pmemcsi.nativeio.NativeException;
-import dev.pmemcsi.nativeio.OpenFlags;
+import dev.pmemcsi.nativeio.RegularFile;
 import java.nio.file.Path;
 import jnr.constants.platform.Errno;
-import jnr.ffi.Memory;
-import jnr.ffi.Pointer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,10 +26,6 @@ final class ExtentEraser {
 
     /** Test-only crash point (see FaultPoints): after an erase's first chunk, before the rest. */
     static final String FAULT_ERASE_PARTIAL = "erase.partial";
-
-    private static final int FALLOC_FL_KEEP_SIZE = 0x01;
-    private static final int FALLOC_FL_PUNCH_HOLE = 0x02;
-    private static final int FALLOC_FL_ZERO_RANGE = 0x10;
 
     /** Work is done in chunks so that progress of long erases can be reported. */
     private static final long CHUNK = 256L * 1024 * 1024;
@@ -60,21 +52,16 @@ final class ExtentEraser {
     }
 
     Method erase(Path file, long offset, long length, String what, Method method) throws NativeException {
-        LibC libc = Native.libc();
-        int fd = Native.check(libc.open(file.toString(), OpenFlags.O_RDWR | OpenFlags.O_NOFOLLOW | OpenFlags.O_CLOEXEC, 0), "open(" + file + ")");
-        Pointer zeroes = method == Method.WRITE_ZEROES ? Memory.allocateDirect(Native.runtime(), ZERO_BUFFER, true) : null;
-        try {
+        try (RegularFile f = RegularFile.open(file)) {
             long start = System.nanoTime();
             long lastLog = start;
             int lastDecile = 0;
             for (long done = 0; done < length; ) {
                 long n = Math.min(CHUNK, length - done);
                 switch (method) {
-                    case PUNCH_HOLE -> Native.check(libc.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset + done, n),
-                            "fallocate(" + file + ", PUNCH_HOLE, " + (offset + done) + "+" + n + ")");
-                    case ZERO_RANGE -> Native.check(libc.fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, offset + done, n),
-                            "fallocate(" + file + ", ZERO_RANGE, " + (offset + done) + "+" + n + ")");
-                    case WRITE_ZEROES -> writeZeroes(fd, file, zeroes, offset + done, n);
+                    case PUNCH_HOLE -> f.punchHole(offset + done, n);
+                    case ZERO_RANGE -> f.zeroRange(offset + done, n);
+                    case WRITE_ZEROES -> f.writeZeros(offset + done, n, ZERO_BUFFER);
                 }
                 done += n;
                 if (done < length && done == n) {
@@ -88,29 +75,10 @@ final class ExtentEraser {
                     lastLog = now;
                 }
             }
-            Native.check(libc.fsync(fd), "fsync(" + file + ")");
+            f.fsync();
             LOG.info("{}: erased {} bytes at {} of {} by {} in {} ms", what, length, offset, file.getFileName(),
                     method, (System.nanoTime() - start) / 1_000_000);
             return method;
-        } finally {
-            libc.close(fd);
-        }
-    }
-
-    private static void writeZeroes(int fd, Path file, Pointer zeroes, long offset, long length) throws NativeException {
-        LibC libc = Native.libc();
-        long done = 0;
-        while (done < length) {
-            long n = Math.min(ZERO_BUFFER, length - done);
-            long written = libc.pwrite(fd, zeroes, n, offset + done);
-            if (written < 0) {
-                int errno = Native.errno();
-                if (errno == Errno.EINTR.intValue()) {
-                    continue;
-                }
-                throw new NativeException("pwrite(" + file + ", " + (offset + done) + "+" + n + ")", errno);
-            }
-            done += written;
         }
     }
 }
