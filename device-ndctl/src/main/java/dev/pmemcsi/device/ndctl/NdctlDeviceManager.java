@@ -7,6 +7,7 @@ import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceGoneException;
 import dev.pmemcsi.device.DeviceHealth;
 import dev.pmemcsi.device.DeviceManager;
+import dev.pmemcsi.device.KeyedLocks;
 import dev.pmemcsi.device.NoSpaceException;
 import dev.pmemcsi.device.RegionCapacity;
 import dev.pmemcsi.device.RegionChoice;
@@ -35,7 +36,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.ReentrantLock;
 import jnr.constants.platform.Errno;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -65,12 +65,11 @@ public final class NdctlDeviceManager implements DeviceManager {
 
     /** The region alignment the kernel uses when a region reports none. */
     static final long DEFAULT_REGION_ALIGN = 16 * CapacityMath.MIB;
-    private static final int ID_LOCK_STRIPES = 64;
 
     private final NamespaceBackend backend;
     private final VolumeEraser eraser;
     private final VolumeNamespaces naming;
-    private final ReentrantLock[] idLocks = new ReentrantLock[ID_LOCK_STRIPES];
+    private final KeyedLocks idLocks = new KeyedLocks();
     /** Attributes of volumes created by this process; the labels have no room for them. */
     private final Map<String, Map<String, String>> attributes = new ConcurrentHashMap<>();
     private volatile boolean started;
@@ -89,9 +88,6 @@ public final class NdctlDeviceManager implements DeviceManager {
         this.naming = new VolumeNamespaces(driverName);
         this.backend = backend;
         this.eraser = eraser;
-        for (int i = 0; i < idLocks.length; i++) {
-            idLocks[i] = new ReentrantLock();
-        }
     }
 
     @Override
@@ -152,9 +148,7 @@ public final class NdctlDeviceManager implements DeviceManager {
     @Override
     public Volume createVolume(VolumeRequest req) throws DeviceException {
         String id = req.volumeId();
-        ReentrantLock lock = idLock(id);
-        lock.lock();
-        try (MDC.MDCCloseable m = MDC.putCloseable("volume", id)) {
+        try (KeyedLocks.Held lock = idLocks.lock(id); MDC.MDCCloseable m = MDC.putCloseable("volume", id)) {
             long required = req.requiredOrDefault();
             List<RegionInfo> regions = managedRegions(read(backend::regions));
             Optional<Volume> existing = volumeIn(regions, id);
@@ -200,8 +194,6 @@ public final class NdctlDeviceManager implements DeviceManager {
                     created.region(), created.sizeBytes(), volume.usableBytes(), volume.capacityBytes(),
                     volume.access().describe());
             return withAttributes(volume);
-        } finally {
-            lock.unlock();
         }
     }
 
@@ -219,9 +211,7 @@ public final class NdctlDeviceManager implements DeviceManager {
 
     @Override
     public void deleteVolume(String volumeId, boolean erase) throws DeviceException {
-        ReentrantLock lock = idLock(volumeId);
-        lock.lock();
-        try (MDC.MDCCloseable m = MDC.putCloseable("volume", volumeId)) {
+        try (KeyedLocks.Held lock = idLocks.lock(volumeId); MDC.MDCCloseable m = MDC.putCloseable("volume", volumeId)) {
             if (erase) {
                 Optional<NamespaceInfo> ns = findNamespace(volumeId);
                 if (ns.isEmpty()) {
@@ -236,8 +226,6 @@ public final class NdctlDeviceManager implements DeviceManager {
             for (NamespaceInfo d : destroyed) {
                 log.info("deleted volume {}: destroyed {} in {}", volumeId, d.devname(), d.region());
             }
-        } finally {
-            lock.unlock();
         }
     }
 
@@ -443,10 +431,6 @@ public final class NdctlDeviceManager implements DeviceManager {
         } catch (NdctlException e) {
             log.error("cannot destroy the unusable namespace of volume {}: {}", id, e.getMessage());
         }
-    }
-
-    private ReentrantLock idLock(String id) {
-        return idLocks[Math.floorMod(id.hashCode(), idLocks.length)];
     }
 
     // ---- error mapping
