@@ -24,6 +24,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -111,7 +112,9 @@ class CsiServerIT {
     void shutdownDrainsInFlightCallsThenRemovesTheSocket() throws Exception {
         Path sock = dir.resolve("csi.sock");
         // Probe takes a second here, like a slow device check.
+        CountDownLatch started = new CountDownLatch(1);
         IdentityService slow = new IdentityService(CONFIG, true, () -> {
+            started.countDown();
             try {
                 Thread.sleep(1000);
             } catch (InterruptedException e) {
@@ -123,7 +126,7 @@ class CsiServerIT {
         try (Channels ch = Channels.open("unix://" + sock)) {
             CompletableFuture<ProbeResponse> inFlight = CompletableFuture.supplyAsync(
                     () -> IdentityGrpc.newBlockingStub(ch.channel()).probe(ProbeRequest.getDefaultInstance()));
-            Thread.sleep(300);
+            assertTrue(started.await(10, TimeUnit.SECONDS), "the call reached the service");
             long t0 = System.nanoTime();
             server.shutdown(Duration.ofSeconds(10));
             assertTrue(inFlight.get(5, TimeUnit.SECONDS).getReady().getValue(), "the in-flight call completed");
@@ -135,7 +138,9 @@ class CsiServerIT {
     @Test
     void drainIsBounded() throws Exception {
         Path sock = dir.resolve("csi.sock");
+        CountDownLatch started = new CountDownLatch(1);
         IdentityService stuck = new IdentityService(CONFIG, true, () -> {
+            started.countDown();
             try {
                 Thread.sleep(30_000);
             } catch (InterruptedException e) {
@@ -152,7 +157,7 @@ class CsiServerIT {
                     // cancelled by the bounded drain
                 }
             });
-            Thread.sleep(300);
+            assertTrue(started.await(10, TimeUnit.SECONDS), "the call reached the service");
             long t0 = System.nanoTime();
             server.shutdown(Duration.ofMillis(500));
             assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(10), "shutdown did not wait for the stuck call");

@@ -20,6 +20,7 @@ import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.csi.v1.VolumeCapability.AccessMode.Mode;
 import dev.pmemcsi.csi.v1.VolumeContentSource;
 import dev.pmemcsi.device.CapacityMath;
+import dev.pmemcsi.device.VolumeAccess;
 import dev.pmemcsi.device.VolumeIds;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.driver.VolumeLocks;
@@ -164,14 +165,24 @@ class CreateVolumeTest {
     @ParameterizedTest
     @EnumSource(value = Mode.class, names = {"SINGLE_NODE_WRITER", "SINGLE_NODE_READER_ONLY", "SINGLE_NODE_SINGLE_WRITER", "SINGLE_NODE_MULTI_WRITER"})
     void singleNodeAccessModesWorkForMountAndBlock(Mode mode) {
-        createOk(CreateVolumeRequest.newBuilder().setName("m-" + mode).addVolumeCapabilities(mount("ext4", mode)));
-        createOk(CreateVolumeRequest.newBuilder().setName("b-" + mode).addVolumeCapabilities(block(mode)));
+        Volume m = createOk(CreateVolumeRequest.newBuilder().setName("m-" + mode).addVolumeCapabilities(mount("ext4", mode)));
+        Volume b = createOk(CreateVolumeRequest.newBuilder().setName("b-" + mode).addVolumeCapabilities(block(mode)));
+        assertEquals(VolumeIds.fromName("m-" + mode), m.getVolumeId());
+        assertEquals(VolumeIds.fromName("b-" + mode), b.getVolumeId());
+        assertEquals(VolumeAccess.filesystem("ext4"), f.devices.getVolume(m.getVolumeId()).orElseThrow().access());
+        assertEquals(VolumeAccess.blockOnly(), f.devices.getVolume(b.getVolumeId()).orElseThrow().access());
+        assertTrue(m.getCapacityBytes() >= CapacityMath.DEFAULT_VOLUME_BYTES, "" + m.getCapacityBytes());
+        assertTrue(b.getCapacityBytes() >= CapacityMath.DEFAULT_VOLUME_BYTES, "" + b.getCapacityBytes());
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"", "ext4", "xfs"})
     void ext4AndXfsAreAccepted(String fs) {
-        createOk(CreateVolumeRequest.newBuilder().setName("pvc-1").addVolumeCapabilities(mount(fs, Mode.SINGLE_NODE_WRITER)));
+        Volume v = createOk(CreateVolumeRequest.newBuilder().setName("pvc-1").addVolumeCapabilities(mount(fs, Mode.SINGLE_NODE_WRITER)));
+        dev.pmemcsi.device.Volume dev = f.devices.getVolume(v.getVolumeId()).orElseThrow();
+        assertEquals(VolumeAccess.filesystem(fs.isEmpty() ? VolumeAccess.EXT4 : fs), dev.access(), "the empty fsType means ext4");
+        assertEquals(dev.capacityBytes(), v.getCapacityBytes());
+        assertTrue(v.getCapacityBytes() >= CapacityMath.DEFAULT_VOLUME_BYTES, "" + v.getCapacityBytes());
     }
 
     @Test
@@ -225,14 +236,20 @@ class CreateVolumeTest {
     }
 
     @Test
-    void compatibilityParametersAndKubernetesKeysAreAccepted() {
-        createOk(create("pvc-1")
+    void compatibilityParametersAndKubernetesKeysAreAccepted() throws Exception {
+        Volume v = createOk(create("pvc-1")
                 .putParameters("persistencyModel", "normal")
                 .putParameters("kataContainers", "false")
                 .putParameters("usage", "AppDirect")
                 .putParameters("csi.storage.k8s.io/pvc/name", "data")
                 .putParameters("csi.storage.k8s.io/pvc/namespace", "default")
                 .putParameters("csi.storage.k8s.io/pv/name", "pvc-1"));
+        dev.pmemcsi.device.Volume dev = f.devices.getVolume(v.getVolumeId()).orElseThrow();
+        assertEquals(VolumeMode.FSDAX, dev.mode(), "usage AppDirect is the default FSDAX volume");
+        assertTrue(dev.eraseAfter());
+        assertEquals(Map.of("usage", "AppDirect", "eraseafter", "true"), v.getVolumeContextMap(),
+                "the compatibility and Kubernetes keys do not reach the volume context");
+        assertTrue(v.getCapacityBytes() >= CapacityMath.DEFAULT_VOLUME_BYTES, "" + v.getCapacityBytes());
     }
 
     @Test

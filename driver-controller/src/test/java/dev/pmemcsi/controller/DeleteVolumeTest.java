@@ -71,10 +71,14 @@ class DeleteVolumeTest {
 
     @Test
     void isIdempotent() throws Exception {
+        long available = f.devices.capacity().availableBytes();
         String id = createVolume("pvc-1", null);
+        assertTrue(f.devices.capacity().availableBytes() < available);
         delete(id);
         delete(id);
-        assertEquals(List.of(id), f.devices.erasedVolumes());
+        assertTrue(f.devices.getVolume(id).isEmpty());
+        assertEquals(List.of(id), f.devices.erasedVolumes(), "the second delete erases nothing");
+        assertEquals(available, f.devices.capacity().availableBytes(), "the space is free again, once");
     }
 
     /**

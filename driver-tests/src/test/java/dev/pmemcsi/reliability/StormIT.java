@@ -10,6 +10,7 @@ import dev.pmemcsi.device.VolumeIds;
 import io.grpc.Status.Code;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
@@ -41,6 +42,9 @@ class StormIT {
     static final int MIXED_THREADS = Integer.getInteger("pmemcsi.storm.mixed-threads", 12);
     static final int MIXED_OPS_PER_THREAD = Integer.getInteger("pmemcsi.storm.mixed-ops-per-thread", 40);
 
+    /** Several times the gauges' 2 s cache, so a slow scrape on a busy machine is no failure. */
+    private static final Duration GAUGE_SETTLE = Duration.ofSeconds(10);
+
     private Workspace ws;
     private DriverProcess driver;
     private Metrics metrics;
@@ -71,14 +75,26 @@ class StormIT {
 
     /** Media arithmetic, from the backend's own accounting and the driver's gauges: used + available = total. */
     private void assertCapacityExact() throws Exception {
-        Thread.sleep(2100); // the capacity gauges cache for 2 s
-        Map<String, Double> m = metrics.scrape();
         long used = backend.usedBytes();
-        long total = m.get("pmem_amount_total").longValue();
-        assertEquals(backend.regionBytes(), total, "total is the regions' size");
-        assertEquals(used, m.get("pmem_amount_managed").longValue(), "used is what the backend holds");
-        assertEquals(total, m.get("pmem_amount_available").longValue() + m.get("pmem_amount_managed").longValue(),
-                "available + used = total");
+        // The capacity gauges cache for 2 s, so a scrape right after a change may still show the
+        // state before it: scrape until they agree, for a bounded time, and fail with what was last seen.
+        long deadline = System.nanoTime() + GAUGE_SETTLE.toNanos();
+        while (true) {
+            Map<String, Double> m = metrics.scrape();
+            try {
+                long total = m.get("pmem_amount_total").longValue();
+                assertEquals(backend.regionBytes(), total, "total is the regions' size");
+                assertEquals(used, m.get("pmem_amount_managed").longValue(), "used is what the backend holds");
+                assertEquals(total, m.get("pmem_amount_available").longValue() + m.get("pmem_amount_managed").longValue(),
+                        "available + used = total");
+                return;
+            } catch (AssertionError e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+            }
+            Thread.sleep(100);
+        }
     }
 
     private void deleteEverything(List<Path> stagings) {
