@@ -27,6 +27,18 @@ class BrokenManifestsTest {
     }
 
     @Test
+    void deprecatedLivenessProbeFlag() {
+        assertOnlyCheckFails("deprecated-health-port", "sidecar flags", List.of(
+                "livenessprobe: --health-port is deprecated; use --http-endpoint"));
+    }
+
+    @Test
+    void provisionerTimeoutShorterThanAnErase() {
+        assertOnlyCheckFails("short-provisioner-timeout", "sidecar flags", List.of(
+                "external-provisioner: --timeout=2m is shorter than erasing the largest volume takes (420 s)"));
+    }
+
+    @Test
     void wrongSocketPath() {
         assertOnlyCheckFails("wrong-socket-path", "socket and kubelet paths", List.of(
                 "node-driver-registrar: --kubelet-registration-path=/var/lib/kubelet/plugins/pmem-csi/csi.sock"
