@@ -106,7 +106,7 @@ public final class Driver implements AutoCloseable {
             http = HttpEndpoints.start(options.metricsAddress, registry, new HealthChecks(this::isLive, this::isReady, devices));
             LOG.info("metrics and health on {} (port {})", options.metricsAddress, http.port());
         }
-        server = CsiServer.start(endpoint, services, List.of(new RpcInterceptor(registry, this::isReady)),
+        server = CsiServer.start(endpoint, services, List.of(new RpcInterceptor(registry, config.driverName(), this::isReady)),
                 options.maxConcurrentCalls);
         devices.start();
         if (node != null) {
