@@ -586,8 +586,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                     + e.getMessage()).asRuntimeException();
         }
         if (!paths.allows(path)) {
-            throw Status.NOT_FOUND.withDescription("volume_path " + path + " lies outside the kubelet trees (or in"
-                    + " the driver's own directories); no volume can be there").asRuntimeException();
+            throw Status.NOT_FOUND.withDescription("volume " + id + " does not exist on the specified path: volume_path "
+                    + path + " lies outside the kubelet trees (or in the driver's own directories)").asRuntimeException();
         }
         // No volume lock: statistics must never make a concurrent stage or publish fail with ABORTED.
         Attachment a = state.publishedAt(path).filter(p -> p.volumeId().equals(id))
