@@ -39,6 +39,12 @@ class BrokenManifestsTest {
     }
 
     @Test
+    void sidecarThatLogsText() {
+        assertOnlyCheckFails("text-log-sidecar", "sidecar flags", List.of(
+                "node-driver-registrar: logs text while the driver logs JSON; add --logging-format=json"));
+    }
+
+    @Test
     void wrongSocketPath() {
         assertOnlyCheckFails("wrong-socket-path", "socket and kubelet paths", List.of(
                 "node-driver-registrar: --kubelet-registration-path=/var/lib/kubelet/plugins/pmem-csi/csi.sock"

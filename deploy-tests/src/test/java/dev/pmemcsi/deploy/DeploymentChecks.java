@@ -278,6 +278,14 @@ final class DeploymentChecks {
                 }
             });
         }
+        // One log schema for the whole pod: sidecars log JSON when the driver does.
+        if (args(DRIVER).value("--log-format").map("json"::equals).orElse(false)) {
+            for (String sidecar : List.of(PROVISIONER, REGISTRAR, LIVENESS)) {
+                if (!args(sidecar).value("--logging-format").map("json"::equals).orElse(false)) {
+                    problems.add(sidecar + ": logs text while the driver logs JSON; add --logging-format=json");
+                }
+            }
+        }
         args(PROVISIONER).value("--timeout").ifPresent(t -> {
             OptionalLong seconds = goDurationSeconds(t);
             if (seconds.isEmpty()) {
