@@ -101,9 +101,23 @@ print_context_tails() {
 }
 
 print_step_table() {
+    local name rest
     [[ -f $E2E_SHARE/steps.tsv ]] || return 0
-    echo "steps (side, expected, result, exit status, ms):"
-    awk -F'\t' 'NR > 1 { printf "  %-22s %-5s %-6s %-7s %4s %8s\n", $1, $2, $3, $4, $5, $6 }' "$E2E_SHARE/steps.tsv"
+    echo "steps (side, expected, result, exit status, ms, tests):"
+    while IFS=$'\t' read -r name rest; do
+        printf '%s\t%s\t%s\n' "$name" "$rest" "$(step_test_totals "$name")"
+    done < <(tail -n +2 "$E2E_SHARE/steps.tsv") \
+        | awk -F'\t' '{ printf "  %-22s %-5s %-6s %-7s %4s %8s  %s\n", $1, $2, $3, $4, $5, $6, $7 }'
+}
+
+# "N tests, F failed, S skipped" over a step's JUnit XML reports, or "-" for a step without tests.
+step_test_totals() {
+    local dir=$E2E_OUT/junit/$1
+    compgen -G "$dir/*.xml" > /dev/null || { echo "-"; return 0; }
+    cat "$dir"/*.xml | grep -o '<testsuite [^>]*>' | awk '
+        function attr(name,   m) { return match($0, " " name "=\"[0-9]+\"") ? substr($0, RSTART + length(name) + 3, RLENGTH - length(name) - 4) + 0 : 0 }
+        { t += attr("tests"); f += attr("failures") + attr("errors"); s += attr("skipped") }
+        END { printf "%d tests, %d failed, %d skipped\n", t, f, s }'
 }
 
 # Every planned step that must pass did pass, and the guest finished. Returns 1 otherwise.

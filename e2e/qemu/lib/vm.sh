@@ -7,13 +7,32 @@ VM_OUTCOME=
 BOOT_MS=
 VM_MS=
 
+# KVM when it works (E2E_ACCEL=auto): /dev/kvm is a character device this process can open, and
+# QEMU starts an empty machine with it; else TCG. E2E_ACCEL=kvm or tcg forces one.
+accelerator() {
+    local accel=$E2E_ACCEL
+    if [[ $accel == auto ]]; then
+        accel=tcg
+        if [[ -c /dev/kvm ]] && (exec 3<> /dev/kvm) 2>/dev/null \
+            && echo quit | timeout 30 qemu-system-x86_64 -accel kvm -machine none -nodefaults -display none \
+                -monitor stdio -S > /dev/null 2>&1; then
+            accel=kvm
+        fi
+    fi
+    if [[ $accel == kvm ]]; then
+        echo kvm
+    else
+        echo "tcg,thread=multi,tb-size=$E2E_TB_SIZE"
+    fi
+}
+
 qemu_args() {
     local i mem_bytes maxmem_g
     mem_bytes=$(to_bytes "$E2E_MEM")
     maxmem_g=$(( (mem_bytes + E2E_NVDIMMS * NVDIMM_FILE_BYTES) / (1 << 30) + 2 ))
     QEMU_ARGS=(
         -machine pc,nvdimm=on
-        -accel "tcg,thread=multi,tb-size=$E2E_TB_SIZE"
+        -accel "$(accelerator)"
         -cpu max -smp "$E2E_SMP"
         -m "$E2E_MEM,slots=$(( E2E_NVDIMMS > 0 ? E2E_NVDIMMS : 1 )),maxmem=${maxmem_g}G"
     )
@@ -40,6 +59,7 @@ vm_start() {
         return 1
     fi
     qemu_args
+    log "accelerator: ${QEMU_ARGS[3]%%,*}"
     printf '%q ' qemu-system-x86_64 "${QEMU_ARGS[@]}" > "$E2E_OUT/qemu.cmdline"
     VM_T0=$(now_ms)
     qemu-system-x86_64 "${QEMU_ARGS[@]}" < /dev/null > "$E2E_OUT/qemu.stderr" 2>&1 &
@@ -96,12 +116,26 @@ print_new_progress() {
         tail -n "+$(( PROGRESS_SHOWN + 1 ))" "$E2E_SHARE/progress.log" | head -n "$(( total - PROGRESS_SHOWN ))" \
             | sed 's/^/  guest: /'
         PROGRESS_SHOWN=$total
+        PROGRESS_AT=$(now_ms)
     fi
+}
+
+# A guest step runs for minutes without a progress line; say every E2E_HEARTBEAT seconds that it
+# is still running, with how far its log has grown.
+print_heartbeat() {
+    local step lines=0
+    (( E2E_HEARTBEAT > 0 )) || return 0
+    (( $(now_ms) - PROGRESS_AT >= E2E_HEARTBEAT * 1000 )) || return 0
+    step=$(last_started_step)
+    [[ -f $E2E_SHARE/logs/$step.log ]] && lines=$(wc -l < "$E2E_SHARE/logs/$step.log")
+    log "guest step $step still running ($(( ($(now_ms) - VM_T0) / 1000 )) s into the run, $lines lines of log)"
+    PROGRESS_AT=$(now_ms)
 }
 
 vm_supervise() {
     local elapsed request qemu_rc=0
     PROGRESS_SHOWN=0
+    PROGRESS_AT=$(now_ms)
     VM_OUTCOME=running
     while kill -0 "$QPID" 2>/dev/null; do
         elapsed=$(( $(now_ms) - VM_T0 ))
@@ -122,6 +156,7 @@ vm_supervise() {
             break
         fi
         print_new_progress
+        [[ -n $BOOT_MS ]] && print_heartbeat
         for request in "$E2E_SHARE"/sync/*.request; do
             [[ -e $request ]] && serve_host_step "$request"
         done

@@ -71,7 +71,7 @@ public class RpcPathBenchmark {
                 new ControllerService(config, devices, new VolumeLocks(), VolumeUsage.none()));
         String name = "rpc-path-" + System.nanoTime();
         InProcessServerBuilder builder = InProcessServerBuilder.forName(name).directExecutor();
-        RpcInterceptor interceptor = new RpcInterceptor(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), () -> true);
+        RpcInterceptor interceptor = new RpcInterceptor(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), "pmem-csi.dev", () -> true);
         for (BindableService s : services) {
             builder.addService(intercepted ? ServerInterceptors.intercept(s, interceptor) : s.bindService());
         }

@@ -27,6 +27,24 @@ class BrokenManifestsTest {
     }
 
     @Test
+    void deprecatedLivenessProbeFlag() {
+        assertOnlyCheckFails("deprecated-health-port", "sidecar flags", List.of(
+                "livenessprobe: --health-port is deprecated; use --http-endpoint"));
+    }
+
+    @Test
+    void provisionerTimeoutShorterThanAnErase() {
+        assertOnlyCheckFails("short-provisioner-timeout", "sidecar flags", List.of(
+                "external-provisioner: --timeout=2m is shorter than erasing the largest volume takes (420 s)"));
+    }
+
+    @Test
+    void sidecarThatLogsText() {
+        assertOnlyCheckFails("text-log-sidecar", "sidecar flags", List.of(
+                "node-driver-registrar: logs text while the driver logs JSON; add --logging-format=json"));
+    }
+
+    @Test
     void wrongSocketPath() {
         assertOnlyCheckFails("wrong-socket-path", "socket and kubelet paths", List.of(
                 "node-driver-registrar: --kubelet-registration-path=/var/lib/kubelet/plugins/pmem-csi/csi.sock"

@@ -32,6 +32,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -59,6 +60,18 @@ final class DeploymentChecks {
             "--endpoint", "--driver-name", "--node-id", "--state-dir", "--kubelet-dir", "--metrics-address",
             "--device-manager");
 
+    /**
+     * The least external-provisioner --timeout: DeleteVolume erases before it answers, and the
+     * largest volume of a large node (1.5 TiB) takes about 7 minutes at the ~3.7 GiB/s BLKZEROOUT
+     * reaches (docs/performance.md). A shorter bound makes every such delete time out and retry.
+     */
+    static final int MIN_PROVISIONER_TIMEOUT_SECONDS = 7 * 60;
+
+    /** Sidecar flags that still work but are deprecated, with what replaces them. */
+    private static final Map<String, Map<String, String>> DEPRECATED_SIDECAR_FLAGS = Map.of(
+            "livenessprobe", Map.of("--health-port", "--http-endpoint", "--metrics-address", "--http-endpoint"),
+            "external-provisioner", Map.of("--metrics-address", "--http-endpoint"));
+
     /** A flag a sidecar must have; a null value means any value is fine. */
     private record Required(String container, String flag, String value) {}
 
@@ -71,6 +84,8 @@ final class DeploymentChecks {
             new Required(PROVISIONER, "--capacity-ownerref-level", "1"),
             new Required(PROVISIONER, "--capacity-poll-interval", null),
             new Required(PROVISIONER, "--extra-create-metadata", "true"),
+            new Required(PROVISIONER, "--http-endpoint", null),
+            new Required(PROVISIONER, "--timeout", null),
             new Required(REGISTRAR, "--csi-address", null),
             new Required(REGISTRAR, "--kubelet-registration-path", null),
             new Required(LIVENESS, "--csi-address", null));
@@ -257,8 +272,56 @@ final class DeploymentChecks {
         }
         for (String sidecar : List.of(PROVISIONER, REGISTRAR, LIVENESS)) {
             args(sidecar).duplicates().forEach(flag -> problems.add(sidecar + ": " + flag + " is given more than once"));
+            DEPRECATED_SIDECAR_FLAGS.getOrDefault(sidecar, Map.of()).forEach((flag, instead) -> {
+                if (args(sidecar).has(flag)) {
+                    problems.add(sidecar + ": " + flag + " is deprecated; use " + instead);
+                }
+            });
         }
+        // One log schema for the whole pod: sidecars log JSON when the driver does.
+        if (args(DRIVER).value("--log-format").map("json"::equals).orElse(false)) {
+            for (String sidecar : List.of(PROVISIONER, REGISTRAR, LIVENESS)) {
+                if (!args(sidecar).value("--logging-format").map("json"::equals).orElse(false)) {
+                    problems.add(sidecar + ": logs text while the driver logs JSON; add --logging-format=json");
+                }
+            }
+        }
+        args(PROVISIONER).value("--timeout").ifPresent(t -> {
+            OptionalLong seconds = goDurationSeconds(t);
+            if (seconds.isEmpty()) {
+                problems.add(PROVISIONER + ": --timeout=" + t + " is not a duration");
+            } else if (seconds.getAsLong() < MIN_PROVISIONER_TIMEOUT_SECONDS) {
+                problems.add(PROVISIONER + ": --timeout=" + t + " is shorter than erasing the largest volume takes ("
+                        + MIN_PROVISIONER_TIMEOUT_SECONDS + " s)");
+            }
+        });
+        args(PROVISIONER).value("--http-endpoint").flatMap(DeploymentChecks::portOf).ifPresent(port -> {
+            if (!port.equals(namedPort(container(PROVISIONER), "provisioner"))) {
+                problems.add(PROVISIONER + ": --http-endpoint port " + port + " is not its container port 'provisioner',"
+                        + " so the metrics Service cannot reach it");
+            }
+        });
         return problems;
+    }
+
+    /** Seconds of a Go duration such as {@code 10m}, {@code 90s} or {@code 1h30m}. */
+    static OptionalLong goDurationSeconds(String d) {
+        Matcher m = Pattern.compile("(\\d+)(h|m|s)").matcher(d);
+        long total = 0;
+        int end = 0;
+        while (m.find()) {
+            if (m.start() != end) {
+                return OptionalLong.empty();
+            }
+            long n = Long.parseLong(m.group(1));
+            total += switch (m.group(2)) {
+                case "h" -> n * 3600;
+                case "m" -> n * 60;
+                default -> n;
+            };
+            end = m.end();
+        }
+        return end == d.length() && end > 0 ? OptionalLong.of(total) : OptionalLong.empty();
     }
 
     List<String> environment() {
@@ -469,10 +532,16 @@ final class DeploymentChecks {
                         + " does not select the driver pods " + podLabels);
             }
             for (ServicePort port : service.getSpec().getPorts()) {
-                Integer target = resolvePort(port.getTargetPort(), driver);
-                if (!Objects.equals(target, metrics)) {
+                if ("metrics".equals(port.getName())) {
+                    Integer target = resolvePort(port.getTargetPort(), driver);
+                    if (!Objects.equals(target, metrics)) {
+                        problems.add("Service " + service.getMetadata().getName() + ": port " + port.getName()
+                                + " targets " + port.getTargetPort() + ", not the metrics port " + metrics);
+                    }
+                } else if (pod.getContainers().stream().allMatch(c -> resolvePort(port.getTargetPort(), c) == null)) {
+                    // Other ports scrape a sidecar (external-provisioner's own metrics).
                     problems.add("Service " + service.getMetadata().getName() + ": port " + port.getName()
-                            + " targets " + port.getTargetPort() + ", not the metrics port " + metrics);
+                            + " targets " + port.getTargetPort() + ", which no container of the pod declares");
                 }
             }
         }

@@ -123,8 +123,15 @@ class ImageTest {
                 .filter(a -> a.startsWith("JAVA_OPTS=")).findFirst().orElseThrow(() -> new AssertionError("no ARG JAVA_OPTS"));
         assertTrue(javaOpts.contains("-XX:SharedArchiveFile=" + dumped.group(1)),
                 "JAVA_OPTS must use the archive built at " + dumped.group(1) + ": " + javaOpts);
-        assertTrue(dockerfile.last().all("ENV").stream().anyMatch(e -> e.arguments().equals("JDK_JAVA_OPTIONS=\"${JAVA_OPTS}\"")),
-                "the java launcher reads JDK_JAVA_OPTIONS; it must carry JAVA_OPTS");
+        // JDK_JAVA_OPTIONS and JAVA_TOOL_OPTIONS make the JVM print a plain-text notice before the
+        // first JSON log line; the flags travel in an argument file on the command line instead.
+        assertTrue(dockerfile.last().all("ENV").stream().noneMatch(e -> e.arguments().matches("(?s).*\\b(JDK_JAVA_OPTIONS|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS)\\b.*")),
+                "no JVM option variable in the image's environment");
+        List<String> entrypoint = Dockerfile.execForm(dockerfile.last().last("ENTRYPOINT").orElseThrow());
+        String argFile = entrypoint.stream().filter(a -> a.startsWith("@")).findFirst()
+                .orElseThrow(() -> new AssertionError("ENTRYPOINT should name the JVM's argument file: " + entrypoint)).substring(1);
+        assertTrue(entrypoint.indexOf("@" + argFile) < entrypoint.indexOf("-jar"), entrypoint.toString());
+        assertTrue(runs.contains("${JAVA_OPTS} > " + argFile), "JAVA_OPTS must be written to " + argFile + ": " + runs);
     }
 
     @Test

@@ -19,13 +19,18 @@ import dev.pmemcsi.node.NodeService;
 import io.grpc.BindableService;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Function;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -64,41 +69,121 @@ public final class Driver implements AutoCloseable {
         this.registry = DriverMetrics.newRegistry(config.nodeId());
         this.operations = new DeviceOperationMetrics(registry);
         this.devices = new InstrumentedDeviceManager(backend.apply(operations), operations);
-        this.interceptor = RpcInterceptor.starting(registry, this::isReady, RpcInterceptor.DEFAULT_STARTUP_WAIT);
+        this.interceptor = RpcInterceptor.starting(registry, config.driverName(), this::isReady,
+                RpcInterceptor.DEFAULT_STARTUP_WAIT);
     }
+
+    /** The hook that drains on SIGTERM, while one is registered. */
+    private static volatile Thread drainHook;
 
     /** Runs until SIGTERM; returns the exit code. */
     static int run(DriverOptions options) throws Exception {
+        options.validate();
         Logging.configure(options.logFormat, options.logLevel);
         Endpoint endpoint = Endpoint.parse(options.endpoint);
         Duration drain = options.drainTimeout();
-        PathSafety.requirePrivateDir(options.stateDir, "state dir");
-        // Before anything else is touched: a second driver must not replace the first one's
-        // socket, recover its backend or reconcile its node records.
-        try (StateDirLock lock = StateDirLock.acquire(options.stateDir)) {
-            if (endpoint instanceof Endpoint.Unix unix) {
-                PathSafety.requirePrivateDir(unix.path().getParent(), "socket dir");
+        List<Path> created = new ArrayList<>();
+        boolean started = false;
+        try {
+            created.add(firstMissing(options.stateDir));
+            PathSafety.requirePrivateDir(options.stateDir, "state dir");
+            // Before anything else is touched: a second driver must not replace the first one's
+            // socket, recover its backend or reconcile its node records.
+            try (StateDirLock lock = StateDirLock.acquire(options.stateDir)) {
+                if (endpoint instanceof Endpoint.Unix unix) {
+                    created.add(firstMissing(unix.path().getParent()));
+                    PathSafety.requirePrivateDir(unix.path().getParent(), "socket dir");
+                }
+                Driver driver = new Driver(options, listener -> DeviceManagers.create(options, listener));
+                CountDownLatch stopped = new CountDownLatch(1);
+                Thread hook = new Thread(() -> {
+                    LOG.info("SIGTERM: draining calls for up to {} s", drain.toSeconds());
+                    driver.stop(drain);
+                    stopped.countDown();
+                }, "shutdown");
+                Runtime.getRuntime().addShutdownHook(hook);
+                drainHook = hook;
+                try {
+                    driver.start(endpoint);
+                } catch (DeviceException | IOException e) {
+                    LOG.error("cannot start: {}", e.getMessage());
+                    // The exit that follows is no SIGTERM and there is nothing to drain.
+                    unregister(hook);
+                    driver.stop(Duration.ZERO);
+                    return 1;
+                } catch (StartupException e) {
+                    unregister(hook);
+                    driver.stop(Duration.ZERO);
+                    throw e;
+                }
+                started = true;
+                stopped.await();
+                return 0;
             }
-            Driver driver = new Driver(options, listener -> DeviceManagers.create(options, listener));
-            CountDownLatch stopped = new CountDownLatch(1);
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                LOG.info("SIGTERM: draining calls for up to {} s", drain.toSeconds());
-                driver.stop(drain);
-                stopped.countDown();
-            }, "shutdown"));
-            try {
-                driver.start(endpoint);
-            } catch (DeviceException | IOException e) {
-                LOG.error("cannot start: {}", e.getMessage());
-                driver.stop(Duration.ZERO);
-                return 1;
-            } catch (StartupException e) {
-                driver.stop(Duration.ZERO);
-                throw e;
+        } finally {
+            if (!started) {
+                removeCreated(created);
             }
-            stopped.await();
-            return 0;
         }
+    }
+
+    static boolean drainsOnExit() {
+        return drainHook != null;
+    }
+
+    private static void unregister(Thread hook) {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException shuttingDown) {
+            return; // a real SIGTERM came during the start; the hook drains
+        }
+        drainHook = null;
+    }
+
+    private static boolean hasMountInside(Path dir) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+                String[] f = line.split(" ");
+                if (f.length > 4 && Path.of(f[4].replace("\\040", " ")).startsWith(dir)) {
+                    return true;
+                }
+            }
+            return false;
+        } catch (IOException e) {
+            return true; // cannot tell: keep it
+        }
+    }
+
+    /** The outermost directory of {@code dir} that does not exist yet, or null when it exists. */
+    private static Path firstMissing(Path dir) {
+        Path missing = null;
+        for (Path p = dir.toAbsolutePath(); p != null && !Files.exists(p, LinkOption.NOFOLLOW_LINKS); p = p.getParent()) {
+            missing = p;
+        }
+        return missing;
+    }
+
+    /**
+     * A start that failed leaves no trace: the directories it created hold nothing but what this
+     * run put there (no volume was served), and they are removed; a tree with anything mounted
+     * inside is left alone.
+     */
+    private static void removeCreated(List<Path> created) {
+        for (Path top : created) {
+            if (top == null || !Files.exists(top, LinkOption.NOFOLLOW_LINKS)) {
+                continue;
+            }
+            if (hasMountInside(top)) {
+                LOG.warn("not removing {}, created by the failed start: something is mounted inside", top);
+                continue;
+            }
+            try (Stream<Path> tree = Files.walk(top)) {
+                for (Path p : tree.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.delete(p);
+                }
+            } catch (IOException | UncheckedIOException e) {
+                LOG.warn("cannot remove {}, created by the failed start: {}", top, e.getMessage());
+            }        }
     }
 
     void start(Endpoint endpoint) throws IOException, DeviceException, StartupException {

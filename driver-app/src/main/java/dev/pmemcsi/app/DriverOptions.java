@@ -1,6 +1,7 @@
 package dev.pmemcsi.app;
 
 import dev.pmemcsi.app.observability.Logging;
+import dev.pmemcsi.device.emulated.EmulatedDeviceManager;
 import dev.pmemcsi.driver.DriverConfig;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -79,6 +80,28 @@ public final class DriverOptions {
             description = "Threads serving CSI calls (default: ${DEFAULT-VALUE}).")
     int maxConcurrentCalls = 16;
 
+    /**
+     * Checks every value that can be wrong before the driver creates anything, and names the flag
+     * in the error: a refused start leaves no directory behind.
+     */
+    void validate() {
+        check("--endpoint", () -> Endpoint.parse(endpoint));
+        check("--drain-timeout", this::drainTimeout);
+        check("--log-level", () -> Logging.parseLevel(logLevel));
+        if (deviceManager == DeviceManagerKind.emulated) {
+            check("--emulated-regions", () -> EmulatedDeviceManager.parseRegionSizes(emulatedRegions));
+        }
+        check("--node-id", this::nodeId);
+    }
+
+    private static void check(String flag, Runnable parse) {
+        try {
+            parse.run();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(flag + ": " + e.getMessage(), e);
+        }
+    }
+
     Path emulatedDir() {
         return emulatedDir != null ? emulatedDir : stateDir.resolve("emulated");
     }
@@ -94,7 +117,7 @@ public final class DriverOptions {
         try {
             return InetAddress.getLocalHost().getHostName();
         } catch (UnknownHostException e) {
-            throw new IllegalArgumentException("--node-id is not set, NODE_NAME is empty and the host name is unknown");
+            throw new IllegalArgumentException("not set, NODE_NAME is empty and the host name is unknown");
         }
     }
 

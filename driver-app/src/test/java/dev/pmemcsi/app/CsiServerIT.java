@@ -39,7 +39,7 @@ class CsiServerIT {
 
     private static CsiServer start(Path socket, BindableService service) throws IOException {
         return CsiServer.start(new Endpoint.Unix(socket), List.of(service),
-                List.of(new RpcInterceptor(new SimpleMeterRegistry(), () -> true)), 4);
+                List.of(new RpcInterceptor(new SimpleMeterRegistry(), "pmem-csi.dev", () -> true)), 4);
     }
 
     private static IdentityService identity() {

@@ -104,7 +104,7 @@ class DriverObservabilityIT {
                 .redirectError(log.toFile())
                 .start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        Pattern portLine = Pattern.compile("\"message\":\"metrics and health on [^\"]* \\(port (\\d+)\\)\"");
+        Pattern portLine = Pattern.compile("\"msg\":\"metrics and health on [^\"]* \\(port (\\d+)\\)\"");
         while (port == 0) {
             assertTrue(driver.isAlive(), "driver exited: " + Files.readString(log));
             assertTrue(System.nanoTime() < deadline, "no metrics port in the log: " + Files.readString(log));
@@ -232,10 +232,12 @@ class DriverObservabilityIT {
         var controller = ControllerGrpc.newBlockingStub(channels.channel());
         var node = NodeGrpc.newBlockingStub(channels.channel());
         Scrape before = scrape();
-        double total = sum(before, "pmem_amount_total");
+        double total = before.require("pmem_amount_total", "node", NODE, "driver_name", "pmem-csi.dev");
         assertEquals(512L << 20, total);
-        assertEquals(0, sum(before, "pmem_amount_managed"));
-        assertEquals(total, sum(before, "pmem_amount_available"));
+        assertEquals(total, before.require("pmem_amount_managed", "node", NODE, "driver_name", "pmem-csi.dev"));
+        assertEquals(1.0, before.require("pmem_amount_available") / before.require("pmem_amount_managed"),
+                "the documented free share is 1 on an empty node");
+        assertEquals(0, sum(before, "pmem_region_used_bytes"));
         assertEquals(1, before.require("build_info", "backend", "emulated", "driver", "pmem-csi.dev", "node", NODE));
 
         StatusRuntimeException invalid = assertThrows(StatusRuntimeException.class, () -> controller.createVolume(
@@ -246,15 +248,18 @@ class DriverObservabilityIT {
         String id = volumeId = controller.createVolume(CreateVolumeRequest.newBuilder().setName(NAME)
                 .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(64L << 20))
                 .addVolumeCapabilities(ext4()).putAllSecrets(SECRETS).build()).getVolume().getVolumeId();
-        Scrape created = scrapeUntil("capacity to show the new volume", s -> sum(s, "pmem_amount_managed") > 0);
-        double managed = sum(created, "pmem_amount_managed");
-        assertTrue(managed >= 64L << 20, "managed " + managed);
-        assertEquals(total - managed, sum(created, "pmem_amount_available"));
+        Scrape created = scrapeUntil("capacity to show the new volume", s -> sum(s, "pmem_region_used_bytes") > 0);
+        double used = sum(created, "pmem_region_used_bytes");
+        assertTrue(used >= 64L << 20, "used " + used);
+        assertEquals(total - used, created.require("pmem_amount_available"));
+        assertEquals(total, created.require("pmem_amount_managed"));
         assertEquals(1, created.require("pmem_volumes", "mode", "fsdax", "state", "idle", "node", NODE));
         assertEquals(0, created.require("pmem_volume_bad_blocks", "volume", id));
         assertEquals(count(before, "create") + 1, count(created, "create"));
-        assertEquals(1, created.require("csi_plugin_operations_seconds_count", "method", "CreateVolume", "grpc_code", "OK"));
-        assertEquals(1, created.require("csi_plugin_operations_seconds_count", "method", "CreateVolume", "grpc_code", "INVALID_ARGUMENT"));
+        assertEquals(1, created.require("csi_plugin_operations_seconds_count", "driver_name", "pmem-csi.dev",
+                "method_name", "/csi.v1.Controller/CreateVolume", "grpc_status_code", "OK"));
+        assertEquals(1, created.require("csi_plugin_operations_seconds_count", "method_name", "/csi.v1.Controller/CreateVolume",
+                "grpc_status_code", "InvalidArgument"));
         assertEverySeriesIsDocumentedAndExported(created);
 
         Path staging = work.resolve("kubelet/plugins/staging");
@@ -280,13 +285,14 @@ class DriverObservabilityIT {
 
         node.nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId(id).setStagingTargetPath(staging.toString()).build());
         controller.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(id).putAllSecrets(SECRETS).build());
-        Scrape deleted = scrapeUntil("capacity to be free again", s -> sum(s, "pmem_amount_managed") == 0);
-        assertEquals(total, sum(deleted, "pmem_amount_available"));
+        Scrape deleted = scrapeUntil("capacity to be free again", s -> sum(s, "pmem_region_used_bytes") == 0);
+        assertEquals(total, deleted.require("pmem_amount_available"));
         assertTrue(deleted.value("pmem_volume_bad_blocks", "volume", id).isEmpty());
         assertEquals(0, sum(deleted, "pmem_volumes"));
         assertEquals(count(staged, "delete") + 1, count(deleted, "delete"));
         assertEquals(count(staged, "erase") + 1, count(deleted, "erase"));
-        assertEquals(1, deleted.require("csi_plugin_operations_seconds_count", "method", "DeleteVolume", "grpc_code", "OK"));
+        assertEquals(1, deleted.require("csi_plugin_operations_seconds_count", "method_name", "/csi.v1.Controller/DeleteVolume",
+                "grpc_status_code", "OK"));
         assertEquals(0, deleted.require("csi_plugin_operations_in_flight"));
     }
 
@@ -323,28 +329,32 @@ class DriverObservabilityIT {
         for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
             JsonNode n = JSON.readTree(line);
             assertTrue(n.isObject(), line);
-            for (String field : List.of("time", "level", "logger", "message")) {
-                assertNotNull(n.get(field), field + " missing in " + line);
-            }
+            List<String> keys = new ArrayList<>();
+            n.fieldNames().forEachRemaining(keys::add);
+            // The Kubernetes JSON log schema: ts, msg, then v (or err for errors), then key/value pairs.
+            assertEquals(List.of("ts", "msg"), keys.subList(0, 2), line);
+            assertTrue(n.get("ts").isNumber(), line);
+            assertTrue(n.has("v") || n.path("severity").asText().equals("error"), "v missing in " + line);
+            assertNotNull(n.get("logger"), "logger missing in " + line);
             lines.add(n);
         }
         assertTrue(lines.size() > 20, "only " + lines.size() + " lines");
         JsonNode created = lines.stream().filter(n -> n.get("logger").asText().equals("dev.pmemcsi.rpc")
-                && n.get("message").asText().equals("CreateVolume OK")).findFirst().orElseThrow();
-        assertEquals("INFO", created.get("level").asText());
+                && n.get("msg").asText().equals("CreateVolume OK")).findFirst().orElseThrow();
+        assertEquals(0, created.get("v").asInt());
         assertEquals("CreateVolume", created.get("method").asText());
-        assertEquals(NAME, created.get("volume").asText());
+        assertEquals(NAME, created.get("volumeID").asText());
         assertEquals("OK", created.get("code").asText());
-        assertTrue(created.get("duration_ms").isNumber(), created.toString());
+        assertTrue(created.get("durationMs").isNumber(), created.toString());
         JsonNode refused = lines.stream().filter(n -> n.get("logger").asText().equals("dev.pmemcsi.rpc")
                 && n.path("code").asText().equals("INVALID_ARGUMENT")).findFirst().orElseThrow();
-        assertEquals("WARN", refused.get("level").asText());
-        assertEquals(NAME + "-bad", refused.get("volume").asText());
-        assertTrue(lines.stream().anyMatch(n -> n.get("level").asText().equals("DEBUG")), "--log-level trace shows debug lines");
-        assertTrue(lines.stream().anyMatch(n -> n.get("message").asText().startsWith("made ext4 on ")), "mkfs reports its duration");
+        assertEquals("warning", refused.get("severity").asText());
+        assertEquals(NAME + "-bad", refused.get("volumeID").asText());
+        assertTrue(lines.stream().anyMatch(n -> n.path("v").asInt(-1) == 4), "--log-level trace shows debug lines");
+        assertTrue(lines.stream().anyMatch(n -> n.get("msg").asText().startsWith("made ext4 on ")), "mkfs reports its duration");
         assertNotNull(volumeId, "the volume test ran first");
-        assertTrue(lines.stream().anyMatch(n -> n.get("message").asText().contains(": erased ")
-                && n.path("volume").asText().equals(volumeId) && n.path("method").asText().equals("DeleteVolume")),
+        assertTrue(lines.stream().anyMatch(n -> n.get("msg").asText().contains(": erased ")
+                && n.path("volumeID").asText().equals(volumeId) && n.path("method").asText().equals("DeleteVolume")),
                 "erase reports with the volume and the call");
     }
 

@@ -77,6 +77,7 @@ class DriverStartupIT {
         DriverOptions o = new DriverOptions();
         o.nodeId = "node-a";
         o.stateDir = dir.resolve("state");
+        o.kubeletDir = Files.createDirectories(dir.resolve("kubelet"));
         // Fewer threads than waiting calls: a waiting call must not hold one.
         o.maxConcurrentCalls = 2;
         driver = new Driver(o, slow);

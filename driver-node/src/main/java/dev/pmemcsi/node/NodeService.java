@@ -121,7 +121,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
      */
     private final VolumeLocks pathLocks = new VolumeLocks();
     private final NodeState state;
-    private final Mounter mounter = new Mounter();
+    private final Mounter mounter;
     private final FilesystemMounter filesystems;
     private final NodePaths paths;
     /** Writes state records while mkfs runs; idle threads go away after a minute. */
@@ -145,6 +145,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
         this.locks = locks;
         this.state = new NodeState(stateDir);
         this.paths = paths.reserving(stateDir);
+        // Where read-only and other restricted publications are prepared (see Mounter.bind).
+        this.mounter = new Mounter(stateDir.resolve("private-binds"));
         CommandRunner runner = new CommandRunner();
         this.filesystems = new FilesystemMounter(mounter, new Filesystems(runner), new FilesystemProbe(runner), listener);
     }
@@ -157,6 +159,14 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
      */
     public synchronized void start() throws IOException {
         state.load();
+        try {
+            int left = mounter.releasePrivateBinds();
+            if (left > 0) {
+                LOG.warn("removed {} private bind mount(s) an interrupted publish left behind", left);
+            }
+        } catch (NativeException e) {
+            LOG.error("cannot remove the private bind mounts an interrupted publish left behind", e);
+        }
         List<Attachment> records = new ArrayList<>(state.all());
         // Publications depend on stagings: undo them first, restore them last.
         records.sort(Comparator.comparing((Attachment a) -> a.kind() == Attachment.Kind.STAGED));
@@ -576,8 +586,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
                     + e.getMessage()).asRuntimeException();
         }
         if (!paths.allows(path)) {
-            throw Status.NOT_FOUND.withDescription("volume_path " + path + " lies outside the kubelet trees (or in"
-                    + " the driver's own directories); no volume can be there").asRuntimeException();
+            throw Status.NOT_FOUND.withDescription("volume " + id + " does not exist on the specified path: volume_path "
+                    + path + " lies outside the kubelet trees (or in the driver's own directories)").asRuntimeException();
         }
         // No volume lock: statistics must never make a concurrent stage or publish fail with ABORTED.
         Attachment a = state.publishedAt(path).filter(p -> p.volumeId().equals(id))

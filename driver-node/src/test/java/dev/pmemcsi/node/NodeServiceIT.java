@@ -68,6 +68,8 @@ class NodeServiceIT {
     private InProcessNode node;
     private Path stateDir;
     private final List<LoopDevice> loops = new ArrayList<>();
+    /** Mounts a test made itself to stand for the host, unmounted after the driver's are checked. */
+    private final List<Path> hostMounts = new ArrayList<>();
 
     @BeforeAll
     static void needsRoot() throws Exception {
@@ -86,9 +88,13 @@ class NodeServiceIT {
     @AfterEach
     void noLeftovers() throws Exception {
         node.close();
-        List<MountInfo> left = MountTable.read().under(root);
+        List<MountInfo> left = MountTable.read().under(root).stream()
+                .filter(m -> !hostMounts.contains(Path.of(m.mountPoint()))).toList();
         for (int i = left.size() - 1; i >= 0; i--) {
-            new Mounter().unmount(Path.of(left.get(i).mountPoint()));
+            unmountIfMounted(Path.of(left.get(i).mountPoint()));
+        }
+        for (int i = hostMounts.size() - 1; i >= 0; i--) {
+            unmountIfMounted(hostMounts.get(i));
         }
         List<String> attached = new ArrayList<>();
         for (LoopDevice l : loops) {
@@ -102,6 +108,13 @@ class NodeServiceIT {
         }
         assertTrue(left.isEmpty(), "mounts left behind: " + left);
         assertTrue(attached.isEmpty(), attached.toString());
+    }
+
+    /** Unmounting one peer unmounts its copies in the others, so a copy may be gone already. */
+    private static void unmountIfMounted(Path p) throws Exception {
+        while (MountTable.read().isMountPoint(p)) {
+            new Mounter().unmount(p);
+        }
     }
 
     // ------------------------------------------------------------------ helpers
@@ -274,6 +287,90 @@ class NodeServiceIT {
         publish(id, staging, target, reader, true);
         assertTrue(mountAt(staging).readOnly());
         assertTrue(mountAt(target).readOnly());
+        unpublish(id, target);
+        unstage(id, staging);
+    }
+
+    /**
+     * The kubelet dir as the DaemonSet sees it: the driver's copy and the host's are peers of one
+     * shared mount, so a mount made in one appears in the other. Returns the host's copy.
+     */
+    private Path shareKubeletDirWithAPeer() throws Exception {
+        Path kubelet = root.resolve("kubelet");
+        Path peer = root.resolve("host-kubelet");
+        Files.createDirectories(peer);
+        LoopDevice.run("mount", "--bind", kubelet.toString(), kubelet.toString());
+        hostMounts.add(kubelet);
+        LoopDevice.run("mount", "--make-shared", kubelet.toString());
+        LoopDevice.run("mount", "--bind", kubelet.toString(), peer.toString());
+        hostMounts.add(peer);
+        assertTrue(mountAt(peer).optionalFields().stream().anyMatch(f -> f.startsWith("shared:")),
+                "the peer shares mounts: " + mountAt(peer));
+        return peer;
+    }
+
+    private Path inPeer(Path peer, Path p) {
+        return peer.resolve(root.resolve("kubelet").relativize(p));
+    }
+
+    private static void assertReadOnlyFilesystem(Path dir) {
+        IOException e = assertThrows(IOException.class, () -> Files.writeString(dir.resolve("nope"), "x"));
+        assertTrue(String.valueOf(e.getMessage()).contains("Read-only file system"), e.toString());
+    }
+
+    @Test
+    void readOnlyPublishIsReadOnlyInEveryPeerOfTheKubeletDir() throws Exception {
+        Path peer = shareKubeletDirWithAPeer();
+        String id = volume("pvc-peer", false);
+        Path staging = staging(id);
+        Path rw = target("pod-rw", id);
+        Path ro = target("pod-ro", id);
+        VolumeCapability cap = mount("ext4", Mode.SINGLE_NODE_MULTI_WRITER);
+        VolumeCapability restricted = mount("ext4", Mode.SINGLE_NODE_MULTI_WRITER, "nosuid", "nodev", "noexec");
+        stage(id, staging, cap);
+        publish(id, staging, rw, cap, false);
+        publish(id, staging, ro, restricted, true);
+
+        Files.writeString(rw.resolve("driver"), "written by the driver's copy");
+        Files.writeString(inPeer(peer, rw).resolve("host"), "written by the host's copy");
+        assertEquals("written by the host's copy", Files.readString(ro.resolve("host")));
+        assertFalse(mountAt(inPeer(peer, rw)).mountOptions().contains("ro"), mountAt(inPeer(peer, rw)).toString());
+        for (Path p : List.of(ro, inPeer(peer, ro))) {
+            assertReadOnlyFilesystem(p);
+            assertEquals("written by the driver's copy", Files.readString(p.resolve("driver")));
+            List<String> options = mountAt(p).mountOptions();
+            assertTrue(options.containsAll(List.of("ro", "nosuid", "nodev", "noexec")), p + ": " + options);
+        }
+
+        // A restart after a reboot restores the publication the same way.
+        unmountIfMounted(ro);
+        assertFalse(mounted(inPeer(peer, ro)), "the unmount propagated");
+        restart();
+        for (Path p : List.of(ro, inPeer(peer, ro))) {
+            assertReadOnlyFilesystem(p);
+            List<String> options = mountAt(p).mountOptions();
+            assertTrue(options.containsAll(List.of("ro", "nosuid", "nodev", "noexec")), p + ": " + options);
+        }
+
+        unpublish(id, ro);
+        unpublish(id, rw);
+        unstage(id, staging);
+        assertTrue(MountTable.read().under(root).stream().allMatch(m -> hostMounts.contains(Path.of(m.mountPoint()))),
+                "only the shared kubelet dir and its peer are left: " + MountTable.read().under(root));
+    }
+
+    @Test
+    void readOnlyBlockPublishIsReadOnlyInEveryPeerOfTheKubeletDir() throws Exception {
+        Path peer = shareKubeletDirWithAPeer();
+        String id = volume("pvc-peer-block", false);
+        Path staging = staging(id);
+        Path target = target("pod-block", id);
+        VolumeCapability cap = block(Mode.SINGLE_NODE_READER_ONLY);
+        stage(id, staging, cap);
+        publish(id, staging, target, cap, false);
+        for (Path p : List.of(target, inPeer(peer, target))) {
+            assertTrue(mountAt(p).mountOptions().contains("ro"), mountAt(p).toString());
+        }
         unpublish(id, target);
         unstage(id, staging);
     }

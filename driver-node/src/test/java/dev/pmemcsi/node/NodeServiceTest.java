@@ -149,13 +149,13 @@ class NodeServiceTest {
         String eph = VolumeIds.ephemeral("csi-0123");
         devices.createVolume(new VolumeRequest(eph, CapacityMath.GIB, 0, VolumeMode.FSDAX, true, Map.of()));
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> node.stub.nodeStageVolume(
-                NodeStageVolumeRequest.newBuilder().setVolumeId(eph).setStagingTargetPath(tmp.resolve("s").toString())
+                NodeStageVolumeRequest.newBuilder().setVolumeId(eph).setStagingTargetPath(plugins.resolve("s").toString())
                         .setVolumeCapability(EXT4).build()));
         assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode(), e.getStatus().toString());
         assertEquals(Status.Code.NOT_FOUND, code(() -> node.stub.nodePublishVolume(NodePublishVolumeRequest.newBuilder()
-                .setVolumeId(eph).setStagingTargetPath(tmp.resolve("s").toString())
-                .setTargetPath(tmp.resolve("t").toString()).setVolumeCapability(EXT4).build())));
-        assertTrue(Files.notExists(tmp.resolve("s")) && Files.notExists(tmp.resolve("t")));
+                .setVolumeId(eph).setStagingTargetPath(plugins.resolve("s").toString())
+                .setTargetPath(pods.resolve("t").toString()).setVolumeCapability(EXT4).build())));
+        assertTrue(Files.notExists(plugins.resolve("s")) && Files.notExists(pods.resolve("t")));
         assertTrue(devices.getVolume(eph).isPresent());
     }
 
@@ -179,9 +179,9 @@ class NodeServiceTest {
             assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), cap + ": " + e.getStatus());
             assertEquals(Status.Code.INVALID_ARGUMENT, code(() -> node.stub.nodePublishVolume(
                     NodePublishVolumeRequest.newBuilder().setVolumeId("pvc-1").setStagingTargetPath(stage)
-                            .setTargetPath(tmp.resolve("t").toString()).setVolumeCapability(cap).build())));
+                            .setTargetPath(pods.resolve("t").toString()).setVolumeCapability(cap).build())));
         }
-        for (String path : List.of("/" + "p/".repeat(5000), tmp.resolve("n".repeat(256)).toString())) {
+        for (String path : List.of("/" + "p/".repeat(5000), plugins.resolve("n".repeat(256)).toString())) {
             StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> node.stub.nodeStageVolume(
                     NodeStageVolumeRequest.newBuilder().setVolumeId("pvc-1").setStagingTargetPath(path)
                             .setVolumeCapability(EXT4).build()));
@@ -191,7 +191,8 @@ class NodeServiceTest {
                             .setTargetPath(path).setVolumeCapability(EXT4).build())));
         }
         assertTrue(node.service.usage("pvc-1").isEmpty());
-        assertTrue(Files.notExists(tmp.resolve("kubelet")), "nothing was created");
+        assertTrue(Files.notExists(plugins.resolve("pmem-csi.dev")) && Files.notExists(pods.resolve("t")),
+                "nothing was created");
     }
 
     @Test

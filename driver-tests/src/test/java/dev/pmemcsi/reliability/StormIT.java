@@ -84,8 +84,9 @@ class StormIT {
             try {
                 long total = m.get("pmem_amount_total").longValue();
                 assertEquals(backend.regionBytes(), total, "total is the regions' size");
-                assertEquals(used, m.get("pmem_amount_managed").longValue(), "used is what the backend holds");
-                assertEquals(total, m.get("pmem_amount_available").longValue() + m.get("pmem_amount_managed").longValue(),
+                assertEquals(total, m.get("pmem_amount_managed").longValue(), "the driver manages all of its regions");
+                assertEquals(used, m.get("pmem_region_used_bytes").longValue(), "used is what the backend holds");
+                assertEquals(total, m.get("pmem_amount_available").longValue() + m.get("pmem_region_used_bytes").longValue(),
                         "available + used = total");
                 return;
             } catch (AssertionError e) {

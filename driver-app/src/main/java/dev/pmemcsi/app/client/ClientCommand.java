@@ -21,9 +21,12 @@ import dev.pmemcsi.csi.v1.NodeUnstageVolumeRequest;
 import dev.pmemcsi.csi.v1.ProbeRequest;
 import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.device.Quantity;
+import dev.pmemcsi.app.Endpoint;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -73,16 +76,40 @@ public final class ClientCommand implements Callable<Integer> {
         @Spec
         CommandLine.Model.CommandSpec spec;
 
+        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+        boolean help;
+
         @Override
         public final Integer call() throws Exception {
+            Endpoint endpoint = Endpoint.parse(parent.endpoint);
+            if (endpoint instanceof Endpoint.Unix unix && !Files.exists(unix.path())) {
+                return fail("cannot reach the driver at " + parent.endpoint + ": no socket at " + unix.path()
+                        + " (is the driver running, and is this its --endpoint?)");
+            }
             try (Channels channels = Channels.open(parent.endpoint)) {
                 call(channels.channel());
                 return 0;
             } catch (StatusRuntimeException e) {
-                spec.commandLine().getErr().println(spec.name() + ": " + e.getStatus().getCode() + ": "
-                        + e.getStatus().getDescription());
-                return 1;
+                if (e.getStatus().getCode() == Status.Code.UNAVAILABLE && e.getStatus().getCause() != null) {
+                    // gRPC says only "io exception"; the cause says what went wrong with the connection.
+                    return fail("cannot reach the driver at " + parent.endpoint + ": " + rootMessage(e.getStatus().getCause()));
+                }
+                return fail(e.getStatus().getCode() + ": " + e.getStatus().getDescription());
             }
+        }
+
+        private int fail(String message) {
+            spec.commandLine().getErr().println(spec.name() + ": " + message);
+            spec.commandLine().getErr().flush();
+            return 1;
+        }
+
+        private static String rootMessage(Throwable t) {
+            Throwable root = t;
+            while (root.getCause() != null && root.getCause() != root) {
+                root = root.getCause();
+            }
+            return root.getMessage() != null ? root.getMessage() : root.getClass().getSimpleName();
         }
 
         abstract void call(ManagedChannel channel) throws Exception;
@@ -195,7 +222,7 @@ public final class ClientCommand implements Callable<Integer> {
 
     @Command(name = "delete-volume", description = "Delete a volume by ID.")
     static final class DeleteVolume extends Rpc {
-        @Parameters(paramLabel = "VOLUME_ID")
+        @Parameters(paramLabel = "VOLUME_ID", description = "The volume ID that create-volume printed.")
         String volumeId;
 
         @Override
@@ -212,7 +239,7 @@ public final class ClientCommand implements Callable<Integer> {
 
     @Command(name = "stage", description = "NodeStageVolume: format if new and mount at the staging path.")
     static final class Stage extends Rpc {
-        @Parameters(paramLabel = "VOLUME_ID")
+        @Parameters(paramLabel = "VOLUME_ID", description = "The volume ID that create-volume printed.")
         String volumeId;
 
         @Option(names = "--staging-path", required = true, paramLabel = "DIR", description = STAGING_HELP)
@@ -230,7 +257,7 @@ public final class ClientCommand implements Callable<Integer> {
 
     @Command(name = "unstage", description = "NodeUnstageVolume.")
     static final class Unstage extends Rpc {
-        @Parameters(paramLabel = "VOLUME_ID")
+        @Parameters(paramLabel = "VOLUME_ID", description = "The volume ID that create-volume printed.")
         String volumeId;
 
         @Option(names = "--staging-path", required = true, paramLabel = "DIR", description = STAGING_HELP)
@@ -246,7 +273,7 @@ public final class ClientCommand implements Callable<Integer> {
     @Command(name = "publish", description = "NodePublishVolume: make the volume visible at the target path."
             + " With --ephemeral, create a CSI ephemeral inline volume of --size.")
     static final class Publish extends Rpc {
-        @Parameters(paramLabel = "VOLUME_ID")
+        @Parameters(paramLabel = "VOLUME_ID", description = "The volume ID that create-volume printed.")
         String volumeId;
 
         @Option(names = "--staging-path", paramLabel = "DIR", description = STAGING_HELP)
@@ -255,7 +282,7 @@ public final class ClientCommand implements Callable<Integer> {
         @Option(names = "--target-path", required = true, paramLabel = "PATH", description = TARGET_HELP)
         String targetPath;
 
-        @Option(names = "--readonly")
+        @Option(names = "--readonly", description = "Publish read-only.")
         boolean readonly;
 
         @Option(names = "--ephemeral", description = "A CSI ephemeral inline volume.")
@@ -287,7 +314,7 @@ public final class ClientCommand implements Callable<Integer> {
 
     @Command(name = "unpublish", description = "NodeUnpublishVolume.")
     static final class Unpublish extends Rpc {
-        @Parameters(paramLabel = "VOLUME_ID")
+        @Parameters(paramLabel = "VOLUME_ID", description = "The volume ID that create-volume printed.")
         String volumeId;
 
         @Option(names = "--target-path", required = true, paramLabel = "PATH", description = TARGET_HELP)
@@ -302,10 +329,11 @@ public final class ClientCommand implements Callable<Integer> {
 
     @Command(name = "stats", description = "NodeGetVolumeStats: usage and condition of a published or staged volume.")
     static final class Stats extends Rpc {
-        @Parameters(paramLabel = "VOLUME_ID")
+        @Parameters(paramLabel = "VOLUME_ID", description = "The volume ID that create-volume printed.")
         String volumeId;
 
-        @Option(names = "--path", required = true, paramLabel = "PATH")
+        @Option(names = "--path", required = true, paramLabel = "PATH",
+                description = "The staging or target path of the volume.")
         String path;
 
         @Override

@@ -41,7 +41,7 @@ public final class DriverMetrics {
         build.put("driver", config.driverName());
         build.put("backend", devices.backendName());
         registry.getPrometheusRegistry().register(
-                new PmemCollector(devices, usage, config.nodeId(), build, READING_MAX_AGE));
+                new PmemCollector(devices, usage, config.nodeId(), config.driverName(), build, READING_MAX_AGE));
         new JvmMemoryMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
         new JvmGcMetrics().bindTo(registry);

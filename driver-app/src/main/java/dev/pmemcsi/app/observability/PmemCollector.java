@@ -30,7 +30,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The PMEM series: capacity per region, volumes by mode and state, bad blocks per region and per
+ * The PMEM series: capacity per node and per region, volumes by mode and state, bad blocks per region and per
  * volume, DIMM health, and {@code build_info}.
  *
  * <p>They are collected straight into the Prometheus registry rather than through micrometer
@@ -53,6 +53,7 @@ public final class PmemCollector implements MultiCollector {
     private final DeviceManager devices;
     private final VolumeUsage usage;
     private final String node;
+    private final String driverName;
     private final Map<String, String> build;
     private final long maxAgeNanos;
     private final LongSupplier clock;
@@ -63,16 +64,17 @@ public final class PmemCollector implements MultiCollector {
      * @param build  the labels of {@code build_info}
      * @param maxAge how long one reading of the backend serves scrapes
      */
-    public PmemCollector(DeviceManager devices, VolumeUsage usage, String node, Map<String, String> build,
+    public PmemCollector(DeviceManager devices, VolumeUsage usage, String node, String driverName, Map<String, String> build,
                          Duration maxAge) {
-        this(devices, usage, node, build, maxAge, System::nanoTime);
+        this(devices, usage, node, driverName, build, maxAge, System::nanoTime);
     }
 
-    PmemCollector(DeviceManager devices, VolumeUsage usage, String node, Map<String, String> build, Duration maxAge,
-                  LongSupplier clock) {
+    PmemCollector(DeviceManager devices, VolumeUsage usage, String node, String driverName, Map<String, String> build,
+                  Duration maxAge, LongSupplier clock) {
         this.devices = devices;
         this.usage = usage;
         this.node = node;
+        this.driverName = driverName;
         this.build = Map.copyOf(build);
         this.maxAgeNanos = maxAge.toNanos();
         this.clock = clock;
@@ -95,13 +97,23 @@ public final class PmemCollector implements MultiCollector {
                         point(1, r.health().isPresent(), "source", "health"),
                         point(1, r.volumes().isPresent(), "source", "volumes"))));
         r.capacity().ifPresent(c -> {
-            out.add(capacity(c, "pmem_amount_total", "Size of the PMEM region in bytes", RegionCapacity::totalBytes));
-            out.add(capacity(c, "pmem_amount_available",
+            // The Go driver's four gauges: one series per node, labelled node and driver_name, so
+            // that its dashboards and queries such as available / managed keep working. Every region
+            // the backend reports is one it carves volumes from, so managed and total agree.
+            out.add(nodeGauge("pmem_amount_total", "Total amount of PMEM on the node in bytes", c.totalBytes()));
+            out.add(nodeGauge("pmem_amount_managed", "Amount of PMEM on the node that the driver manages, in bytes",
+                    c.totalBytes()));
+            out.add(nodeGauge("pmem_amount_available", "Remaining amount of PMEM on the node that new volumes can use,"
+                    + " in bytes, each region aligned down to its allocation unit", c.availableBytes()));
+            out.add(nodeGauge("pmem_amount_max_volume_size", "The size of the largest PMEM volume that can be created,"
+                    + " in bytes of media", c.maxVolumeBytes()));
+            out.add(capacity(c, "pmem_region_size_bytes", "Size of the PMEM region in bytes", RegionCapacity::totalBytes));
+            out.add(capacity(c, "pmem_region_available_bytes",
                     "Free bytes of the PMEM region, aligned down to its allocation unit", RegionCapacity::availableBytes));
-            out.add(capacity(c, "pmem_amount_max_volume_size",
+            out.add(capacity(c, "pmem_region_max_volume_size_bytes",
                     "Largest contiguous free extent of the PMEM region in bytes: the largest volume it can still hold",
                     RegionCapacity::maxExtentBytes));
-            out.add(capacity(c, "pmem_amount_managed", "Bytes of the PMEM region held by the driver's volumes",
+            out.add(capacity(c, "pmem_region_used_bytes", "Bytes of the PMEM region held by the driver's volumes",
                     RegionCapacity::usedBytes));
         });
         r.volumes().ifPresent(vs -> {
@@ -177,6 +189,10 @@ public final class PmemCollector implements MultiCollector {
                         .labels(Labels.of(new ArrayList<>(build.keySet()), new ArrayList<>(build.values())).add("node", node))
                         .build())
                 .build();
+    }
+
+    private GaugeSnapshot nodeGauge(String name, String help, long value) {
+        return gauge(name, help, List.of(point(value, "driver_name", driverName)));
     }
 
     private GaugeSnapshot capacity(Capacity c, String name, String help, ToLongFunction<RegionCapacity> value) {

@@ -22,6 +22,8 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
+import java.util.Locale;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -58,7 +60,15 @@ public final class RpcInterceptor implements ServerInterceptor {
     private static final Set<String> DESCRIBING = Set.of("ControllerGetCapabilities", "NodeGetCapabilities",
             "NodeGetInfo");
 
+    /**
+     * The buckets of csi-lib-utils, which the sidecars' {@code csi_sidecar_operations_seconds} and
+     * other drivers' {@code csi_plugin_operations_seconds} use, so that one dashboard compares them.
+     */
+    static final Duration[] BUCKETS = Stream.of(100, 250, 500, 1_000, 2_500, 5_000, 10_000, 15_000, 25_000, 50_000,
+            120_000, 300_000, 600_000).map(Duration::ofMillis).toArray(Duration[]::new);
+
     private final MeterRegistry registry;
+    private final String driverName;
     private final BooleanSupplier ready;
     private final Duration startupWait;
     /** Completes when start-up ends: normally, or exceptionally with the reason it failed. */
@@ -66,13 +76,15 @@ public final class RpcInterceptor implements ServerInterceptor {
     private final AtomicInteger inFlight = new AtomicInteger();
 
     /** An interceptor for a driver that has already started; {@code ready} is checked on every call. */
-    public RpcInterceptor(MeterRegistry registry, BooleanSupplier ready) {
-        this(registry, ready, DEFAULT_STARTUP_WAIT);
+    public RpcInterceptor(MeterRegistry registry, String driverName, BooleanSupplier ready) {
+        this(registry, driverName, ready, DEFAULT_STARTUP_WAIT);
         started.complete(null);
     }
 
-    private RpcInterceptor(MeterRegistry registry, BooleanSupplier ready, Duration startupWait) {
+    /** @param driverName the {@code driver_name} label of the operations histogram */
+    private RpcInterceptor(MeterRegistry registry, String driverName, BooleanSupplier ready, Duration startupWait) {
         this.registry = registry;
+        this.driverName = driverName;
         this.ready = ready;
         this.startupWait = startupWait;
         registry.gauge("csi_plugin_operations_in_flight", inFlight);
@@ -83,8 +95,9 @@ public final class RpcInterceptor implements ServerInterceptor {
      * {@link #started()} or {@link #startFailed(String)}, those without a deadline at most
      * {@code startupWait}.
      */
-    public static RpcInterceptor starting(MeterRegistry registry, BooleanSupplier ready, Duration startupWait) {
-        return new RpcInterceptor(registry, ready, startupWait);
+    public static RpcInterceptor starting(MeterRegistry registry, String driverName, BooleanSupplier ready,
+                                          Duration startupWait) {
+        return new RpcInterceptor(registry, driverName, ready, startupWait);
     }
 
     /** Start-up is over: waiting calls go through. */
@@ -110,6 +123,7 @@ public final class RpcInterceptor implements ServerInterceptor {
                                                        ServerCallHandler<Q, R> next) {
         String method = call.getMethodDescriptor().getBareMethodName();
         String service = call.getMethodDescriptor().getServiceName();
+        String fullMethod = "/" + call.getMethodDescriptor().getFullMethodName();
         long start = System.nanoTime();
         inFlight.incrementAndGet();
         String[] volume = {""};
@@ -121,7 +135,7 @@ public final class RpcInterceptor implements ServerInterceptor {
                 Status bounded = bounded(status);
                 if (!closed) {
                     closed = true;
-                    finish(method, volume[0], bounded, start);
+                    finish(method, fullMethod, volume[0], bounded, start);
                 }
                 super.close(bounded, trailers);
             }
@@ -338,16 +352,16 @@ public final class RpcInterceptor implements ServerInterceptor {
                 + (e.getMessage() == null ? "" : ": " + e.getMessage())), new Metadata());
     }
 
-    private void finish(String method, String volume, Status status, long start) {
+    private void finish(String method, String fullMethod, String volume, Status status, long start) {
         inFlight.decrementAndGet();
         long nanos = System.nanoTime() - start;
+        // The labels of csi-lib-utils: the full gRPC method and the status code as Go spells it.
         Timer.builder("csi_plugin_operations_seconds")
-                .description("CSI calls by method and gRPC code")
-                .tag("method", method)
-                .tag("grpc_code", status.getCode().name())
-                .publishPercentileHistogram()
-                .minimumExpectedValue(Duration.ofMillis(1))
-                .maximumExpectedValue(Duration.ofMinutes(5))
+                .description("Container Storage Interface operation duration with gRPC error code status")
+                .tag("driver_name", driverName)
+                .tag("method_name", fullMethod)
+                .tag("grpc_status_code", goCodeName(status.getCode()))
+                .serviceLevelObjectives(BUCKETS)
                 .register(registry)
                 .record(Duration.ofNanos(nanos));
         try {
@@ -386,6 +400,21 @@ public final class RpcInterceptor implements ServerInterceptor {
             MDC.remove(MDC_METHOD);
             MDC.remove(MDC_VOLUME);
         }
+    }
+
+    /** The name Go's {@code codes.Code.String()} gives a status code, e.g. {@code InvalidArgument}. */
+    static String goCodeName(Status.Code code) {
+        if (code == Status.Code.OK) {
+            return "OK";
+        }
+        if (code == Status.Code.CANCELLED) {
+            return "Canceled";
+        }
+        StringBuilder sb = new StringBuilder();
+        for (String word : code.name().split("_")) {
+            sb.append(word.charAt(0)).append(word.substring(1).toLowerCase(Locale.ROOT));
+        }
+        return sb.toString();
     }
 
     /** The volume a request is about: its volume_id, or the name of a volume being created. */

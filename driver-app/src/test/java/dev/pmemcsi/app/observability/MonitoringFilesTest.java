@@ -71,7 +71,9 @@ class MonitoringFilesTest {
             assertTrue(s.labels().contains("node"), s.name() + " lacks the node label");
             assertTrue(Set.of("gauge", "counter", "histogram", "info").contains(s.type()), s.name() + ": " + s.type());
         }
-        assertEquals(Set.of("node", "region"), doc.series().get("pmem_amount_total").labels());
+        assertEquals(Set.of("node", "driver_name"), doc.series().get("pmem_amount_total").labels());
+        assertEquals(Set.of("node", "driver_name", "method_name", "grpc_status_code"),
+                doc.series().get("csi_plugin_operations_seconds").labels());
     }
 
     @Test

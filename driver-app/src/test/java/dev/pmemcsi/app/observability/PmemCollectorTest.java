@@ -14,6 +14,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -42,7 +43,7 @@ class PmemCollectorTest {
         PrometheusMeterRegistry r = DriverMetrics.newRegistry("node-a");
         r.getPrometheusRegistry().register(new PmemCollector(backend,
                 id -> inUse.contains(id) ? Optional.of("staged at /staging/" + id) : Optional.empty(), "node-a",
-                Map.of("version", "1.2.3", "driver", "pmem-csi.dev", "backend", backend.backendName()), MAX_AGE, clock::get));
+                "pmem-csi.dev", Map.of("version", "1.2.3", "driver", "pmem-csi.dev", "backend", backend.backendName()), MAX_AGE, clock::get));
         return r;
     }
 
@@ -52,22 +53,48 @@ class PmemCollectorTest {
         return Scrape.parse(registry.scrape());
     }
 
+    /**
+     * The Go driver's capacity gauges: one series per node with {@code node} and {@code driver_name},
+     * {@code pmem_amount_managed} the PMEM the driver manages, so that the documented available/managed
+     * is a fraction and never +Inf on an empty node.
+     */
     @Test
-    void capacityUsesTheReferenceNamesPerRegion() {
+    void capacityKeepsTheGoDriversNamesAndLabelsOnePerNode() throws DeviceException {
         Scrape s = fresh();
-        assertEquals(GIB, s.require("pmem_amount_total", "node", "node-a", "region", "region0"));
-        assertEquals(512 * CapacityMath.MIB, s.require("pmem_amount_total", "region", "region1"));
-        assertEquals(GIB, s.require("pmem_amount_available", "region", "region0"));
-        assertEquals(GIB, s.require("pmem_amount_max_volume_size", "region", "region0"));
-        assertEquals(0, s.require("pmem_amount_managed", "region", "region0"));
-        assertEquals(Set.of("node", "region"), s.labelNames("pmem_amount_total"));
+        long whole = GIB + 512 * CapacityMath.MIB;
+        for (String name : List.of("pmem_amount_total", "pmem_amount_managed", "pmem_amount_available",
+                "pmem_amount_max_volume_size")) {
+            assertEquals(1, s.all(name).size(), name + " is one series per node: " + s.all(name));
+            assertEquals(Set.of("node", "driver_name"), s.labelNames(name), name);
+        }
+        assertEquals(whole, s.require("pmem_amount_total", "node", "node-a", "driver_name", "pmem-csi.dev"));
+        assertEquals(whole, s.require("pmem_amount_managed"));
+        assertEquals(whole, s.require("pmem_amount_available"));
+        assertEquals(GIB, s.require("pmem_amount_max_volume_size"));
+
+        Volume a = devices.createVolume(new VolumeRequest("vol-m", 100 * CapacityMath.MIB, 0, VolumeMode.FSDAX, true, Map.of()));
+        s = fresh();
+        assertEquals(whole, s.require("pmem_amount_managed"), "managed is the PMEM under the driver, not the bytes in use");
+        assertEquals(whole - a.allocatedBytes(), s.require("pmem_amount_available"));
         assertEquals(1, s.require("build_info", "version", "1.2.3", "driver", "pmem-csi.dev", "backend", "memory", "node", "node-a"));
         String text = registry.scrape();
         assertTrue(text.contains("# TYPE pmem_amount_total gauge"), text);
         assertTrue(text.contains("# TYPE build_info gauge"), text);
         String open = registry.scrape("application/openmetrics-text");
-        assertTrue(open.contains("pmem_amount_total{node=\"node-a\",region=\"region0\"}"), open);
+        assertTrue(open.contains("pmem_amount_total{driver_name=\"pmem-csi.dev\",node=\"node-a\"}"), open);
         assertTrue(open.contains("build_info{"), open);
+        devices.deleteVolume("vol-m", false);
+    }
+
+    @Test
+    void regionDetailIsInItsOwnSeries() {
+        Scrape s = fresh();
+        assertEquals(GIB, s.require("pmem_region_size_bytes", "node", "node-a", "region", "region0"));
+        assertEquals(512 * CapacityMath.MIB, s.require("pmem_region_size_bytes", "region", "region1"));
+        assertEquals(GIB, s.require("pmem_region_available_bytes", "region", "region0"));
+        assertEquals(GIB, s.require("pmem_region_max_volume_size_bytes", "region", "region0"));
+        assertEquals(0, s.require("pmem_region_used_bytes", "region", "region0"));
+        assertEquals(Set.of("node", "region"), s.labelNames("pmem_region_size_bytes"));
     }
 
     @Test
@@ -85,10 +112,11 @@ class PmemCollectorTest {
         inUse.add("vol-a");
         devices.setBadBlocks("vol-b", 8);
         Scrape s = fresh();
-        double managed = s.require("pmem_amount_managed", "region", "region0") + s.require("pmem_amount_managed", "region", "region1");
-        assertEquals(a.allocatedBytes() + b.allocatedBytes(), managed);
-        double available = s.require("pmem_amount_available", "region", "region0") + s.require("pmem_amount_available", "region", "region1");
-        assertEquals(GIB + 512 * CapacityMath.MIB - managed, available);
+        double used = s.require("pmem_region_used_bytes", "region", "region0") + s.require("pmem_region_used_bytes", "region", "region1");
+        assertEquals(a.allocatedBytes() + b.allocatedBytes(), used);
+        double available = s.require("pmem_region_available_bytes", "region", "region0") + s.require("pmem_region_available_bytes", "region", "region1");
+        assertEquals(GIB + 512 * CapacityMath.MIB - used, available);
+        assertEquals(available, s.require("pmem_amount_available"));
         assertEquals(1, s.require("pmem_volumes", "mode", "fsdax", "state", "in_use"));
         assertEquals(1, s.require("pmem_volumes", "mode", "sector", "state", "abnormal"));
         assertEquals(0, s.require("pmem_volumes", "mode", "fsdax", "state", "idle"));
@@ -110,10 +138,10 @@ class PmemCollectorTest {
         devices.createVolume(new VolumeRequest("vol-c", 100 * CapacityMath.MIB, 0, VolumeMode.FSDAX, false, Map.of()));
         clock.addAndGet(MAX_AGE.toNanos() - 1);
         Scrape cached = Scrape.parse(registry.scrape());
-        assertEquals(before.require("pmem_amount_managed", "region", "region0"), cached.require("pmem_amount_managed", "region", "region0"));
+        assertEquals(before.require("pmem_amount_available"), cached.require("pmem_amount_available"));
         clock.addAndGet(1);
         Scrape after = Scrape.parse(registry.scrape());
-        assertTrue(after.require("pmem_amount_managed", "region", "region0") + after.require("pmem_amount_managed", "region", "region1") > 0);
+        assertTrue(after.require("pmem_amount_available") < before.require("pmem_amount_available"));
         devices.deleteVolume("vol-c", false);
     }
 
@@ -136,6 +164,7 @@ class PmemCollectorTest {
         assertEquals(1, s.require("pmem_device_read_ok", "source", "health"));
         assertEquals(1, s.require("pmem_device_read_ok", "source", "volumes"));
         assertTrue(s.all("pmem_amount_total").isEmpty());
+        assertTrue(s.all("pmem_region_size_bytes").isEmpty());
         assertEquals(0, s.require("pmem_volumes", "mode", "fsdax", "state", "idle"));
         assertEquals(1, s.require("build_info"));
     }

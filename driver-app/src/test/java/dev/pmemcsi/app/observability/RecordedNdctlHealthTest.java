@@ -129,7 +129,7 @@ class RecordedNdctlHealthTest {
 
     private static Scrape scrape(NdctlDeviceManager dm) {
         PrometheusMeterRegistry registry = DriverMetrics.newRegistry("pmem-node");
-        registry.getPrometheusRegistry().register(new PmemCollector(dm, VolumeUsage.none(), "pmem-node",
+        registry.getPrometheusRegistry().register(new PmemCollector(dm, VolumeUsage.none(), "pmem-node", "pmem-csi.dev",
                 Map.of("version", "test", "driver", "pmem-csi.dev", "backend", dm.backendName()), Duration.ZERO));
         return Scrape.parse(registry.scrape());
     }
@@ -193,6 +193,7 @@ class RecordedNdctlHealthTest {
         assertTrue(s.all("pmem_dimm_life_used_percent").isEmpty());
         assertEquals(0, s.require("pmem_region_bad_blocks", "region", "region0"));
         assertEquals(1, s.require("pmem_device_read_ok", "source", "health"));
-        assertNotNull(s.require("pmem_amount_total", "region", "region1"));
+        assertNotNull(s.require("pmem_region_size_bytes", "region", "region1"));
+        assertNotNull(s.require("pmem_amount_total", "driver_name", "pmem-csi.dev"));
     }
 }

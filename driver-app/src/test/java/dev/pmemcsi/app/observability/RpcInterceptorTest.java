@@ -1,5 +1,6 @@
 package dev.pmemcsi.app.observability;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -18,9 +19,14 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
+import io.micrometer.core.instrument.Tag;
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -50,7 +56,7 @@ class RpcInterceptorTest {
     void start() throws Exception {
         String name = InProcessServerBuilder.generateName();
         server = InProcessServerBuilder.forName(name).directExecutor()
-                .addService(ServerInterceptors.intercept(new Broken(), new RpcInterceptor(registry, ready::get)))
+                .addService(ServerInterceptors.intercept(new Broken(), new RpcInterceptor(registry, "pmem-csi.dev", ready::get)))
                 .build().start();
         channel = InProcessChannelBuilder.forName(name).directExecutor().build();
         stub = ControllerGrpc.newBlockingStub(channel);
@@ -81,14 +87,20 @@ class RpcInterceptorTest {
         assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
     }
 
+    /** The labels and buckets of csi-lib-utils, which CSI dashboards query for drivers and sidecars alike. */
     @Test
-    void everyCallIsCountedByMethodAndCode() {
+    void everyCallIsCountedWithTheLabelsCsiDashboardsUse() {
         stub.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("v").build());
         assertThrows(StatusRuntimeException.class, () -> stub.createVolume(CreateVolumeRequest.getDefaultInstance()));
-        assertEquals(1, registry.get("csi_plugin_operations_seconds").tag("method", "DeleteVolume")
-                .tag("grpc_code", "OK").timer().count());
-        assertEquals(1, registry.get("csi_plugin_operations_seconds").tag("method", "CreateVolume")
-                .tag("grpc_code", "UNIMPLEMENTED").timer().count());
+        Timer deleted = registry.get("csi_plugin_operations_seconds").tag("driver_name", "pmem-csi.dev")
+                .tag("method_name", "/csi.v1.Controller/DeleteVolume").tag("grpc_status_code", "OK").timer();
+        assertEquals(1, deleted.count());
+        assertEquals(Set.of("driver_name", "method_name", "grpc_status_code"),
+                deleted.getId().getTags().stream().map(Tag::getKey).collect(Collectors.toSet()));
+        assertEquals(1, registry.get("csi_plugin_operations_seconds").tag("method_name", "/csi.v1.Controller/CreateVolume")
+                .tag("grpc_status_code", "Unimplemented").timer().count());
+        double[] buckets = Arrays.stream(deleted.takeSnapshot().histogramCounts()).mapToDouble(c -> c.bucket(TimeUnit.SECONDS)).toArray();
+        assertArrayEquals(new double[] {.1, .25, .5, 1, 2.5, 5, 10, 15, 25, 50, 120, 300, 600}, buckets);
         assertEquals(0, registry.get("csi_plugin_operations_in_flight").gauge().value());
     }
 
@@ -96,7 +108,7 @@ class RpcInterceptorTest {
     @Test
     void aCallWithoutDeadlineWaitsForStartupOnlySoLong() {
         String name = InProcessServerBuilder.generateName();
-        RpcInterceptor starting = RpcInterceptor.starting(new SimpleMeterRegistry(), () -> false, Duration.ofMillis(300));
+        RpcInterceptor starting = RpcInterceptor.starting(new SimpleMeterRegistry(), "pmem-csi.dev", () -> false, Duration.ofMillis(300));
         Server slow = null;
         ManagedChannel ch = null;
         try {
@@ -121,6 +133,15 @@ class RpcInterceptorTest {
                 slow.shutdownNow();
             }
         }
+    }
+
+    @Test
+    void statusCodesAreSpelledAsGoSpellsThem() {
+        assertEquals("OK", RpcInterceptor.goCodeName(Status.Code.OK));
+        assertEquals("InvalidArgument", RpcInterceptor.goCodeName(Status.Code.INVALID_ARGUMENT));
+        assertEquals("ResourceExhausted", RpcInterceptor.goCodeName(Status.Code.RESOURCE_EXHAUSTED));
+        assertEquals("Canceled", RpcInterceptor.goCodeName(Status.Code.CANCELLED));
+        assertEquals("DeadlineExceeded", RpcInterceptor.goCodeName(Status.Code.DEADLINE_EXCEEDED));
     }
 
     @Test
