@@ -1,7 +1,6 @@
 package dev.pmemcsi.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -177,13 +176,21 @@ class DriverInGuestIT {
     void ephemeralInlineVolume() {
         String target = PODS + "/e2e-inline-target";
         String volumeId = "csi-e2e-inline-" + System.nanoTime();
+        long before = capacity().getAvailableCapacity();
         node.nodePublishVolume(NodePublishVolumeRequest.newBuilder().setVolumeId(volumeId)
                 .setTargetPath(target).setVolumeCapability(mount("ext4"))
                 .putVolumeContext("csi.storage.k8s.io/ephemeral", "true").putVolumeContext("size", "128Mi").build());
-        assertFalse(controller.listVolumes(ListVolumesRequest.getDefaultInstance()).getEntriesList().isEmpty(),
-                "the inline volume is a real namespace");
-        node.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder().setVolumeId(volumeId)
-                .setTargetPath(target).build());
+        try {
+            assertTrue(capacity().getAvailableCapacity() <= before - 128 * MIB,
+                    "the inline volume is a real namespace that takes PMEM");
+            // Inline volumes belong to the node service and its pod, not to the controller.
+            assertTrue(controller.listVolumes(ListVolumesRequest.getDefaultInstance()).getEntriesList().isEmpty(),
+                    "ListVolumes does not show inline volumes");
+        } finally {
+            node.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder().setVolumeId(volumeId)
+                    .setTargetPath(target).build());
+        }
+        assertEquals(before, capacity().getAvailableCapacity(), "the unpublish deleted the inline volume");
     }
 
     @Test

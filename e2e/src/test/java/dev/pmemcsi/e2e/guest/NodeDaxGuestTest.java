@@ -73,7 +73,9 @@ class NodeDaxGuestTest {
     @ParameterizedTest
     @ValueSource(strings = {"ext4", "xfs"})
     void publishedFilesUseDax(String fs) throws Exception {
-        Volume v = devices.createVolume(new VolumeRequest("dax-" + fs, 512L << 20, 0, VolumeMode.FSDAX, false, Map.of()));
+        // 520 MiB: the least an xfs volume may have with the driver's 2 MiB stripe unit, which the
+        // controller raises xfs requests to and the node checks.
+        Volume v = devices.createVolume(new VolumeRequest("dax-" + fs, 520L << 20, 0, VolumeMode.FSDAX, false, Map.of()));
         assertTrue(v.daxCapable());
         VolumeCapability cap = VolumeCapability.newBuilder()
                 .setAccessMode(VolumeCapability.AccessMode.newBuilder()
