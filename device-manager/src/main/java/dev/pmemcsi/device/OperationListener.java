@@ -37,4 +37,25 @@ public interface OperationListener {
         /** @param failure why it failed, or null when it succeeded */
         void finished(Throwable failure);
     }
+    /** A step that is timed; it may fail with a checked exception of its own kind. */
+    @FunctionalInterface
+    interface Step<T, E extends Exception> {
+        T run() throws E;
+    }
+
+    /**
+     * Runs {@code step} between {@link #started} and {@link Running#finished}: the one way an
+     * operation is observed, so that every kind reports its failures alike.
+     */
+    default <T, E extends Exception> T timed(Kind kind, String subject, Step<T, E> step) throws E {
+        Running op = started(kind, subject);
+        try {
+            T result = step.run();
+            op.finished(null);
+            return result;
+        } catch (Throwable t) {
+            op.finished(t);
+            throw t;
+        }
+    }
 }

@@ -2,6 +2,7 @@ package dev.pmemcsi.device;
 
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * What a caller asks of {@link DeviceManager#createVolume}.
@@ -52,5 +53,38 @@ public record VolumeRequest(
             return requiredBytes;
         }
         return limitBytes == 0 ? CapacityMath.DEFAULT_VOLUME_BYTES : Math.min(CapacityMath.DEFAULT_VOLUME_BYTES, limitBytes);
+    }
+
+    /**
+     * Why an existing volume of this ID does not satisfy this request, or empty when it does: the
+     * one rule for a repeated CreateVolume, whichever layer finds the volume. A required size of 0
+     * asks for no minimum, so any capacity within the limit satisfies it.
+     */
+    public Optional<String> mismatch(Volume existing) {
+        if (existing.mode() != mode) {
+            return Optional.of("mode " + existing.mode() + ", not " + mode);
+        }
+        if (existing.eraseAfter() != eraseAfter) {
+            return Optional.of("erase-after " + existing.eraseAfter() + ", not " + eraseAfter);
+        }
+        if (!existing.access().serves(access)) {
+            return Optional.of("a different use: created for " + existing.access().describe() + ", not for "
+                    + access.describe());
+        }
+        long capacity = existing.capacityBytes();
+        if (capacity < requiredBytes || (limitBytes != 0 && capacity > limitBytes)) {
+            return Optional.of("a capacity of " + capacity + " bytes, outside the requested range [required "
+                    + requiredBytes + ", limit " + (limitBytes == 0 ? "none" : limitBytes) + "]");
+        }
+        return Optional.empty();
+    }
+
+    /** The existing volume, when it satisfies this request. */
+    public Volume requireSatisfiedBy(Volume existing) throws VolumeExistsException {
+        Optional<String> why = mismatch(existing);
+        if (why.isPresent()) {
+            throw new VolumeExistsException("volume " + volumeId + " already exists with " + why.get());
+        }
+        return existing;
     }
 }

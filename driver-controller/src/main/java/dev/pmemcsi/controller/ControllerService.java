@@ -50,7 +50,8 @@ import dev.pmemcsi.device.VolumeInUseException;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeNotFoundException;
 import dev.pmemcsi.device.VolumeRequest;
-import dev.pmemcsi.driver.DeviceStatus;
+import dev.pmemcsi.driver.OperationInProgressException;
+import dev.pmemcsi.driver.RpcEdge;
 import dev.pmemcsi.driver.DriverConfig;
 import dev.pmemcsi.driver.InvalidRequestException;
 import dev.pmemcsi.driver.VolumeCapabilities;
@@ -139,12 +140,12 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
             try {
                 result = handler.handle();
             } catch (InvalidRequestException e) {
-                StatusRuntimeException s = DeviceStatus.invalid(e);
+                StatusRuntimeException s = RpcEdge.statusOf(e).asRuntimeException();
                 logFailure(method, s);
                 response.onError(s);
                 return;
             } catch (DeviceException e) {
-                StatusRuntimeException s = DeviceStatus.toStatus(e);
+                StatusRuntimeException s = RpcEdge.statusOf(e).asRuntimeException();
                 logFailure(method, s);
                 response.onError(s);
                 return;
@@ -196,7 +197,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
         SizeRange range = SizeRange.of(req.getCapacityRange());
         checkTopology(req);
 
-        try (VolumeLocks.Held held = locks.tryAcquire(id).orElseThrow(() -> DeviceStatus.busy(id))) {
+        try (VolumeLocks.Held held = locks.tryAcquire(id).orElseThrow(() -> RpcEdge.statusOf(OperationInProgressException.onVolume(id)).asRuntimeException())) {
             Optional<Volume> existing = devices.getVolume(id);
             Volume volume;
             if (existing.isPresent()) {
@@ -291,7 +292,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
             LOG.debug("volume ID is not one this driver creates; nothing to delete");
             return DeleteVolumeResponse.getDefaultInstance();
         }
-        try (VolumeLocks.Held held = locks.tryAcquire(id).orElseThrow(() -> DeviceStatus.busy(id))) {
+        try (VolumeLocks.Held held = locks.tryAcquire(id).orElseThrow(() -> RpcEdge.statusOf(OperationInProgressException.onVolume(id)).asRuntimeException())) {
             Optional<Volume> volume = devices.getVolume(id);
             if (volume.isEmpty()) {
                 // A delete that gave up half way (its device was still open) hides the volume but

@@ -30,7 +30,8 @@ import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeIds;
 import dev.pmemcsi.device.VolumeNotFoundException;
 import dev.pmemcsi.device.VolumeRequest;
-import dev.pmemcsi.driver.DeviceStatus;
+import dev.pmemcsi.driver.OperationInProgressException;
+import dev.pmemcsi.driver.RpcEdge;
 import dev.pmemcsi.driver.DriverConfig;
 import dev.pmemcsi.driver.InvalidRequestException;
 import dev.pmemcsi.driver.VolumeCapabilities;
@@ -1048,7 +1049,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
     }
 
     private VolumeLocks.Held lock(String id) {
-        return locks.tryAcquire(id).orElseThrow(() -> DeviceStatus.busy(id));
+        return locks.tryAcquire(id).orElseThrow(() -> RpcEdge.statusOf(OperationInProgressException.onVolume(id)).asRuntimeException());
     }
 
     private VolumeLocks.Held lockPath(String field, Path real) {
@@ -1117,10 +1118,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUs
             return s;
         }
         if (e instanceof InvalidRequestException ire) {
-            return DeviceStatus.invalid(ire);
+            return RpcEdge.statusOf(ire).asRuntimeException();
         }
         if (e instanceof DeviceException de) {
-            return DeviceStatus.toStatus(de);
+            return RpcEdge.statusOf(de).asRuntimeException();
         }
         if (e instanceof CommandFailedException cfe) {
             return Status.INTERNAL.withDescription(cfe.getMessage()).asRuntimeException();
