@@ -14,13 +14,13 @@ import io.grpc.stub.StreamObserver;
 import java.util.function.BooleanSupplier;
 
 /** CSI Identity: who the driver is, what it offers, and whether it is ready. */
-final class IdentityService extends IdentityGrpc.IdentityImplBase {
+public final class IdentityService extends IdentityGrpc.IdentityImplBase {
 
     private final DriverConfig config;
     private final boolean controller;
     private final BooleanSupplier ready;
 
-    IdentityService(DriverConfig config, boolean controller, BooleanSupplier ready) {
+    public IdentityService(DriverConfig config, boolean controller, BooleanSupplier ready) {
         this.config = config;
         this.controller = controller;
         this.ready = ready;

@@ -20,7 +20,8 @@ import java.util.regex.Pattern;
  */
 public record MetricsDoc(Map<String, Series> series) {
 
-    public static final Path FILE = Path.of("..", "docs", "metrics.md");
+    /** docs/metrics.md, from driver-app or from a module that passes the repository's root. */
+    public static final Path FILE = Path.of(System.getProperty("pmemcsi.repoRoot", "..")).resolve("docs/metrics.md");
 
     public record Series(String name, String type, Set<String> labels) {
 

@@ -1,0 +1,66 @@
+# shellcheck shell=bash
+# Every knob of the harness, with its default. Documented in docs/testing.md.
+
+E2E_QEMU_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+E2E_REPO=$(cd "$E2E_QEMU_DIR/../../.." && pwd)
+
+: "${E2E_OUT:=$E2E_REPO/tests/e2e/target/qemu-out}"        # results: console, logs, JUnit XML
+: "${E2E_CACHE_DIR:=/var/cache/pmem-csi-e2e}"          # guest kernel and initramfs, kept across runs
+: "${E2E_NVDIMMS:=2}"                                   # emulated NVDIMMs, one region each
+: "${E2E_NVDIMM_SIZE:=4G}"                              # PMEM per NVDIMM (a multiple of 16M)
+: "${E2E_LABEL_SIZE:=128K}"                             # label area; QEMU's minimum
+: "${E2E_PORT:=47100}"                                  # host port on 127.0.0.1, forwarded to the guest
+: "${E2E_GUEST_PORT:=$E2E_PORT}"                        # where the guest's server listens
+: "${E2E_SMP:=2}"
+: "${E2E_MEM:=2G}"
+: "${E2E_TB_SIZE:=256}"                                 # MiB of TCG translation cache (drives QEMU's RSS)
+: "${E2E_ACCEL:=auto}"                                  # kvm, tcg, or auto: KVM when /dev/kvm opens
+: "${E2E_HEARTBEAT:=30}"                                # seconds of guest silence between "still running" lines
+: "${E2E_TIMEOUT:=1200}"                                # seconds for the whole guest run (the CI budget)
+: "${E2E_BOOT_TIMEOUT:=300}"                            # seconds until the guest's main script runs
+: "${E2E_HOST_STEP_TIMEOUT:=600}"                       # seconds per host step
+: "${E2E_DRIVER_START_TIMEOUT:=240}"                    # seconds for the driver to listen in the guest
+: "${E2E_BUILD:=1}"                                     # 0: use what Maven already built
+: "${E2E_SELF_TEST:=1}"                                 # 1: also run the self-test; only: nothing else
+: "${E2E_KEEP_IMAGES:=0}"                               # 1: keep the NVDIMM backing files
+: "${JAVA_HOME:=/usr/lib/jvm/java-17-openjdk-amd64}"
+: "${E2E_GUEST_JVM_OPTS:=-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto}"
+: "${E2E_DRIVER_JAR:=$E2E_REPO/driver-app/target/pmem-csi-driver.jar}"
+: "${E2E_DRIVER_LAUNCHER:=$E2E_REPO/bin/pmem-csi-driver}"
+: "${E2E_DEVICE_MANAGER:=ndctl}"
+: "${E2E_GUEST_KUBELET_DIR:=/tmp/e2e-kubelet}"          # the guest driver's --kubelet-dir (DriverInGuestIT's paths)
+: "${E2E_DRIVER_ARGS:=--endpoint=tcp://0.0.0.0:$E2E_GUEST_PORT --device-manager=$E2E_DEVICE_MANAGER --node-id=e2e-guest --kubelet-dir=$E2E_GUEST_KUBELET_DIR}"
+
+E2E_TOOLS=$E2E_REPO/tests/e2e/target/qemu-tools
+E2E_CONSOLE_LAUNCHER=$E2E_TOOLS/junit-platform-console-standalone.jar
+E2E_TEST_CLASSES=$E2E_REPO/tests/e2e/target/test-classes
+# Guest test classes live next to the code they prove: the bindings and the ndctl backend test
+# themselves on real NVDIMMs; e2e holds the cross-module ones (node + DAX, the CLI).
+E2E_GUEST_TEST_ROOTS=$E2E_TEST_CLASSES:$E2E_REPO/ndctl-bindings/target/test-classes:$E2E_REPO/device-ndctl/target/test-classes
+# The whole-driver tests of driver-tests that also run on the ndctl backend in the guest.
+E2E_RELIABILITY_CLASSES=$E2E_REPO/tests/driver/target/test-classes
+E2E_RELIABILITY_CLASSPATH_FILE=$E2E_REPO/tests/driver/target/guest-test-classpath.txt
+E2E_SELF_TEST_CLASS=dev.pmemcsi.e2e.guest.HarnessMustFailGuestTest
+E2E_SELF_TEST_CLASS_REGEX='.*\.HarnessMustFailGuestTest$'
+E2E_SHARE=$E2E_OUT/guest
+E2E_HOST_LOGS=$E2E_OUT/host
+E2E_IMAGES=$E2E_OUT/nvdimm
+
+# The guest reads its settings from the share; values are quoted for bash.
+write_guest_config() {
+    local v
+    {
+        for v in E2E_QEMU_DIR E2E_REPO E2E_OUT E2E_SHARE E2E_NVDIMMS E2E_PORT E2E_GUEST_PORT \
+                 E2E_HOST_STEP_TIMEOUT E2E_DRIVER_START_TIMEOUT JAVA_HOME E2E_GUEST_JVM_OPTS \
+                 E2E_DRIVER_JAR E2E_DRIVER_LAUNCHER E2E_DRIVER_ARGS E2E_GUEST_KUBELET_DIR E2E_CONSOLE_LAUNCHER \
+                 E2E_TEST_CLASSES E2E_GUEST_TEST_ROOTS E2E_TEST_CLASSPATH E2E_SELF_TEST_CLASS E2E_SELF_TEST_CLASS_REGEX \
+                 E2E_RELIABILITY_CLASSES E2E_RELIABILITY_CLASSPATH; do
+            printf 'export %s=%q\n' "$v" "${!v}"
+        done
+    } > "$E2E_SHARE/config.env"
+}
+
+# run.sh exports these for host steps.
+export_host_env() {
+    export E2E_QEMU_DIR E2E_REPO E2E_OUT E2E_SHARE E2E_PORT E2E_GUEST_KUBELET_DIR JAVA_HOME
+}
