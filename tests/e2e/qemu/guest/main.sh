@@ -50,7 +50,7 @@ FATAL_FAILED=
 printf 'name\tside\texpect\tresult\trc\tms\n' > "$SHARE/steps.tsv"
 while read -r side name rest; do
     [[ -z "$side" || "$side" == \#* ]] && continue
-    expect=pass needs= fatal=0
+    expect=pass needs="" fatal=0
     for kv in $rest; do
         case $kv in
             expect=*) expect=${kv#expect=} ;;

@@ -41,7 +41,7 @@ junit_reports() { ls "$E2E_OUT/junit/$1"/TEST-*.xml 2>/dev/null || true; }
 
 # Judges one step as a required, passing step. Prints why it failed; returns 1 if it did.
 check_step() {
-    local step=$1 row side expect result rc ms log reports
+    local step=$1 row side result rc ms log reports
     row=$(step_row "$step")
     if [[ -z $row ]]; then
         if grep -q "^E2E-STEP-START $step " "$E2E_SHARE/progress.log" 2>/dev/null; then
@@ -53,7 +53,7 @@ check_step() {
         fi
         return 1
     fi
-    read -r side expect result rc ms <<< "$row"
+    read -r side _ result rc ms <<< "$row"
     reports=$(junit_reports "$step")
     if [[ $result == pass && ( $(plan_flag "$step" junit) != 1 || -n $reports ) ]]; then
         return 0
@@ -74,6 +74,7 @@ check_step() {
         failures=$(junit_failures $reports)
         if [[ -n $failures ]]; then
             echo "  failing tests:"
+            # shellcheck disable=SC2001 # indents every line
             sed 's/^/    /' <<< "$failures"
         else
             echo "  the JUnit reports show no failing test (exit status 2 of the launcher: no test found)"
@@ -127,10 +128,10 @@ evaluate_run() {
         echo "FAILED: the guest did not finish its plan ($VM_OUTCOME); last step started: $(last_started_step)"
         status=1
     fi
-    for step in $(awk '$1 !~ /^#/ && NF >= 2 { print $2 }' "$E2E_SHARE/plan"); do
+    while read -r step <&3; do
         [[ $(plan_flag "$step" expect) == fail ]] && continue
         check_step "$step" || status=1
-    done
+    done 3< <(awk '$1 !~ /^#/ && NF >= 2 { print $2 }' "$E2E_SHARE/plan")
     return "$status"
 }
 
@@ -157,6 +158,7 @@ verify_self_test() {
     echo "SELF-TEST FAILED:"
     printf '  - %s\n' "${problems[@]}"
     echo "  report was:"
+    # shellcheck disable=SC2001 # indents every line
     sed 's/^/    /' <<< "$out"
     return 1
 }

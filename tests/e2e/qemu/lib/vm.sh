@@ -30,6 +30,8 @@ qemu_args() {
     local i mem_bytes maxmem_g
     mem_bytes=$(to_bytes "$E2E_MEM")
     maxmem_g=$(( (mem_bytes + E2E_NVDIMMS * NVDIMM_FILE_BYTES) / (1 << 30) + 2 ))
+    # QEMU's own option syntax separates with commas.
+    # shellcheck disable=SC2054
     QEMU_ARGS=(
         -machine pc,nvdimm=on
         -accel "$(accelerator)"
@@ -37,11 +39,13 @@ qemu_args() {
         -m "$E2E_MEM,slots=$(( E2E_NVDIMMS > 0 ? E2E_NVDIMMS : 1 )),maxmem=${maxmem_g}G"
     )
     for (( i = 0; i < E2E_NVDIMMS; i++ )); do
+        # shellcheck disable=SC2054
         QEMU_ARGS+=(
             -object "memory-backend-file,id=mem$i,share=on,mem-path=$E2E_IMAGES/nvdimm$i.img,size=$NVDIMM_FILE_BYTES"
             -device "nvdimm,id=nvdimm$i,memdev=mem$i,label-size=$E2E_LABEL_SIZE"
         )
     done
+    # shellcheck disable=SC2054
     QEMU_ARGS+=(
         -kernel "$KERNEL" -initrd "$INITRD"
         -append "console=ttyS0 panic=-1 loglevel=4 mitigations=off tsc=reliable e2e.share=$E2E_SHARE e2e.main=$E2E_QEMU_DIR/guest/main.sh e2e.moddir=$KMODDIR e2e.kver=$KVER"
@@ -167,7 +171,7 @@ vm_supervise() {
     print_new_progress
     vm_stop
     if [[ -f $E2E_SHARE/guest-done ]]; then
-        VM_OUTCOME=done
+        VM_OUTCOME="done"
     elif [[ $VM_OUTCOME == running ]]; then
         VM_OUTCOME=died
     fi
