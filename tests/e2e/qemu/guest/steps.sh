@@ -48,6 +48,20 @@ gstep_guest_tests() {
         --exclude-classname "$E2E_SELF_TEST_CLASS_REGEX"
 }
 
+# The benchmarks that need real NVDIMMs and libndctl (docs/performance.md): each a plain program that
+# prints BENCH lines into this step's log and asserts nothing. A JVM each; all run even if one fails.
+gstep_guest_benchmarks() {
+    local -a jvm classes
+    local class rc=0
+    read -r -a jvm <<< "$E2E_GUEST_JVM_OPTS"
+    read -r -a classes <<< "$E2E_BENCHMARK_CLASSES"
+    for class in "${classes[@]}"; do
+        log "benchmark $class"
+        "$JAVA_HOME/bin/java" "${jvm[@]}" -cp "$E2E_BENCHMARKS_CLASSPATH" "$class" || rc=$?
+    done
+    return "$rc"
+}
+
 # The whole-driver suites of driver-tests on the ndctl backend: CSI conformance, concurrency storms and
 # hostile input against the real driver (a child process on real namespaces), in ONE JVM. TCG makes
 # every namespace cost 0.2-0.5 s, so the storms and the generated inputs are smaller than on the host,

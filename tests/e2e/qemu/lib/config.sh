@@ -23,6 +23,7 @@ E2E_REPO=$(cd "$E2E_QEMU_DIR/../../.." && pwd)
 : "${E2E_BUILD:=1}"                                     # 0: use what Maven already built
 : "${E2E_SELF_TEST:=1}"                                 # 1: also run the self-test; only: nothing else
 : "${E2E_KEEP_IMAGES:=0}"                               # 1: keep the NVDIMM backing files
+: "${E2E_BENCHMARKS:=0}"                                # 1: also build and run the guest benchmarks
 : "${JAVA_HOME:=/usr/lib/jvm/java-17-openjdk-amd64}"
 : "${E2E_GUEST_JVM_OPTS:=-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto}"
 : "${E2E_DRIVER_JAR:=$E2E_REPO/driver-app/target/pmem-csi-driver.jar}"
@@ -40,6 +41,10 @@ E2E_GUEST_TEST_ROOTS=$E2E_TEST_CLASSES:$E2E_REPO/ndctl-bindings/target/test-clas
 # The whole-driver tests of driver-tests that also run on the ndctl backend in the guest.
 E2E_RELIABILITY_CLASSES=$E2E_REPO/tests/driver/target/test-classes
 E2E_RELIABILITY_CLASSPATH_FILE=$E2E_REPO/tests/driver/target/guest-test-classpath.txt
+# The benchmarks that need real NVDIMMs (docs/performance.md); the step runs them only with E2E_BENCHMARKS=1.
+E2E_BENCHMARKS_JAR=$E2E_REPO/tests/benchmarks/target/benchmarks.jar
+E2E_BENCHMARKS_CLASSPATH="$E2E_BENCHMARKS_JAR:$E2E_REPO/tests/benchmarks/target/lib/*"
+E2E_BENCHMARK_CLASSES="dev.pmemcsi.bench.guest.NdctlProvisioningBenchmark dev.pmemcsi.bench.guest.NodeStageGuestBenchmark"
 E2E_SELF_TEST_CLASS=dev.pmemcsi.e2e.guest.HarnessMustFailGuestTest
 E2E_SELF_TEST_CLASS_REGEX='.*\.HarnessMustFailGuestTest$'
 E2E_SHARE=$E2E_OUT/guest
@@ -54,7 +59,7 @@ write_guest_config() {
                  E2E_HOST_STEP_TIMEOUT E2E_DRIVER_START_TIMEOUT JAVA_HOME E2E_GUEST_JVM_OPTS \
                  E2E_DRIVER_JAR E2E_DRIVER_LAUNCHER E2E_DRIVER_ARGS E2E_GUEST_KUBELET_DIR E2E_CONSOLE_LAUNCHER \
                  E2E_TEST_CLASSES E2E_GUEST_TEST_ROOTS E2E_TEST_CLASSPATH E2E_SELF_TEST_CLASS E2E_SELF_TEST_CLASS_REGEX \
-                 E2E_RELIABILITY_CLASSES E2E_RELIABILITY_CLASSPATH; do
+                 E2E_RELIABILITY_CLASSES E2E_RELIABILITY_CLASSPATH E2E_BENCHMARKS_CLASSPATH E2E_BENCHMARK_CLASSES; do
             printf 'export %s=%q\n' "$v" "${!v}"
         done
     } > "$E2E_SHARE/config.env"

@@ -12,6 +12,10 @@ write_plan() {
     plan guest setup fatal=1
     if [[ $E2E_SELF_TEST != only ]]; then
         plan guest guest-tests junit=1
+        # Measurements, not tests: about 1.5 minutes under TCG, so only when asked for.
+        if [[ $E2E_BENCHMARKS == 1 ]]; then
+            plan guest guest-benchmarks
+        fi
         if reliability_available; then
             plan guest guest-reliability junit=1
         else

@@ -118,6 +118,9 @@ prepare_build() {
     if [[ -d $E2E_REPO/tests/driver/src/test/java ]]; then
         modules+=(:driver-tests)
     fi
+    if [[ $E2E_BENCHMARKS == 1 ]]; then
+        modules+=(:benchmarks)
+    fi
     if [[ $E2E_BUILD == 1 ]]; then
         log "mvn install -DskipTests for: ${modules[*]} (and what they need)"
         (IFS=,; mvn -B -q -Dstyle.color=never -f "$E2E_REPO/pom.xml" -pl "${modules[*]}" -am install -DskipTests)
@@ -126,6 +129,11 @@ prepare_build() {
         echo "e2e is not built: run 'mvn -pl :e2e -am install -DskipTests' or leave E2E_BUILD=1" >&2
         return 1
     }
+    # The package phase of benchmarks copies its runtime dependencies, the project's modules among them, to target/lib.
+    if [[ $E2E_BENCHMARKS == 1 && ! ( -f $E2E_BENCHMARKS_JAR && -d $E2E_REPO/tests/benchmarks/target/lib ) ]]; then
+        echo "E2E_BENCHMARKS=1 but the benchmarks are not built: run 'mvn -pl :benchmarks -am package -DskipTests' or leave E2E_BUILD=1" >&2
+        return 1
+    fi
     # The project's own modules come from their target/ directories, not from the local Maven
     # repository: the guest then runs exactly this working tree, whatever else was installed since.
     E2E_TEST_CLASSPATH=$(project_classes_from_target "$E2E_TOOLS/test-classpath.txt")

@@ -77,7 +77,7 @@ public final class NdctlDeviceManager implements DeviceManager {
 
     /**
      * The production wiring: libndctl, erasing with BLKZEROOUT. Under emulation neither erase
-     * method was consistently faster (see NdctlBenchmarkGuestTest); BLKZEROOUT needs no buffer
+     * method was consistently faster (see NdctlProvisioningBenchmark); BLKZEROOUT needs no buffer
      * and lets the kernel use a device's native zeroing where there is one.
      */
     public NdctlDeviceManager(String driverName) {

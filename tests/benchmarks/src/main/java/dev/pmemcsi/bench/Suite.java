@@ -1,5 +1,6 @@
 package dev.pmemcsi.bench;
 
+import dev.pmemcsi.app.observability.Logging;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -10,9 +11,11 @@ import java.util.Map;
 /**
  * Runs the whole-driver benchmark scenarios and prints their figures. Started by bin/benchmark:
  * <pre>
- *   bin/benchmark [--quick] [--fs-type ext4|xfs] [startup] [memory] [rpc] [provisioning] [parallelism] [erase] [jmh]
+ *   bin/benchmark [--quick] [--fs-type ext4|xfs] [--stage-device DEV]
+ *                 [startup] [memory] [rpc] [provisioning] [stage] [parallelism] [erase] [jmh]
  * </pre>
- * Without scenario names, all of them run. Needs root (loop devices, mkfs, mount).
+ * Without scenario names, all of them run. Needs root (loop devices, mkfs, mount). The benchmarks
+ * that need real NVDIMMs are separate programs in {@code dev.pmemcsi.bench.guest}.
  */
 public final class Suite {
 
@@ -21,17 +24,19 @@ public final class Suite {
     public static void main(String[] args) throws Exception {
         Map<String, Scenario> all = new LinkedHashMap<>();
         for (Scenario s : List.of(new StartupScenario(), new MemoryScenario(), new RpcLatencyScenario(),
-                new ProvisioningScenario(), new ParallelismScenario(), new EraseScenario(), new JmhScenario())) {
+                new ProvisioningScenario(), new NodeStageScenario(), new ParallelismScenario(), new EraseScenario(), new JmhScenario())) {
             all.put(s.name(), s);
         }
         Path repo = Path.of(System.getProperty("pmem-csi.repo", ".")).toAbsolutePath().normalize();
         boolean quick = false;
         String fsType = "ext4";
+        Path stageDevice = null;
         List<Scenario> chosen = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--quick" -> quick = true;
                 case "--fs-type" -> fsType = args[++i];
+                case "--stage-device" -> stageDevice = Path.of(args[++i]);
                 default -> {
                     Scenario s = all.get(args[i]);
                     if (s == null) {
@@ -49,7 +54,9 @@ public final class Suite {
             System.err.println("benchmark: " + repo + " is not the repository (no bin/pmem-csi-driver)");
             System.exit(2);
         }
-        Scenario.Settings settings = new Scenario.Settings(repo, quick, fsType);
+        // In-process services (the stage scenario's Node service) would drown the figures in INFO lines.
+        Logging.configure(Logging.Format.TEXT, "warn");
+        Scenario.Settings settings = new Scenario.Settings(repo, quick, fsType, stageDevice);
         Report report = new Report(System.out);
         System.out.printf("PMEM-CSI benchmarks on %s: %d cores, %s, Java %s, %s%n", machine(),
                 Runtime.getRuntime().availableProcessors(), memTotal(), System.getProperty("java.version"),

@@ -1,6 +1,4 @@
-package dev.pmemcsi.e2e.guest;
-
-import static org.junit.jupiter.api.Assertions.assertTrue;
+package dev.pmemcsi.bench.guest;
 
 import dev.pmemcsi.csi.v1.NodeGrpc;
 import dev.pmemcsi.csi.v1.NodeStageVolumeRequest;
@@ -26,32 +24,36 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Test;
 
 /**
  * NodeStageVolume on a real fsdax namespace against the bare commands a human would type: mkfs and
  * {@code mount -o dax}. Both sides get the same device, wiped before every run, and take turns
- * going first. Prints median, p10 and p90 of each side and the ratio of the medians (stage time /
- * bare time); asserts only that every run worked and that both sides really mounted with DAX.
+ * going first. Prints {@code BENCH} lines with median, p10 and p90 of each side and the ratio of
+ * the medians (stage time / bare time); asserts nothing. It stops, without figures, when a side
+ * did not really mount with DAX: those figures would not measure what they claim. Needs real
+ * NVDIMMs: it runs in the QEMU guest's {@code guest-benchmarks} step ({@code E2E_BENCHMARKS=1}).
+ *
+ * <p>Usage: {@code NodeStageGuestBenchmark [rounds]} (default 10, after one unmeasured warm-up round).
  */
-class NodeStageBenchmarkGuestTest {
+public final class NodeStageGuestBenchmark {
 
+    private static final String PROGRAM = "NodeStageGuestBenchmark";
     private static final long MIB = 1024 * 1024;
     /** mkfs.xfs with a 2 MiB stripe unit needs a log that only fits from about 520 MiB on. */
     private static final long DEVICE_BYTES = 520 * MIB;
-    private static final int ROUNDS = Integer.getInteger("pmemcsi.bench.stage-rounds", 10);
     /** One unmeasured round first: class loading and JIT would otherwise count against the stage side. */
     private static final int WARM_UP = 1;
     private static final String DRIVER = "pmem-csi.dev";
 
-    @Test
-    void stageAgainstBareMkfsAndMount() throws Exception {
+    private NodeStageGuestBenchmark() {}
+
+    public static void main(String[] args) throws Exception {
+        int rounds = Guest.runs(PROGRAM, args, 10);
+        NdctlDeviceManager devices = Guest.devices(PROGRAM, DRIVER);
         Path work = Files.createTempDirectory("node-stage-bench");
-        NdctlDeviceManager devices = new NdctlDeviceManager(DRIVER);
-        devices.start();
         // The work dir plays kubelet's root: staging paths below plugins/.
         Files.createDirectories(work.resolve("kubelet/plugins"));
-        NodeService service = new NodeService(new DriverConfig(DRIVER, "e2e", "e2e-guest", 0), devices,
+        NodeService service = new NodeService(new DriverConfig(DRIVER, "bench", "bench-guest", 0), devices,
                 new VolumeLocks(), work.resolve("state"), NodePaths.confinedTo(work.resolve("kubelet"), List.of()));
         service.start();
         String name = InProcessServerBuilder.generateName();
@@ -61,12 +63,14 @@ class NodeStageBenchmarkGuestTest {
         Volume volume = null;
         try {
             volume = devices.createVolume(new VolumeRequest("bench-stage", DEVICE_BYTES, 0, VolumeMode.FSDAX, false, Map.of()));
-            assertTrue(volume.daxCapable(), "an fsdax volume");
-            assertTrue(volume.usableBytes() >= DEVICE_BYTES, "usable bytes " + volume.usableBytes());
+            if (!volume.daxCapable() || volume.usableBytes() < DEVICE_BYTES) {
+                throw new IllegalStateException("wanted a DAX-capable fsdax volume of at least " + DEVICE_BYTES
+                        + " bytes, got " + volume);
+            }
             System.out.printf("BENCH stage %s (%d MiB fsdax), %d rounds each after %d warm-up%n",
-                    volume.devicePath(), volume.usableBytes() / MIB, ROUNDS, WARM_UP);
+                    volume.devicePath(), volume.usableBytes() / MIB, rounds, WARM_UP);
             for (String fs : List.of("ext4", "xfs")) {
-                bench(node, volume, fs, work);
+                bench(node, volume, fs, work, rounds);
             }
         } finally {
             try {
@@ -77,8 +81,8 @@ class NodeStageBenchmarkGuestTest {
                                 .setStagingTargetPath(work.resolve("kubelet/plugins/" + fs + "-staging").toString()).build());
                     }
                     Path bare = work.resolve(fs + "-bare");
-                    if (mounted(bare)) {
-                        ExternalCommand.check("umount", bare.toString());
+                    if (mountLine(bare) != null) {
+                        Guest.run("umount", bare.toString());
                     }
                 }
                 if (volume != null) {
@@ -97,7 +101,8 @@ class NodeStageBenchmarkGuestTest {
         }
     }
 
-    private static void bench(NodeGrpc.NodeBlockingStub node, Volume volume, String fs, Path work) throws IOException {
+    private static void bench(NodeGrpc.NodeBlockingStub node, Volume volume, String fs, Path work, int rounds)
+            throws IOException, InterruptedException {
         String device = volume.devicePath().toString();
         Path staging = work.resolve("kubelet/plugins/" + fs + "-staging");
         Path bare = Files.createDirectories(work.resolve(fs + "-bare"));
@@ -110,28 +115,28 @@ class NodeStageBenchmarkGuestTest {
                 .build();
         NodeUnstageVolumeRequest unstage = NodeUnstageVolumeRequest.newBuilder().setVolumeId(volume.id())
                 .setStagingTargetPath(staging.toString()).build();
-        List<String> mkfs = fs.equals("ext4")
-                ? List.of("mkfs.ext4", "-q", "-F", "-b", "4096", "-E", "stride=512,stripe_width=512", device)
-                : List.of("mkfs.xfs", "-q", "-f", "-b", "size=4096", "-m", "reflink=0", "-d", "su=2m,sw=1", device);
-        List<String> mount = List.of("mount", "-t", fs, "-o", "dax", device, bare.toString());
+        String[] mkfs = fs.equals("ext4")
+                ? new String[] {"mkfs.ext4", "-q", "-F", "-b", "4096", "-E", "stride=512,stripe_width=512", device}
+                : new String[] {"mkfs.xfs", "-q", "-f", "-b", "size=4096", "-m", "reflink=0", "-d", "su=2m,sw=1", device};
+        String[] mount = {"mount", "-t", fs, "-o", "dax", device, bare.toString()};
 
         List<Long> stageTimes = new ArrayList<>();
         List<Long> bareTimes = new ArrayList<>();
         List<Long> unstageTimes = new ArrayList<>();
         List<Long> umountTimes = new ArrayList<>();
-        for (int round = 0; round < WARM_UP + ROUNDS; round++) {
+        for (int round = 0; round < WARM_UP + rounds; round++) {
             boolean measured = round >= WARM_UP;
             for (int turn = 0; turn < 2; turn++) {
                 // Alternate who goes first, so that neither side always follows the other's unmount.
                 boolean stageSide = (round + turn) % 2 == 0;
                 // NodeStageVolume formats only an empty device; the bare side gets the same start.
-                ExternalCommand.check("wipefs", "-a", "-q", device);
+                Guest.run("wipefs", "-a", "-q", device);
                 if (stageSide) {
                     long t0 = System.nanoTime();
                     node.nodeStageVolume(stage);
                     long t1 = System.nanoTime();
                     if (round == 0) {
-                        assertTrue(mountedWithDax(staging), "NodeStageVolume mounted " + fs + " with DAX");
+                        requireDax(staging, "NodeStageVolume");
                     }
                     long t2 = System.nanoTime();
                     node.nodeUnstageVolume(unstage);
@@ -142,14 +147,14 @@ class NodeStageBenchmarkGuestTest {
                     }
                 } else {
                     long t0 = System.nanoTime();
-                    ExternalCommand.check(mkfs.toArray(String[]::new));
-                    ExternalCommand.check(mount.toArray(String[]::new));
+                    Guest.run(mkfs);
+                    Guest.run(mount);
                     long t1 = System.nanoTime();
                     if (round == 0) {
-                        assertTrue(mountedWithDax(bare), "mount -o dax mounted " + fs + " with DAX");
+                        requireDax(bare, "mount -o dax");
                     }
                     long t2 = System.nanoTime();
-                    ExternalCommand.check("umount", bare.toString());
+                    Guest.run("umount", bare.toString());
                     long t3 = System.nanoTime();
                     if (measured) {
                         bareTimes.add(t1 - t0);
@@ -159,19 +164,19 @@ class NodeStageBenchmarkGuestTest {
             }
         }
         System.out.printf("BENCH stage %-4s NodeStageVolume   %s | mkfs+mount %s | ratio %.2f%n",
-                fs, spread(stageTimes), spread(bareTimes), percentile(stageTimes, 50) / percentile(bareTimes, 50));
+                fs, spread(stageTimes), spread(bareTimes), Guest.percentile(stageTimes, 50) / Guest.percentile(bareTimes, 50));
         System.out.printf("BENCH stage %-4s NodeUnstageVolume %s | umount     %s | ratio %.2f%n",
-                fs, spread(unstageTimes), spread(umountTimes), percentile(unstageTimes, 50) / percentile(umountTimes, 50));
+                fs, spread(unstageTimes), spread(umountTimes), Guest.percentile(unstageTimes, 50) / Guest.percentile(umountTimes, 50));
     }
 
-    private static boolean mounted(Path dir) throws IOException {
-        return mountLine(dir) != null;
-    }
-
-    private static boolean mountedWithDax(Path dir) throws IOException {
+    private static void requireDax(Path dir, String who) throws IOException {
         String line = mountLine(dir);
         // ext4 and xfs spell it "dax" or "dax=always", depending on the kernel.
-        return line != null && Stream.of(line.split(" ")[3].split(",")).anyMatch(o -> o.equals("dax") || o.equals("dax=always"));
+        boolean dax = line != null
+                && Stream.of(line.split(" ")[3].split(",")).anyMatch(o -> o.equals("dax") || o.equals("dax=always"));
+        if (!dax) {
+            throw new IllegalStateException(who + " did not mount " + dir + " with DAX (" + line + "): no DAX figures to take");
+        }
     }
 
     private static String mountLine(Path dir) throws IOException {
@@ -181,18 +186,6 @@ class NodeStageBenchmarkGuestTest {
 
     private static String spread(List<Long> nanos) {
         return String.format("median %7.1f ms (p10 %7.1f, p90 %7.1f)",
-                percentile(nanos, 50), percentile(nanos, 10), percentile(nanos, 90));
-    }
-
-    /** In milliseconds; nearest rank, and the mean of the two middle values for the median of an even count. */
-    private static double percentile(List<Long> nanos, int p) {
-        List<Long> s = new ArrayList<>(nanos);
-        s.sort(null);
-        int n = s.size();
-        if (p == 50) {
-            return (n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2.0) / 1e6;
-        }
-        int rank = Math.max(1, (int) Math.ceil(p / 100.0 * n));
-        return s.get(rank - 1) / 1e6;
+                Guest.percentile(nanos, 50), Guest.percentile(nanos, 10), Guest.percentile(nanos, 90));
     }
 }
