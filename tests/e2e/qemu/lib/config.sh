@@ -1,5 +1,7 @@
 # shellcheck shell=bash
-# Every knob of the harness, with its default. Documented in docs/testing.md.
+# Every knob of the harness, with its default. Documented in docs/testing.md. The scripts that
+# source this file read the settings, which shellcheck cannot see from here.
+# shellcheck disable=SC2034
 
 E2E_QEMU_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 E2E_REPO=$(cd "$E2E_QEMU_DIR/../../.." && pwd)

@@ -64,7 +64,9 @@ prepare_kernel() {
         (cd "$tmp" && apt-get download -q "$pkg")
         KVER=${pkg#linux-image-}
         KROOT=$E2E_CACHE_DIR/kernel/$KVER
+        # shellcheck disable=SC2034 # vm.sh boots them
         KERNEL=$KROOT/boot/vmlinuz-$KVER
+        # shellcheck disable=SC2034
         KMODDIR=$KROOT/lib/modules/$KVER
     fi
     dpkg -x "$tmp"/*.deb "$tmp/root"
@@ -136,6 +138,7 @@ prepare_build() {
     fi
     # The project's own modules come from their target/ directories, not from the local Maven
     # repository: the guest then runs exactly this working tree, whatever else was installed since.
+    # shellcheck disable=SC2034 # written to the guest's config by config.sh
     E2E_TEST_CLASSPATH=$(project_classes_from_target "$E2E_TOOLS/test-classpath.txt")
     E2E_RELIABILITY_CLASSPATH=
     if [[ -d $E2E_RELIABILITY_CLASSES && -f $E2E_RELIABILITY_CLASSPATH_FILE ]]; then
