@@ -655,6 +655,10 @@ public final class EmulatedDeviceManager implements DeviceManager {
 
     @Override
     public Volume createVolume(VolumeRequest req) throws DeviceException {
+        return listener.timed(OperationListener.Kind.CREATE, "volume " + req.volumeId(), () -> create(req));
+    }
+
+    private Volume create(VolumeRequest req) throws DeviceException {
         requireReady();
         String id = req.volumeId();
         long required = req.requiredOrDefault();
@@ -672,7 +676,7 @@ public final class EmulatedDeviceManager implements DeviceManager {
             synchronized (tableLock) {
                 VolumeRecord existing = records.get(id);
                 if (existing != null) {
-                    return existing(existing, req, required);
+                    return existing(existing, req);
                 }
                 CapacityMath.checkLimit(req.mode(), req.limitBytes(), alignment);
                 long raw = CapacityMath.rawBytesFor(req.mode(), required, alignment);
@@ -723,22 +727,12 @@ public final class EmulatedDeviceManager implements DeviceManager {
     }
 
     /** The idempotent answer for an ID that exists. Called under the table lock. */
-    private Volume existing(VolumeRecord existing, VolumeRequest req, long required) throws DeviceException {
+    private Volume existing(VolumeRecord existing, VolumeRequest req) throws DeviceException {
         if (existing.state() != VolumeState.READY || !devices.containsKey(existing.id())) {
             throw new DeviceBusyException("volume " + existing.id() + " is " + existing.state().name().toLowerCase()
                     + "; retry once that has finished (a pending deletion finishes with a retried DeleteVolume)");
         }
-        boolean fits = existing.mode() == req.mode() && existing.capacity() >= required
-                && (req.limitBytes() == 0 || existing.capacity() <= req.limitBytes())
-                && existing.volumeAccess().serves(req.access());
-        if (!fits) {
-            throw new VolumeExistsException("volume " + existing.id() + " exists as a " + existing.mode() + " volume with a"
-                    + " capacity of " + existing.capacity() + " bytes for " + existing.volumeAccess().describe()
-                    + ", which does not satisfy " + req.mode() + " with at least " + required
-                    + (req.limitBytes() == 0 ? "" : " and at most " + req.limitBytes()) + " bytes for "
-                    + req.access().describe());
-        }
-        return toVolume(existing, devices.get(existing.id()));
+        return req.requireSatisfiedBy(toVolume(existing, devices.get(existing.id())));
     }
 
     /**
@@ -783,10 +777,13 @@ public final class EmulatedDeviceManager implements DeviceManager {
      */
     @Override
     public void deleteVolume(String volumeId, boolean erase) throws DeviceException {
-        requireReady();
-        try (KeyedLocks.Held held = volumeLocks.lock(volumeId); MDC.MDCCloseable mdc = MDC.putCloseable("volume", volumeId)) {
-            delete(volumeId, erase);
-        }
+        listener.timed(OperationListener.Kind.DELETE, "volume " + volumeId, () -> {
+            requireReady();
+            try (KeyedLocks.Held held = volumeLocks.lock(volumeId); MDC.MDCCloseable mdc = MDC.putCloseable("volume", volumeId)) {
+                delete(volumeId, erase);
+            }
+            return null;
+        });
     }
 
     /**

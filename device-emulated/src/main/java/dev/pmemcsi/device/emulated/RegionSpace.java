@@ -17,10 +17,7 @@ import java.util.Map;
  */
 final class RegionSpace {
 
-    private final Map<String, Long> regionSizes;
-    private final long alignment;
     private final Map<String, RegionLayout> layouts = new LinkedHashMap<>();
-    private final Map<String, Long> used = new LinkedHashMap<>();
 
     /**
      * @param regionSizes region name to size, in region order
@@ -28,8 +25,6 @@ final class RegionSpace {
      */
     RegionSpace(Map<String, Long> regionSizes, long alignment, Collection<VolumeRecord> records,
                 Collection<UnmanagedExtent> blocked) {
-        this.regionSizes = regionSizes;
-        this.alignment = alignment;
         for (Map.Entry<String, Long> region : regionSizes.entrySet()) {
             String name = region.getKey();
             long size = region.getValue();
@@ -46,8 +41,7 @@ final class RegionSpace {
                     taken.add(new Extent(u.offsetBytes(), Math.min(u.sizeBytes(), size - u.offsetBytes())));
                 }
             }
-            layouts.put(name, new RegionLayout(name, size, alignment, merge(taken)));
-            used.put(name, usedBytes);
+            layouts.put(name, new RegionLayout(name, -1, size, alignment, merge(taken), usedBytes));
         }
     }
 
@@ -76,11 +70,6 @@ final class RegionSpace {
     }
 
     List<RegionCapacity> capacity() {
-        List<RegionCapacity> result = new ArrayList<>();
-        for (RegionLayout l : layouts.values()) {
-            result.add(new RegionCapacity(l.region(), -1, alignment, regionSizes.get(l.region()),
-                    l.availableBytes(), l.maxExtentBytes(), used.get(l.region())));
-        }
-        return result;
+        return layouts.values().stream().map(RegionLayout::capacity).toList();
     }
 }

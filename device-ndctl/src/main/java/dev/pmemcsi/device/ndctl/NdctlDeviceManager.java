@@ -9,11 +9,11 @@ import dev.pmemcsi.device.DeviceHealth;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.KeyedLocks;
 import dev.pmemcsi.device.NoSpaceException;
+import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.RegionCapacity;
-import dev.pmemcsi.device.RegionChoice;
+import dev.pmemcsi.device.RegionLayout;
 import dev.pmemcsi.device.UnmanagedExtent;
 import dev.pmemcsi.device.Volume;
-import dev.pmemcsi.device.VolumeExistsException;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeInUseException;
 import dev.pmemcsi.device.VolumeMode;
@@ -69,6 +69,7 @@ public final class NdctlDeviceManager implements DeviceManager {
     private final NamespaceBackend backend;
     private final VolumeEraser eraser;
     private final VolumeNamespaces naming;
+    private final OperationListener listener;
     private final KeyedLocks idLocks = new KeyedLocks();
     /** Attributes of volumes created by this process; the labels have no room for them. */
     private final Map<String, Map<String, String>> attributes = new ConcurrentHashMap<>();
@@ -85,9 +86,15 @@ public final class NdctlDeviceManager implements DeviceManager {
     }
 
     public NdctlDeviceManager(String driverName, NamespaceBackend backend, VolumeEraser eraser) {
+        this(driverName, backend, eraser, OperationListener.NONE);
+    }
+
+    /** @param listener is told about every create, delete and erase of a volume */
+    public NdctlDeviceManager(String driverName, NamespaceBackend backend, VolumeEraser eraser, OperationListener listener) {
         this.naming = new VolumeNamespaces(driverName);
         this.backend = backend;
         this.eraser = eraser;
+        this.listener = listener;
     }
 
     @Override
@@ -147,18 +154,24 @@ public final class NdctlDeviceManager implements DeviceManager {
 
     @Override
     public Volume createVolume(VolumeRequest req) throws DeviceException {
+        return listener.timed(OperationListener.Kind.CREATE, "volume " + req.volumeId(), () -> create(req));
+    }
+
+    private Volume create(VolumeRequest req) throws DeviceException {
         String id = req.volumeId();
         try (KeyedLocks.Held lock = idLocks.lock(id); MDC.MDCCloseable m = MDC.putCloseable("volume", id)) {
             long required = req.requiredOrDefault();
             List<RegionInfo> regions = managedRegions(read(backend::regions));
             Optional<Volume> existing = volumeIn(regions, id);
             if (existing.isPresent()) {
-                return compatibleOrThrow(existing.get(), req, required);
+                return req.requireSatisfiedBy(existing.get());
             }
-            List<RegionCapacity> capacities = regions.stream().map(this::capacityOf).toList();
+            // Sorted by name: of two regions that fit alike, the lower name is chosen.
+            List<RegionLayout> layouts = regions.stream().map(this::layoutOf)
+                    .sorted(Comparator.comparing(RegionLayout::region)).toList();
             CapacityMath.checkLimit(req.mode(), req.limitBytes(),
-                    capacities.stream().mapToLong(RegionCapacity::alignment).toArray());
-            RegionCapacity chosen = RegionChoice.bestFit(capacities,
+                    layouts.stream().mapToLong(RegionLayout::alignment).toArray());
+            RegionLayout chosen = RegionLayout.chooseRegion(layouts,
                     r -> CapacityMath.rawBytesFor(req.mode(), required, r.alignment())).orElseThrow(() ->
                     new NoSpaceException("no region has room for a " + req.mode() + " volume of " + required
                             + " usable bytes; largest free extents: " + largestExtents(regions)));
@@ -197,20 +210,15 @@ public final class NdctlDeviceManager implements DeviceManager {
         }
     }
 
-    private Volume compatibleOrThrow(Volume existing, VolumeRequest req, long required) throws VolumeExistsException {
-        boolean fits = existing.mode() == req.mode() && existing.capacityBytes() >= required
-                && (req.limitBytes() == 0 || existing.capacityBytes() <= req.limitBytes())
-                && existing.access().serves(req.access());
-        if (!fits) {
-            throw new VolumeExistsException("volume " + req.volumeId() + " exists with a capacity of "
-                    + existing.capacityBytes() + " bytes in mode " + existing.mode() + " for "
-                    + existing.access().describe());
-        }
-        return existing;
-    }
-
     @Override
     public void deleteVolume(String volumeId, boolean erase) throws DeviceException {
+        listener.timed(OperationListener.Kind.DELETE, "volume " + volumeId, () -> {
+            delete(volumeId, erase);
+            return null;
+        });
+    }
+
+    private void delete(String volumeId, boolean erase) throws DeviceException {
         try (KeyedLocks.Held lock = idLocks.lock(volumeId); MDC.MDCCloseable m = MDC.putCloseable("volume", volumeId)) {
             if (erase) {
                 Optional<NamespaceInfo> ns = findNamespace(volumeId);
@@ -218,7 +226,7 @@ public final class NdctlDeviceManager implements DeviceManager {
                     return;
                 }
                 if (ns.get().active() && !ns.get().blockDevice().isEmpty()) {
-                    eraser.erase(volumeId, Path.of("/dev", ns.get().blockDevice()));
+                    erase(volumeId, Path.of("/dev", ns.get().blockDevice()));
                 }
             }
             List<NamespaceInfo> destroyed = change(() -> backend.destroy(info -> naming.isVolume(info, volumeId)));
@@ -227,6 +235,14 @@ public final class NdctlDeviceManager implements DeviceManager {
                 log.info("deleted volume {}: destroyed {} in {}", volumeId, d.devname(), d.region());
             }
         }
+    }
+
+    /** Wiping the signatures of a new volume touches two MiB and is part of its create, so only this is timed on its own. */
+    private void erase(String volumeId, Path device) throws DeviceException {
+        listener.timed(OperationListener.Kind.ERASE, "volume " + volumeId + " on " + device, () -> {
+            eraser.erase(volumeId, device);
+            return null;
+        });
     }
 
     @Override
@@ -400,9 +416,14 @@ public final class NdctlDeviceManager implements DeviceManager {
     }
 
     RegionCapacity capacityOf(RegionInfo r) {
+        return layoutOf(r).capacity();
+    }
+
+    /** The region as the kernel reports it: the kernel places a namespace inside it, the driver only picks the region. */
+    private RegionLayout layoutOf(RegionInfo r) {
         long align = alignment(r);
         long used = r.namespaces().stream().filter(ns -> toVolume(ns).isPresent()).mapToLong(NamespaceInfo::sizeBytes).sum();
-        return new RegionCapacity(r.devname(), r.numaNode(), align, r.sizeBytes(),
+        return RegionLayout.reported(r.devname(), r.numaNode(), r.sizeBytes(), align,
                 CapacityMath.alignDown(r.availableBytes(), align), CapacityMath.alignDown(r.maxExtentBytes(), align), used);
     }
 

@@ -13,6 +13,7 @@ import dev.pmemcsi.device.CapacityMath;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceHealth;
 import dev.pmemcsi.device.NoSpaceException;
+import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.OutOfRangeException;
 import dev.pmemcsi.device.RegionCapacity;
 import dev.pmemcsi.device.UnmanagedExtent;
@@ -404,5 +405,32 @@ class NdctlDeviceManagerTest {
         assertEquals(List.of(v.id()), wiped);
         dm.createVolume(request("pvc-sig", 256L << 20, VolumeMode.FSDAX, false));
         assertEquals(List.of(v.id()), wiped, "an existing volume keeps its filesystem");
+    }
+
+    @Test
+    void createsDeletesAndErasesAreReportedToTheListener() throws DeviceException {
+        List<String> reported = new ArrayList<>();
+        OperationListener listener = (kind, subject) -> failure -> reported.add(kind + " " + subject + ": "
+                + (failure == null ? "ok" : failure.getClass().getSimpleName()));
+        NdctlDeviceManager observed = new NdctlDeviceManager("pmem-csi.dev", backend, new VolumeEraser() {
+            @Override
+            public void erase(String id, Path dev) {
+                erased.add(id + " " + dev);
+            }
+
+            @Override
+            public void wipeSignatures(String id, Path dev) {
+                wiped.add(id);
+            }
+        }, listener);
+        observed.start();
+        Volume v = observed.createVolume(request("pvc-timed", 64 * MIB, VolumeMode.FSDAX, true));
+        assertThrows(NoSpaceException.class, () -> observed.createVolume(request("pvc-huge", 1024 * GIB, VolumeMode.FSDAX, false)));
+        observed.deleteVolume(v.id(), true);
+        assertEquals(List.of(
+                "CREATE volume " + v.id() + ": ok",
+                "CREATE volume " + VolumeIds.fromName("pvc-huge") + ": NoSpaceException",
+                "ERASE volume " + v.id() + " on " + v.devicePath() + ": ok",
+                "DELETE volume " + v.id() + ": ok"), reported);
     }
 }
