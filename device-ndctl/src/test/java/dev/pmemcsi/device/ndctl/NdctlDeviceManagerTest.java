@@ -358,26 +358,6 @@ class NdctlDeviceManagerTest {
     }
 
     @Test
-    void smartAnswersMapToHealthStates() {
-        int all = SmartHealth.HEALTH_VALID | SmartHealth.SPARES_VALID | SmartHealth.USED_VALID | SmartHealth.TEMP_VALID;
-        DeviceHealth.DimmHealth ok = NdctlDeviceManager.dimmHealth(dimm(new SmartHealth(all, 0, 32.5, 100, 3), 0));
-        assertEquals(new DeviceHealth.DimmHealth("nmem0", "ok", 100, 32.5, 3), ok);
-        assertEquals("non-critical", NdctlDeviceManager.dimmHealth(dimm(new SmartHealth(all, SmartHealth.NON_CRITICAL, 30, 50, 3), 0)).healthState());
-        assertEquals("critical", NdctlDeviceManager.dimmHealth(dimm(new SmartHealth(all, SmartHealth.CRITICAL | SmartHealth.NON_CRITICAL, 30, 5, 3), 0)).healthState());
-        assertEquals("fatal", NdctlDeviceManager.dimmHealth(dimm(new SmartHealth(all, SmartHealth.FATAL, 30, 0, 99), 0)).healthState());
-        // Figures whose valid bit is clear are not reported.
-        DeviceHealth.DimmHealth partial = NdctlDeviceManager.dimmHealth(dimm(new SmartHealth(SmartHealth.HEALTH_VALID, 0, 99, 99, 99), 0));
-        assertEquals(new DeviceHealth.DimmHealth("nmem0", "ok", -1, Double.NaN, -1), partial);
-        // Platform failure flags override SMART.
-        assertEquals("critical", NdctlDeviceManager.dimmHealth(dimm(new SmartHealth(all, 0, 30, 100, 1), DimmInfo.FAILED_SAVE)).healthState());
-        assertEquals("fatal", NdctlDeviceManager.dimmHealth(dimm(null, DimmInfo.FAILED_MAP)).healthState());
-    }
-
-    private static DimmInfo dimm(SmartHealth smart, int failed) {
-        return new DimmInfo("ndbus0", "nmem0", 1, true, Optional.ofNullable(smart), failed);
-    }
-
-    @Test
     void volumeHealthCountsRegionBadBlocksInsideTheNamespace() throws DeviceException {
         Volume v = dm.createVolume(request("bb", 64 * MIB, VolumeMode.SECTOR, false));
         // One range inside the namespace (region offset 1 MiB), one far beyond it.
