@@ -1,8 +1,8 @@
 package dev.pmemcsi.device;
 
 /**
- * Observes the slow steps behind a volume, for metrics and progress logs: a backend reports its
- * erases, the node service its mkfs and mounts. It lives here, next to {@link DeviceManager},
+ * Observes the slow steps behind a volume, for metrics and progress logs: every backend reports
+ * its own creates, deletes and erases, the node service its mkfs and mounts. It lives here, next to {@link DeviceManager},
  * because both the backends and the node service depend on this module and on nothing above it.
  *
  * <p>Implementations must be thread-safe and must not throw; they run on the caller's thread,

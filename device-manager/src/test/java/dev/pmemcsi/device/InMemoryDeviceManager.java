@@ -28,6 +28,7 @@ public final class InMemoryDeviceManager implements DeviceManager {
     private final List<String> erased = new ArrayList<>();
     private final Map<String, RealDevice> deviceOverrides = new ConcurrentHashMap<>();
     private volatile boolean started;
+    private volatile OperationListener listener = OperationListener.NONE;
 
     /** Regions {@code region0..N} of the given sizes, 16 MiB allocation unit. */
     public InMemoryDeviceManager(long... regionBytes) {
@@ -39,6 +40,12 @@ public final class InMemoryDeviceManager implements DeviceManager {
         for (int i = 0; i < regionBytes.length; i++) {
             regionSizes.put("region" + i, regionBytes[i]);
         }
+    }
+
+    /** Reports creates and deletes to {@code listener}, as every backend does. */
+    public InMemoryDeviceManager reportingTo(OperationListener listener) {
+        this.listener = listener;
+        return this;
     }
 
     @Override
@@ -67,19 +74,15 @@ public final class InMemoryDeviceManager implements DeviceManager {
     }
 
     @Override
-    public synchronized Volume createVolume(VolumeRequest req) throws DeviceException {
+    public Volume createVolume(VolumeRequest req) throws DeviceException {
+        return listener.timed(OperationListener.Kind.CREATE, "volume " + req.volumeId(), () -> create(req));
+    }
+
+    private synchronized Volume create(VolumeRequest req) throws DeviceException {
         long required = req.requiredOrDefault();
         Volume existing = volumes.get(req.volumeId());
         if (existing != null) {
-            boolean fits = existing.mode() == req.mode() && existing.capacityBytes() >= required
-                    && (req.limitBytes() == 0 || existing.capacityBytes() <= req.limitBytes())
-                    && existing.access().serves(req.access());
-            if (!fits) {
-                throw new VolumeExistsException("volume " + req.volumeId() + " exists with a capacity of "
-                        + existing.capacityBytes() + " bytes in mode " + existing.mode() + " for "
-                        + existing.access().describe());
-            }
-            return existing;
+            return req.requireSatisfiedBy(existing);
         }
         CapacityMath.checkLimit(req.mode(), req.limitBytes(), alignment);
         long raw = CapacityMath.rawBytesFor(req.mode(), required, alignment);
@@ -100,7 +103,14 @@ public final class InMemoryDeviceManager implements DeviceManager {
     }
 
     @Override
-    public synchronized void deleteVolume(String volumeId, boolean erase) throws DeviceException {
+    public void deleteVolume(String volumeId, boolean erase) throws DeviceException {
+        listener.timed(OperationListener.Kind.DELETE, "volume " + volumeId, () -> {
+            delete(volumeId, erase);
+            return null;
+        });
+    }
+
+    private synchronized void delete(String volumeId, boolean erase) throws DeviceException {
         if (!volumes.containsKey(volumeId)) {
             return;
         }
@@ -121,14 +131,14 @@ public final class InMemoryDeviceManager implements DeviceManager {
         regionSizes.forEach((name, size) -> {
             List<Extent> used = new ArrayList<>();
             volumes.values().stream().filter(v -> v.region().equals(name)).forEach(v -> used.add(extents.get(v.id())));
-            result.add(new RegionLayout(name, size, alignment, used));
+            result.add(new RegionLayout(name, 0, size, alignment, used, -1));
         });
         return result;
     }
 
     @Override
     public synchronized Capacity capacity() {
-        return new Capacity(layouts().stream().map(l -> l.capacity(0)).toList());
+        return new Capacity(layouts().stream().map(RegionLayout::capacity).toList());
     }
 
     @Override

@@ -49,4 +49,19 @@ class RegionLayoutTest {
         assertThrows(IllegalArgumentException.class, () -> new RegionLayout("r", GIB, MIB,
                 List.of(new Extent(0, 32 * MIB), new Extent(16 * MIB, 32 * MIB))));
     }
+
+    @Test
+    void aReportedRegionOffersOnlyItsLargestExtentAndTiesGoToTheFirstListed() {
+        RegionLayout a = RegionLayout.reported("region0", 0, 8 * GIB, 16 * MIB, 6 * GIB, 4 * GIB, 2 * GIB);
+        RegionLayout b = RegionLayout.reported("region1", 1, 8 * GIB, 32 * MIB, 4 * GIB, 2 * GIB, 4 * GIB);
+        RegionLayout c = RegionLayout.reported("region2", 0, 8 * GIB, 16 * MIB, 2 * GIB, 2 * GIB, 6 * GIB);
+        assertEquals("region1", RegionLayout.chooseRegion(List.of(a, b, c), GIB).orElseThrow().region());
+        // The raw size depends on the region: in region1 it no longer fits, region2 is the tightest left.
+        assertEquals("region2", RegionLayout.chooseRegion(List.of(a, b, c),
+                r -> r.alignment() == 32 * MIB ? 3 * GIB : 2 * GIB).orElseThrow().region());
+        assertTrue(RegionLayout.chooseRegion(List.of(a, b, c), 5 * GIB).isEmpty());
+        assertTrue(a.bestFit(GIB).isEmpty(), "the kernel places namespaces in a reported region");
+        assertEquals(new RegionCapacity("region0", 0, 16 * MIB, 8 * GIB, 6 * GIB, 4 * GIB, 2 * GIB), a.capacity());
+    }
 }
+

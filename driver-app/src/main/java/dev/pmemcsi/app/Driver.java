@@ -4,7 +4,6 @@ import dev.pmemcsi.app.observability.DeviceOperationMetrics;
 import dev.pmemcsi.app.observability.DriverMetrics;
 import dev.pmemcsi.app.observability.HealthChecks;
 import dev.pmemcsi.app.observability.HttpEndpoints;
-import dev.pmemcsi.app.observability.InstrumentedDeviceManager;
 import dev.pmemcsi.app.observability.Logging;
 import dev.pmemcsi.app.observability.RpcInterceptor;
 import dev.pmemcsi.controller.ControllerService;
@@ -57,18 +56,18 @@ public final class Driver implements AutoCloseable {
     private CsiServer server;
     private volatile HttpEndpoints http;
 
-    /** A driver over a backend built elsewhere; its erases, if any, are not timed. */
+    /** A driver over a backend built elsewhere; it reports its operations to a listener of its own, if any. */
     Driver(DriverOptions options, DeviceManager devices) {
         this(options, listener -> devices);
     }
 
-    /** @param backend builds the device layer, given the listener its erases report to */
+    /** @param backend builds the device layer, given the listener its creates, deletes and erases report to */
     Driver(DriverOptions options, Function<OperationListener, DeviceManager> backend) {
         this.options = options;
         this.config = new DriverConfig(options.driverName, BuildInfo.version(), options.nodeId(), options.maxVolumesPerNode);
         this.registry = DriverMetrics.newRegistry(config.nodeId());
         this.operations = new DeviceOperationMetrics(registry);
-        this.devices = new InstrumentedDeviceManager(backend.apply(operations), operations);
+        this.devices = backend.apply(operations);
         this.interceptor = RpcInterceptor.starting(registry, config.driverName(), this::isReady,
                 RpcInterceptor.DEFAULT_STARTUP_WAIT);
     }

@@ -108,31 +108,7 @@ public final class BlockDevice implements AutoCloseable {
         if (direct) {
             requireAligned(offset, length);
         }
-        Pointer buf = alignedBuffer(length);
-        long done = 0;
-        while (done < length) {
-            int fd = checkOpen();
-            Pointer into = buf.slice(done);
-            long count = length - done;
-            long at = offset + done;
-            long n = Native.restartOnEintr(() -> Native.libc().pread(fd, into, count, at));
-            if (n < 0) {
-                throw new NativeException(rangeCall("pread", offset + done, length - done), Native.errno());
-            }
-            if (n == 0) {
-                throw new NativeException(rangeCall("pread", offset + done, length - done), Errno.EIO.intValue(),
-                        "unexpected end of device at " + (offset + done));
-            }
-            done += n;
-        }
-        byte[] data = new byte[length];
-        buf.get(0, data, 0, length);
-        for (byte b : data) {
-            if (b != 0) {
-                return false;
-            }
-        }
-        return true;
+        return ZeroReads.isZero(checkOpen(), path.toString(), alignedBuffer(length), length, offset, length, false);
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.pmemcsi.nativeio;
 
 import java.nio.file.Path;
+import jnr.constants.platform.Errno;
 import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 
@@ -17,6 +18,8 @@ public final class RegularFile implements AutoCloseable {
     private static final int FALLOC_FL_KEEP_SIZE = 0x01;
     private static final int FALLOC_FL_PUNCH_HOLE = 0x02;
     private static final int FALLOC_FL_ZERO_RANGE = 0x10;
+    private static final int SEEK_DATA = 3;
+    private static final long READ_BUFFER = 1 << 20;
 
     private final Path path;
     private int fd;
@@ -61,6 +64,30 @@ public final class RegularFile implements AutoCloseable {
             zeros = Memory.allocateDirect(Native.runtime(), chunkBytes, true);
         }
         ZeroWrites.write(checkOpen(), path.toString(), zeros, chunkBytes, offset, length, done -> { });
+    }
+
+    /**
+     * Whether {@code [offset, offset + length)} reads as zeroes; bytes beyond the end of the file do.
+     * Reads a MiB at a time, so a large range costs no large buffer.
+     */
+    public boolean isZero(long offset, long length) throws NativeException {
+        int bufBytes = (int) Math.max(1, Math.min(length, READ_BUFFER));
+        Pointer buf = Memory.allocateDirect(Native.runtime(), bufBytes);
+        return ZeroReads.isZero(checkOpen(), path.toString(), buf, bufBytes, offset, length, true);
+    }
+
+    /**
+     * Where the next data at or after {@code offset} starts ({@code lseek(SEEK_DATA)}), so that
+     * a scan skips the holes of a sparse file: {@link Long#MAX_VALUE} when only a hole follows,
+     * {@code offset} itself when the filesystem cannot tell.
+     */
+    public long nextData(long offset) {
+        int fd = checkOpen();
+        long next = Native.restartOnEintr(() -> Native.libc().lseek(fd, offset, SEEK_DATA));
+        if (next >= 0) {
+            return next;
+        }
+        return Native.errno() == Errno.ENXIO.intValue() ? Long.MAX_VALUE : offset;
     }
 
     public void fsync() throws NativeException {

@@ -2,6 +2,7 @@ package dev.pmemcsi.nativeio;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
@@ -40,6 +41,37 @@ class RegularFileTest {
     @Test
     void punchHoleZeroesExactlyTheRange() throws Exception {
         assertOnlyTheRangeIsZeroed(f -> f.punchHole(OFFSET, LENGTH));
+    }
+
+    @Test
+    void isZeroSeesOneByteAnywhereInTheRangeAndTheEndReadsAsZero() throws Exception {
+        byte[] data = new byte[3 * SIZE];
+        data[2 * SIZE + 17] = 1;
+        Path file = Files.write(dir.resolve("scan.img"), data);
+        try (RegularFile f = RegularFile.open(file)) {
+            assertTrue(f.isZero(0, 2 * SIZE + 17), "the range ends before the byte");
+            assertFalse(f.isZero(SIZE, 2 * SIZE), "the byte is in the range's last buffer");
+            assertFalse(f.isZero(2 * SIZE + 17, 1));
+            assertTrue(f.isZero(2 * SIZE + 18, 4 * SIZE), "beyond the end reads as zeroes");
+        }
+    }
+
+    @Test
+    void nextDataSkipsAHoleOrAnswersTheOffsetItself() throws Exception {
+        Path file = dir.resolve("sparse.img");
+        Files.write(file, new byte[0]);
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            raf.setLength(64L << 20);
+            raf.seek(32L << 20);
+            raf.write(1);
+        }
+        try (RegularFile f = RegularFile.open(file)) {
+            long next = f.nextData(0);
+            // A filesystem that cannot tell answers the offset itself; one that can skips the hole.
+            assertTrue(next == 0 || (next <= 32L << 20 && next > 0), "next data at " + next);
+            long end = f.nextData((32L << 20) + (1 << 20));
+            assertTrue(end == Long.MAX_VALUE || end == (32L << 20) + (1 << 20), "after the last data: " + end);
+        }
     }
 
     @Test

@@ -68,59 +68,79 @@ final class Recovery {
     }
 
     static Plan plan(List<VolumeRecord> records, List<ObservedLoop> loops, Map<String, Long> regionSizes) {
-        Map<String, LoopDevice> reuse = new LinkedHashMap<>();
-        List<VolumeRecord> attach = new ArrayList<>();
-        List<VolumeRecord> rollBack = new ArrayList<>();
-        List<VolumeRecord> finishDelete = new ArrayList<>();
-        Map<String, LoopDevice> stuck = new LinkedHashMap<>();
-        List<Detach> detach = new ArrayList<>();
-        List<UnmanagedExtent> unmanaged = new ArrayList<>();
+        Planner planner = new Planner(regionSizes);
         Set<ObservedLoop> accounted = new HashSet<>();
-
         for (VolumeRecord r : records) {
             List<ObservedLoop> mine = loops.stream().filter(o -> matches(r, o)).toList();
             accounted.addAll(mine);
             switch (r.state()) {
-                case READY -> {
-                    // A device in use is the one a workload has mounted: that one stays.
-                    ObservedLoop keep = mine.stream().filter(ObservedLoop::busy).findFirst()
-                            .orElse(mine.isEmpty() ? null : mine.get(0));
-                    if (keep == null) {
-                        attach.add(r);
-                    } else {
-                        reuse.put(r.id(), keep.loop());
-                    }
-                    for (ObservedLoop o : mine) {
-                        if (o == keep) {
-                            continue;
-                        }
-                        if (o.busy()) {
-                            unmanaged.add(report(o, regionSizes, "second loop device of volume " + r.id() + ", in use"));
-                        } else {
-                            detach.add(new Detach(o.loop(), null, "duplicate loop device of volume " + r.id()));
-                        }
-                    }
-                }
-                case CREATING, DELETING -> {
-                    ObservedLoop busy = mine.stream().filter(ObservedLoop::busy).findFirst().orElse(null);
-                    if (busy != null) {
-                        stuck.put(r.id(), busy.loop());
-                        unmanaged.add(report(busy, regionSizes, "volume " + r.id() + " is " + r.state().name().toLowerCase()
-                                + " but its loop device is in use"));
-                        continue;
-                    }
-                    for (ObservedLoop o : mine) {
-                        detach.add(new Detach(o.loop(), r.id(), (r.state() == VolumeState.CREATING ? "rolling back creation of "
-                                : "finishing deletion of ") + r.id()));
-                    }
-                    (r.state() == VolumeState.CREATING ? rollBack : finishDelete).add(r);
-                }
+                case READY -> planner.ready(r, mine);
+                case CREATING, DELETING -> planner.unfinished(r, mine);
             }
         }
         for (ObservedLoop o : loops) {
-            if (accounted.contains(o)) {
-                continue;
+            if (!accounted.contains(o)) {
+                planner.unexplained(o);
             }
+        }
+        return planner.plan();
+    }
+
+    /** The plan as it is put together, one volume or device at a time. */
+    private static final class Planner {
+        private final Map<String, Long> regionSizes;
+        private final Map<String, LoopDevice> reuse = new LinkedHashMap<>();
+        private final List<VolumeRecord> attach = new ArrayList<>();
+        private final List<VolumeRecord> rollBack = new ArrayList<>();
+        private final List<VolumeRecord> finishDelete = new ArrayList<>();
+        private final Map<String, LoopDevice> stuck = new LinkedHashMap<>();
+        private final List<Detach> detach = new ArrayList<>();
+        private final List<UnmanagedExtent> unmanaged = new ArrayList<>();
+
+        Planner(Map<String, Long> regionSizes) {
+            this.regionSizes = regionSizes;
+        }
+
+        /** A READY volume keeps one of its devices, the one in use if any, or gets a new one. */
+        void ready(VolumeRecord r, List<ObservedLoop> mine) {
+            // A device in use is the one a workload has mounted: that one stays.
+            ObservedLoop keep = mine.stream().filter(ObservedLoop::busy).findFirst()
+                    .orElse(mine.isEmpty() ? null : mine.get(0));
+            if (keep == null) {
+                attach.add(r);
+            } else {
+                reuse.put(r.id(), keep.loop());
+            }
+            for (ObservedLoop o : mine) {
+                if (o == keep) {
+                    continue;
+                }
+                if (o.busy()) {
+                    unmanaged.add(report(o, regionSizes, "second loop device of volume " + r.id() + ", in use"));
+                } else {
+                    detach.add(new Detach(o.loop(), null, "duplicate loop device of volume " + r.id()));
+                }
+            }
+        }
+
+        /** A CREATING volume is rolled back, a DELETING one finished, unless its device is in use. */
+        void unfinished(VolumeRecord r, List<ObservedLoop> mine) {
+            ObservedLoop busy = mine.stream().filter(ObservedLoop::busy).findFirst().orElse(null);
+            if (busy != null) {
+                stuck.put(r.id(), busy.loop());
+                unmanaged.add(report(busy, regionSizes, "volume " + r.id() + " is " + r.state().name().toLowerCase()
+                        + " but its loop device is in use"));
+                return;
+            }
+            for (ObservedLoop o : mine) {
+                detach.add(new Detach(o.loop(), r.id(), (r.state() == VolumeState.CREATING ? "rolling back creation of "
+                        : "finishing deletion of ") + r.id()));
+            }
+            (r.state() == VolumeState.CREATING ? rollBack : finishDelete).add(r);
+        }
+
+        /** A device no volume explains: detached when it carries the driver's label and is idle, else reported. */
+        void unexplained(ObservedLoop o) {
             boolean ours = o.loop().fileName().startsWith(LABEL_PREFIX);
             if (ours && !o.busy()) {
                 detach.add(new Detach(o.loop(), null, "labelled " + o.loop().fileName() + " but matches no volume"));
@@ -130,7 +150,10 @@ final class Recovery {
                         : "loop device over the region file not created by the driver"));
             }
         }
-        return new Plan(reuse, attach, rollBack, finishDelete, stuck, detach, unmanaged);
+
+        Plan plan() {
+            return new Plan(reuse, attach, rollBack, finishDelete, stuck, detach, unmanaged);
+        }
     }
 
     /** Loop devices over the region files that no row of the table accounts for. */

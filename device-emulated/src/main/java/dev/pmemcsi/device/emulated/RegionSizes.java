@@ -2,7 +2,10 @@ package dev.pmemcsi.device.emulated;
 
 import dev.pmemcsi.device.Quantity;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /** The {@code --emulated-regions} list: sizes as Kubernetes quantities, each a whole number of allocation units. */
 final class RegionSizes {
@@ -24,6 +27,19 @@ final class RegionSizes {
             sizes.add(bytes);
         }
         return List.copyOf(sizes);
+    }
+
+    /** The regions {@code region0..N} of the given sizes, in order, each checked like a flag value. */
+    static Map<String, Long> byName(List<Long> sizes, long alignment) {
+        if (sizes.isEmpty()) {
+            throw new IllegalArgumentException("at least one emulated region is needed");
+        }
+        Map<String, Long> named = new LinkedHashMap<>();
+        for (int i = 0; i < sizes.size(); i++) {
+            checkRegionSize(i, sizes.get(i), alignment);
+            named.put("region" + i, sizes.get(i));
+        }
+        return Collections.unmodifiableMap(named);
     }
 
     static void checkRegionSize(int index, long bytes, long alignment) {

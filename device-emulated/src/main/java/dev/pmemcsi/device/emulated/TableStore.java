@@ -4,20 +4,16 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.pmemcsi.nativeio.AtomicFile;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.Comparator;
 import java.util.List;
 
 /**
- * The namespace table on disk, replaced atomically: the new content goes to a temporary file that
- * is flushed, renamed over the table, and the directory is flushed so that the rename itself
- * survives a power loss. A reader therefore sees either the old table or the new one.
+ * The namespace table on disk, replaced atomically and durably ({@link AtomicFile}): a reader sees
+ * either the old table or the new one, and a saved table survives a power loss.
  */
 final class TableStore {
 
@@ -40,7 +36,7 @@ final class TableStore {
 
     TableStore(Path file) {
         this.file = file;
-        this.temp = file.resolveSibling(file.getFileName() + ".tmp");
+        this.temp = file.resolveSibling(file.getFileName() + AtomicFile.TEMP_SUFFIX);
     }
 
     Path file() {
@@ -70,19 +66,7 @@ final class TableStore {
     }
 
     void save(List<VolumeRecord> records) throws IOException {
-        byte[] bytes = encode(records);
-        try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            ByteBuffer buf = ByteBuffer.wrap(bytes);
-            while (buf.hasRemaining()) {
-                ch.write(buf);
-            }
-            ch.force(true);
-        }
-        Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        try (FileChannel d = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
-            d.force(true);
-        }
+        AtomicFile.write(file, encode(records), AtomicFile.Durability.DURABLE);
     }
 
     static byte[] encode(List<VolumeRecord> records) throws IOException {

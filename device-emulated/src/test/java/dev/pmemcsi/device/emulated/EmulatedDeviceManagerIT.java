@@ -13,6 +13,7 @@ import dev.pmemcsi.device.CapacityMath;
 import dev.pmemcsi.device.DeviceBusyException;
 import dev.pmemcsi.device.DeviceHealth;
 import dev.pmemcsi.device.NoSpaceException;
+import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.OutOfRangeException;
 import dev.pmemcsi.device.RegionCapacity;
 import dev.pmemcsi.device.UnmanagedExtent;
@@ -100,6 +101,23 @@ class EmulatedDeviceManagerIT {
         assertEquals(0, c.usedBytes());
         assertEquals(2 * REGION, c.availableBytes());
         assertEquals(REGION, c.maxVolumeBytes());
+    }
+
+    @Test
+    void createsDeletesAndErasesAreReportedToTheListener() throws Exception {
+        List<String> reported = new java.util.concurrent.CopyOnWriteArrayList<>();
+        OperationListener listener = (kind, subject) -> failure -> reported.add(kind + " " + subject + ": "
+                + (failure == null ? "ok" : failure.getClass().getSimpleName()));
+        EmulatedDeviceManager m = fx.manager(listener);
+        m.start();
+        Volume v = m.createVolume(req("timed", 64 * MIB, VolumeMode.FSDAX));
+        assertThrows(NoSpaceException.class, () -> m.createVolume(req("huge", REGION, VolumeMode.FSDAX)));
+        m.deleteVolume("timed", true);
+        assertEquals(List.of(
+                "CREATE volume timed: ok",
+                "CREATE volume huge: NoSpaceException",
+                "ERASE volume timed (" + v.allocatedBytes() + " bytes of " + v.region() + "): ok",
+                "DELETE volume timed: ok"), reported);
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.pmemcsi.device.emulated;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.pmemcsi.device.DeviceException;
+import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.nativeio.NativeException;
 import dev.pmemcsi.nativeio.loop.LoopDevice;
@@ -39,7 +40,11 @@ final class EmulatedFixture {
     }
 
     EmulatedDeviceManager manager() {
-        EmulatedDeviceManager m = new EmulatedDeviceManager(dir, regions, ALIGN);
+        return manager(OperationListener.NONE);
+    }
+
+    EmulatedDeviceManager manager(OperationListener listener) {
+        EmulatedDeviceManager m = new EmulatedDeviceManager(dir, regions, ALIGN, listener);
         managers.add(m);
         return m;
     }

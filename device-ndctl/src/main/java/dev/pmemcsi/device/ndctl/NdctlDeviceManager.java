@@ -9,25 +9,22 @@ import dev.pmemcsi.device.DeviceHealth;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.KeyedLocks;
 import dev.pmemcsi.device.NoSpaceException;
+import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.RegionCapacity;
-import dev.pmemcsi.device.RegionChoice;
+import dev.pmemcsi.device.RegionLayout;
 import dev.pmemcsi.device.UnmanagedExtent;
 import dev.pmemcsi.device.Volume;
-import dev.pmemcsi.device.VolumeExistsException;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeInUseException;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeNotFoundException;
 import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.ndctl.BadBlock;
-import dev.pmemcsi.ndctl.DimmInfo;
 import dev.pmemcsi.ndctl.NamespaceInfo;
 import dev.pmemcsi.ndctl.NamespaceMode;
 import dev.pmemcsi.ndctl.NamespaceSpec;
 import dev.pmemcsi.ndctl.NdctlException;
 import dev.pmemcsi.ndctl.RegionInfo;
-import dev.pmemcsi.ndctl.SmartHealth;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -69,6 +66,7 @@ public final class NdctlDeviceManager implements DeviceManager {
     private final NamespaceBackend backend;
     private final VolumeEraser eraser;
     private final VolumeNamespaces naming;
+    private final OperationListener listener;
     private final KeyedLocks idLocks = new KeyedLocks();
     /** Attributes of volumes created by this process; the labels have no room for them. */
     private final Map<String, Map<String, String>> attributes = new ConcurrentHashMap<>();
@@ -85,9 +83,15 @@ public final class NdctlDeviceManager implements DeviceManager {
     }
 
     public NdctlDeviceManager(String driverName, NamespaceBackend backend, VolumeEraser eraser) {
+        this(driverName, backend, eraser, OperationListener.NONE);
+    }
+
+    /** @param listener is told about every create, delete and erase of a volume */
+    public NdctlDeviceManager(String driverName, NamespaceBackend backend, VolumeEraser eraser, OperationListener listener) {
         this.naming = new VolumeNamespaces(driverName);
         this.backend = backend;
         this.eraser = eraser;
+        this.listener = listener;
     }
 
     @Override
@@ -147,18 +151,24 @@ public final class NdctlDeviceManager implements DeviceManager {
 
     @Override
     public Volume createVolume(VolumeRequest req) throws DeviceException {
+        return listener.timed(OperationListener.Kind.CREATE, "volume " + req.volumeId(), () -> create(req));
+    }
+
+    private Volume create(VolumeRequest req) throws DeviceException {
         String id = req.volumeId();
         try (KeyedLocks.Held lock = idLocks.lock(id); MDC.MDCCloseable m = MDC.putCloseable("volume", id)) {
             long required = req.requiredOrDefault();
             List<RegionInfo> regions = managedRegions(read(backend::regions));
             Optional<Volume> existing = volumeIn(regions, id);
             if (existing.isPresent()) {
-                return compatibleOrThrow(existing.get(), req, required);
+                return req.requireSatisfiedBy(existing.get());
             }
-            List<RegionCapacity> capacities = regions.stream().map(this::capacityOf).toList();
+            // Sorted by name: of two regions that fit alike, the lower name is chosen.
+            List<RegionLayout> layouts = regions.stream().map(this::layoutOf)
+                    .sorted(Comparator.comparing(RegionLayout::region)).toList();
             CapacityMath.checkLimit(req.mode(), req.limitBytes(),
-                    capacities.stream().mapToLong(RegionCapacity::alignment).toArray());
-            RegionCapacity chosen = RegionChoice.bestFit(capacities,
+                    layouts.stream().mapToLong(RegionLayout::alignment).toArray());
+            RegionLayout chosen = RegionLayout.chooseRegion(layouts,
                     r -> CapacityMath.rawBytesFor(req.mode(), required, r.alignment())).orElseThrow(() ->
                     new NoSpaceException("no region has room for a " + req.mode() + " volume of " + required
                             + " usable bytes; largest free extents: " + largestExtents(regions)));
@@ -197,20 +207,15 @@ public final class NdctlDeviceManager implements DeviceManager {
         }
     }
 
-    private Volume compatibleOrThrow(Volume existing, VolumeRequest req, long required) throws VolumeExistsException {
-        boolean fits = existing.mode() == req.mode() && existing.capacityBytes() >= required
-                && (req.limitBytes() == 0 || existing.capacityBytes() <= req.limitBytes())
-                && existing.access().serves(req.access());
-        if (!fits) {
-            throw new VolumeExistsException("volume " + req.volumeId() + " exists with a capacity of "
-                    + existing.capacityBytes() + " bytes in mode " + existing.mode() + " for "
-                    + existing.access().describe());
-        }
-        return existing;
-    }
-
     @Override
     public void deleteVolume(String volumeId, boolean erase) throws DeviceException {
+        listener.timed(OperationListener.Kind.DELETE, "volume " + volumeId, () -> {
+            delete(volumeId, erase);
+            return null;
+        });
+    }
+
+    private void delete(String volumeId, boolean erase) throws DeviceException {
         try (KeyedLocks.Held lock = idLocks.lock(volumeId); MDC.MDCCloseable m = MDC.putCloseable("volume", volumeId)) {
             if (erase) {
                 Optional<NamespaceInfo> ns = findNamespace(volumeId);
@@ -218,7 +223,7 @@ public final class NdctlDeviceManager implements DeviceManager {
                     return;
                 }
                 if (ns.get().active() && !ns.get().blockDevice().isEmpty()) {
-                    eraser.erase(volumeId, Path.of("/dev", ns.get().blockDevice()));
+                    erase(volumeId, Path.of("/dev", ns.get().blockDevice()));
                 }
             }
             List<NamespaceInfo> destroyed = change(() -> backend.destroy(info -> naming.isVolume(info, volumeId)));
@@ -227,6 +232,14 @@ public final class NdctlDeviceManager implements DeviceManager {
                 log.info("deleted volume {}: destroyed {} in {}", volumeId, d.devname(), d.region());
             }
         }
+    }
+
+    /** Wiping the signatures of a new volume touches two MiB and is part of its create, so only this is timed on its own. */
+    private void erase(String volumeId, Path device) throws DeviceException {
+        listener.timed(OperationListener.Kind.ERASE, "volume " + volumeId + " on " + device, () -> {
+            eraser.erase(volumeId, device);
+            return null;
+        });
     }
 
     @Override
@@ -239,75 +252,21 @@ public final class NdctlDeviceManager implements DeviceManager {
         for (RegionInfo r : managedRegions(read(backend::regions))) {
             for (NamespaceInfo ns : r.namespaces()) {
                 if (naming.isVolume(ns, volumeId)) {
-                    return healthOf(r, ns);
+                    return NdctlHealth.of(r, ns);
                 }
             }
         }
         throw new VolumeNotFoundException("volume " + volumeId + " not found");
     }
 
-    VolumeHealth healthOf(RegionInfo region, NamespaceInfo ns) {
-        long bad = badSectors(region, ns);
-        if (!ns.active() || ns.blockDevice().isEmpty()) {
-            return new VolumeHealth(true, "namespace " + ns.devname() + " of the volume is not enabled", bad);
-        }
-        if (!Files.exists(Path.of("/dev", ns.blockDevice()))) {
-            return new VolumeHealth(true, "device /dev/" + ns.blockDevice() + " of the volume has disappeared", bad);
-        }
-        return bad > 0 ? new VolumeHealth(true, bad + " bad 512-byte blocks on /dev/" + ns.blockDevice(), bad) : VolumeHealth.ok();
-    }
-
-    /** Region lists cover every mode; namespace lists miss sector namespaces. Take the larger. */
-    static long badSectors(RegionInfo region, NamespaceInfo ns) {
-        long fromNamespace = ns.badBlocks().stream().mapToLong(BadBlock::lengthSectors).sum();
-        long fromRegion = 0;
-        if (ns.resource() >= 0 && ns.resource() >= region.resource()) {
-            long first = (ns.resource() - region.resource()) / BadBlock.SECTOR;
-            long sectors = ns.sizeBytes() / BadBlock.SECTOR;
-            for (BadBlock bb : region.badBlocks()) {
-                fromRegion += bb.overlap(first, sectors);
-            }
-        }
-        return Math.max(fromNamespace, fromRegion);
-    }
-
     @Override
     public DeviceHealth deviceHealth() throws DeviceException {
-        List<DeviceHealth.DimmHealth> dimms = read(backend::dimms).stream().map(NdctlDeviceManager::dimmHealth).toList();
+        List<DeviceHealth.DimmHealth> dimms = read(backend::dimms).stream().map(NdctlHealth::dimmHealth).toList();
         Map<String, Long> bad = new LinkedHashMap<>();
         for (RegionInfo r : managedRegions(read(backend::regions))) {
             bad.put(r.devname(), r.badBlocks().stream().mapToLong(BadBlock::lengthSectors).sum());
         }
         return new DeviceHealth(dimms, bad);
-    }
-
-    static DeviceHealth.DimmHealth dimmHealth(DimmInfo d) {
-        Optional<SmartHealth> smart = d.smart();
-        String state = "unknown";
-        int spares = -1;
-        int lifeUsed = -1;
-        double temp = Double.NaN;
-        if (smart.isPresent()) {
-            SmartHealth s = smart.get();
-            if (s.has(SmartHealth.HEALTH_VALID)) {
-                int h = s.healthFlags();
-                state = (h & SmartHealth.FATAL) != 0 ? "fatal"
-                        : (h & SmartHealth.CRITICAL) != 0 ? "critical"
-                        : (h & SmartHealth.NON_CRITICAL) != 0 ? "non-critical" : "ok";
-            }
-            spares = s.has(SmartHealth.SPARES_VALID) ? s.sparesPercent() : -1;
-            lifeUsed = s.has(SmartHealth.USED_VALID) ? s.lifeUsedPercent() : -1;
-            temp = s.has(SmartHealth.TEMP_VALID) ? s.temperatureCelsius() : Double.NaN;
-        }
-        // The platform's own failure flags override a healthier SMART answer: a DIMM that could
-        // not be mapped holds no usable data, one that failed to save or restore may have lost some.
-        if ((d.failedFlags() & DimmInfo.FAILED_MAP) != 0) {
-            state = "fatal";
-        } else if ((d.failedFlags() & (DimmInfo.FAILED_SAVE | DimmInfo.FAILED_RESTORE | DimmInfo.FAILED_FLUSH
-                | DimmInfo.FAILED_ARM)) != 0 && !state.equals("fatal")) {
-            state = "critical";
-        }
-        return new DeviceHealth.DimmHealth(d.devname(), state, spares, temp, lifeUsed);
     }
 
     @Override
@@ -400,9 +359,14 @@ public final class NdctlDeviceManager implements DeviceManager {
     }
 
     RegionCapacity capacityOf(RegionInfo r) {
+        return layoutOf(r).capacity();
+    }
+
+    /** The region as the kernel reports it: the kernel places a namespace inside it, the driver only picks the region. */
+    private RegionLayout layoutOf(RegionInfo r) {
         long align = alignment(r);
         long used = r.namespaces().stream().filter(ns -> toVolume(ns).isPresent()).mapToLong(NamespaceInfo::sizeBytes).sum();
-        return new RegionCapacity(r.devname(), r.numaNode(), align, r.sizeBytes(),
+        return RegionLayout.reported(r.devname(), r.numaNode(), r.sizeBytes(), align,
                 CapacityMath.alignDown(r.availableBytes(), align), CapacityMath.alignDown(r.maxExtentBytes(), align), used);
     }
 

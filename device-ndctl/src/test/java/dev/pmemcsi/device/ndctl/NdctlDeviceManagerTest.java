@@ -13,6 +13,7 @@ import dev.pmemcsi.device.CapacityMath;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceHealth;
 import dev.pmemcsi.device.NoSpaceException;
+import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.OutOfRangeException;
 import dev.pmemcsi.device.RegionCapacity;
 import dev.pmemcsi.device.UnmanagedExtent;
@@ -357,26 +358,6 @@ class NdctlDeviceManagerTest {
     }
 
     @Test
-    void smartAnswersMapToHealthStates() {
-        int all = SmartHealth.HEALTH_VALID | SmartHealth.SPARES_VALID | SmartHealth.USED_VALID | SmartHealth.TEMP_VALID;
-        DeviceHealth.DimmHealth ok = NdctlDeviceManager.dimmHealth(dimm(new SmartHealth(all, 0, 32.5, 100, 3), 0));
-        assertEquals(new DeviceHealth.DimmHealth("nmem0", "ok", 100, 32.5, 3), ok);
-        assertEquals("non-critical", NdctlDeviceManager.dimmHealth(dimm(new SmartHealth(all, SmartHealth.NON_CRITICAL, 30, 50, 3), 0)).healthState());
-        assertEquals("critical", NdctlDeviceManager.dimmHealth(dimm(new SmartHealth(all, SmartHealth.CRITICAL | SmartHealth.NON_CRITICAL, 30, 5, 3), 0)).healthState());
-        assertEquals("fatal", NdctlDeviceManager.dimmHealth(dimm(new SmartHealth(all, SmartHealth.FATAL, 30, 0, 99), 0)).healthState());
-        // Figures whose valid bit is clear are not reported.
-        DeviceHealth.DimmHealth partial = NdctlDeviceManager.dimmHealth(dimm(new SmartHealth(SmartHealth.HEALTH_VALID, 0, 99, 99, 99), 0));
-        assertEquals(new DeviceHealth.DimmHealth("nmem0", "ok", -1, Double.NaN, -1), partial);
-        // Platform failure flags override SMART.
-        assertEquals("critical", NdctlDeviceManager.dimmHealth(dimm(new SmartHealth(all, 0, 30, 100, 1), DimmInfo.FAILED_SAVE)).healthState());
-        assertEquals("fatal", NdctlDeviceManager.dimmHealth(dimm(null, DimmInfo.FAILED_MAP)).healthState());
-    }
-
-    private static DimmInfo dimm(SmartHealth smart, int failed) {
-        return new DimmInfo("ndbus0", "nmem0", 1, true, Optional.ofNullable(smart), failed);
-    }
-
-    @Test
     void volumeHealthCountsRegionBadBlocksInsideTheNamespace() throws DeviceException {
         Volume v = dm.createVolume(request("bb", 64 * MIB, VolumeMode.SECTOR, false));
         // One range inside the namespace (region offset 1 MiB), one far beyond it.
@@ -404,5 +385,32 @@ class NdctlDeviceManagerTest {
         assertEquals(List.of(v.id()), wiped);
         dm.createVolume(request("pvc-sig", 256L << 20, VolumeMode.FSDAX, false));
         assertEquals(List.of(v.id()), wiped, "an existing volume keeps its filesystem");
+    }
+
+    @Test
+    void createsDeletesAndErasesAreReportedToTheListener() throws DeviceException {
+        List<String> reported = new ArrayList<>();
+        OperationListener listener = (kind, subject) -> failure -> reported.add(kind + " " + subject + ": "
+                + (failure == null ? "ok" : failure.getClass().getSimpleName()));
+        NdctlDeviceManager observed = new NdctlDeviceManager("pmem-csi.dev", backend, new VolumeEraser() {
+            @Override
+            public void erase(String id, Path dev) {
+                erased.add(id + " " + dev);
+            }
+
+            @Override
+            public void wipeSignatures(String id, Path dev) {
+                wiped.add(id);
+            }
+        }, listener);
+        observed.start();
+        Volume v = observed.createVolume(request("pvc-timed", 64 * MIB, VolumeMode.FSDAX, true));
+        assertThrows(NoSpaceException.class, () -> observed.createVolume(request("pvc-huge", 1024 * GIB, VolumeMode.FSDAX, false)));
+        observed.deleteVolume(v.id(), true);
+        assertEquals(List.of(
+                "CREATE volume " + v.id() + ": ok",
+                "CREATE volume " + VolumeIds.fromName("pvc-huge") + ": NoSpaceException",
+                "ERASE volume " + v.id() + " on " + v.devicePath() + ": ok",
+                "DELETE volume " + v.id() + ": ok"), reported);
     }
 }

@@ -106,17 +106,17 @@ class DeviceOperationMetricsTest {
     }
 
     @Test
-    void theDecoratorTimesCreatesAndDeletesByOutcome() throws DeviceException {
-        InMemoryDeviceManager backend = new InMemoryDeviceManager(16 * CapacityMath.MIB, new long[] {256 * CapacityMath.MIB});
-        backend.start();
+    void aBackendTimesItsCreatesAndDeletesByOutcome() throws DeviceException {
         try (DeviceOperationMetrics m = new DeviceOperationMetrics(registry)) {
-            InstrumentedDeviceManager dm = new InstrumentedDeviceManager(backend, m);
+            InMemoryDeviceManager dm = new InMemoryDeviceManager(16 * CapacityMath.MIB, new long[] {256 * CapacityMath.MIB})
+                    .reportingTo(m);
+            dm.start();
             dm.createVolume(new VolumeRequest("vol-1", 64 * CapacityMath.MIB, 0, VolumeMode.FSDAX, false, Map.of()));
             assertThrows(NoSpaceException.class, () -> dm.createVolume(
                     new VolumeRequest("vol-2", 1024 * CapacityMath.MIB, 0, VolumeMode.FSDAX, false, Map.of())));
-            backend.setInUse("vol-1", true);
+            dm.setInUse("vol-1", true);
             assertThrows(VolumeInUseException.class, () -> dm.deleteVolume("vol-1", false));
-            backend.setInUse("vol-1", false);
+            dm.setInUse("vol-1", false);
             dm.deleteVolume("vol-1", false);
             assertEquals(1, count("create", "success"));
             assertEquals(1, count("create", "no_space"));
