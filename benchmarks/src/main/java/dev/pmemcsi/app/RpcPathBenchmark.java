@@ -13,7 +13,7 @@ import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.device.InMemoryDeviceManager;
 import dev.pmemcsi.driver.DriverConfig;
 import dev.pmemcsi.driver.VolumeLocks;
-import dev.pmemcsi.driver.VolumeUsage;
+import dev.pmemcsi.driver.NodeVolumeUse;
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
@@ -68,7 +68,7 @@ public class RpcPathBenchmark {
         InMemoryDeviceManager devices = new InMemoryDeviceManager(new long[] {4L << 30, 4L << 30});
         devices.start();
         List<BindableService> services = List.of(new IdentityService(config, true, () -> true),
-                new ControllerService(config, devices, new VolumeLocks(), VolumeUsage.none()));
+                new ControllerService(config, devices, new VolumeLocks(), NodeVolumeUse.none()));
         String name = "rpc-path-" + System.nanoTime();
         InProcessServerBuilder builder = InProcessServerBuilder.forName(name).directExecutor();
         RpcInterceptor interceptor = new RpcInterceptor(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), "pmem-csi.dev", () -> true);
