@@ -127,7 +127,8 @@ public final class RpcInterceptor implements ServerInterceptor {
     }
 
     private static <Q, R> ServerCall.Listener<Q> startCall(ServerCall<Q, R> observed, Metadata headers,
-                                                    ServerCallHandler<Q, R> next, String method, String[] volume) {
+                                                           ServerCallHandler<Q, R> next, String method,
+                                                           String[] volume) {
         ServerCall.Listener<Q> delegate;
         try {
             delegate = next.startCall(observed, headers);
