@@ -12,7 +12,7 @@ import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.driver.DriverConfig;
 import dev.pmemcsi.driver.VolumeLocks;
-import dev.pmemcsi.driver.VolumeUsage;
+import dev.pmemcsi.driver.NodeVolumeUse;
 import dev.pmemcsi.node.NodePaths;
 import dev.pmemcsi.node.NodeService;
 import io.grpc.BindableService;
@@ -197,7 +197,7 @@ public final class Driver implements AutoCloseable {
             services.add(node);
         }
         if (controller) {
-            VolumeUsage usage = node != null ? node : VolumeUsage.none();
+            NodeVolumeUse usage = node != null ? node : NodeVolumeUse.none();
             services.add(new ControllerService(config, devices, locks, usage));
         }
         if (!options.metricsAddress.isBlank()) {
@@ -214,7 +214,7 @@ public final class Driver implements AutoCloseable {
             interceptor.startFailed(e.getMessage());
             throw e;
         }
-        DriverMetrics.register(registry, config, devices, node != null ? node : VolumeUsage.none());
+        DriverMetrics.register(registry, config, devices, node != null ? node : NodeVolumeUse.none());
         ready = true;
         interceptor.started();
         LOG.info("driver {} {} ready on node {} with the {} backend after {} ms", config.driverName(), config.version(),

@@ -72,8 +72,14 @@ public final class RpcEdge {
         if (e instanceof PreconditionFailedException) {
             return Status.FAILED_PRECONDITION;
         }
-        if (e instanceof OperationInProgressException) {
+        if (e instanceof OperationInProgressException || e instanceof InvalidStartingTokenException) {
             return Status.ABORTED;
+        }
+        if (e instanceof NodeExcludedException) {
+            return Status.RESOURCE_EXHAUSTED;
+        }
+        if (e instanceof NotOfferedException) {
+            return Status.UNIMPLEMENTED;
         }
         if (e instanceof VolumeNotFoundException) {
             return Status.NOT_FOUND;

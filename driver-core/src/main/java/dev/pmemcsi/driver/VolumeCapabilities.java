@@ -1,6 +1,7 @@
 package dev.pmemcsi.driver;
 
 import dev.pmemcsi.csi.v1.VolumeCapability;
+import dev.pmemcsi.device.OutOfRangeException;
 import dev.pmemcsi.device.VolumeAccess;
 import dev.pmemcsi.csi.v1.VolumeCapability.AccessMode.Mode;
 import java.util.List;
@@ -61,8 +62,11 @@ public final class VolumeCapabilities {
         return min;
     }
 
-    /** The size limit leaves no room for the smallest filesystem of the requested type. */
-    public static final class SizeBelowMinimumException extends Exception {
+    /**
+     * The size limit leaves no room for the smallest filesystem of the requested type: a size out
+     * of range, which the RPC edge answers as such.
+     */
+    public static final class SizeBelowMinimumException extends OutOfRangeException {
         private static final long serialVersionUID = 1L;
 
         public SizeBelowMinimumException(String message) {

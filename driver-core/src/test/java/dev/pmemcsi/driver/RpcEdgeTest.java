@@ -42,6 +42,15 @@ class RpcEdgeTest {
     }
 
     @Test
+    void theControllersRefusalsGetTheirCodes() {
+        assertEquals(Status.Code.ABORTED, code(new InvalidStartingTokenException("x")));
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, code(new NodeExcludedException("x")));
+        assertEquals(Status.Code.UNIMPLEMENTED, code(new NotOfferedException("x")));
+        assertEquals(Status.Code.OUT_OF_RANGE, code(new VolumeCapabilities.SizeBelowMinimumException("x")));
+        assertEquals("x", RpcEdge.statusOf(new NotOfferedException("x")).getDescription());
+    }
+
+    @Test
     void anUnexpectedFailureKeepsItsExceptionAsTheCauseForTheLogOnly() {
         IOException e = new IOException("disk full");
         Status s = RpcEdge.statusOf(e);

@@ -37,7 +37,7 @@ import dev.pmemcsi.driver.InvalidRequestException;
 import dev.pmemcsi.driver.VolumeCapabilities;
 import dev.pmemcsi.driver.VolumeLocks;
 import dev.pmemcsi.driver.VolumeParameters;
-import dev.pmemcsi.driver.VolumeUsage;
+import dev.pmemcsi.driver.NodeVolumeUse;
 import dev.pmemcsi.nativeio.BlockDevice;
 import dev.pmemcsi.nativeio.CommandFailedException;
 import dev.pmemcsi.nativeio.CommandRunner;
@@ -84,7 +84,7 @@ import org.slf4j.MDC;
  * made, and every question about what is mounted is answered from {@code /proc/self/mountinfo}.
  * {@link #start()} compares the two after a restart.
  */
-public final class NodeService extends NodeGrpc.NodeImplBase implements VolumeUsage {
+public final class NodeService extends NodeGrpc.NodeImplBase implements NodeVolumeUse {
 
     private static final Logger LOG = LoggerFactory.getLogger(NodeService.class);
     /** Mounts stacked at one path that unmounting will peel off before giving up. */

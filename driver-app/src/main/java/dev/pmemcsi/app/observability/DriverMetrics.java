@@ -2,7 +2,7 @@ package dev.pmemcsi.app.observability;
 
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.driver.DriverConfig;
-import dev.pmemcsi.driver.VolumeUsage;
+import dev.pmemcsi.driver.NodeVolumeUse;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -35,7 +35,7 @@ public final class DriverMetrics {
 
     /** Registers the PMEM and JVM series; call once the backend has started. */
     public static void register(PrometheusMeterRegistry registry, DriverConfig config, DeviceManager devices,
-                                VolumeUsage usage) {
+                                NodeVolumeUse usage) {
         Map<String, String> build = new LinkedHashMap<>();
         build.put("version", config.version());
         build.put("driver", config.driverName());

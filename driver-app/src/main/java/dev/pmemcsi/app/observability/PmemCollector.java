@@ -9,7 +9,7 @@ import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeNotFoundException;
-import dev.pmemcsi.driver.VolumeUsage;
+import dev.pmemcsi.driver.NodeVolumeUse;
 import io.prometheus.metrics.model.registry.MultiCollector;
 import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
 import io.prometheus.metrics.model.snapshots.GaugeSnapshot.GaugeDataPointSnapshot;
@@ -51,7 +51,7 @@ public final class PmemCollector implements MultiCollector {
     private static final Logger LOG = LoggerFactory.getLogger(PmemCollector.class);
 
     private final DeviceManager devices;
-    private final VolumeUsage usage;
+    private final NodeVolumeUse usage;
     private final String node;
     private final String driverName;
     private final Map<String, String> build;
@@ -64,12 +64,12 @@ public final class PmemCollector implements MultiCollector {
      * @param build  the labels of {@code build_info}
      * @param maxAge how long one reading of the backend serves scrapes
      */
-    public PmemCollector(DeviceManager devices, VolumeUsage usage, String node, String driverName, Map<String, String> build,
+    public PmemCollector(DeviceManager devices, NodeVolumeUse usage, String node, String driverName, Map<String, String> build,
                          Duration maxAge) {
         this(devices, usage, node, driverName, build, maxAge, System::nanoTime);
     }
 
-    PmemCollector(DeviceManager devices, VolumeUsage usage, String node, String driverName, Map<String, String> build,
+    PmemCollector(DeviceManager devices, NodeVolumeUse usage, String node, String driverName, Map<String, String> build,
                   Duration maxAge, LongSupplier clock) {
         this.devices = devices;
         this.usage = usage;

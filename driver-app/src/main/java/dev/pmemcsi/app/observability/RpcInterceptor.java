@@ -2,8 +2,6 @@ package dev.pmemcsi.app.observability;
 
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Message;
-import io.grpc.Context;
-import io.grpc.Contexts;
 import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
 import io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener;
 import io.grpc.Metadata;
@@ -14,32 +12,26 @@ import io.grpc.Status;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
-import java.util.function.Supplier;
-import java.util.Locale;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 /**
- * The one interceptor every RPC passes: it logs the call with its method, volume, gRPC code and
- * duration; records the operations histogram; turns an unexpected exception into INTERNAL with a
- * short message (the stack trace goes to the log, never to the client); and is the one gate that
- * keeps calls on volumes away from a device layer that is not ready.
+ * The one interceptor every RPC passes, and the one place that logs a call: it puts the method and
+ * volume into the MDC for everything the call logs; ends the call with one line carrying its gRPC
+ * code and duration (with the stack trace when it failed unexpectedly); records the operations
+ * histogram; turns an exception thrown past the service into INTERNAL with a short message (the
+ * stack trace goes to the log, never to the client); and passes calls on volumes through the
+ * {@link StartupGate}.
  *
- * <p>During start-up (after the socket is bound, while the device layer recovers its volumes),
- * calls that only describe the driver are answered at once, and calls on volumes wait for the
- * device layer, up to their deadline or {@link #DEFAULT_STARTUP_WAIT} without one, and then go
- * through, or get UNAVAILABLE if start-up failed or took too long. A waiting call holds no thread:
- * it is not started (so gRPC reads none of its messages) until start-up ends. Once started, a
- * device layer that stops being ready (the driver is stopping) gets UNAVAILABLE at once.
+ * <p>Calls that only describe the driver (Identity, the capabilities, NodeGetInfo) are never held
+ * up; calls on volumes wait during start-up, up to their deadline or {@link #DEFAULT_STARTUP_WAIT}
+ * without one.
  */
 public final class RpcInterceptor implements ServerInterceptor {
 
@@ -69,24 +61,20 @@ public final class RpcInterceptor implements ServerInterceptor {
 
     private final MeterRegistry registry;
     private final String driverName;
-    private final BooleanSupplier ready;
-    private final Duration startupWait;
-    /** Completes when start-up ends: normally, or exceptionally with the reason it failed. */
-    private final CompletableFuture<Void> started = new CompletableFuture<>();
+    private final StartupGate gate;
     private final AtomicInteger inFlight = new AtomicInteger();
 
     /** An interceptor for a driver that has already started; {@code ready} is checked on every call. */
     public RpcInterceptor(MeterRegistry registry, String driverName, BooleanSupplier ready) {
-        this(registry, driverName, ready, DEFAULT_STARTUP_WAIT);
-        started.complete(null);
+        this(registry, driverName, new StartupGate(ready, DEFAULT_STARTUP_WAIT));
+        gate.started();
     }
 
     /** @param driverName the {@code driver_name} label of the operations histogram */
-    private RpcInterceptor(MeterRegistry registry, String driverName, BooleanSupplier ready, Duration startupWait) {
+    private RpcInterceptor(MeterRegistry registry, String driverName, StartupGate gate) {
         this.registry = registry;
         this.driverName = driverName;
-        this.ready = ready;
-        this.startupWait = startupWait;
+        this.gate = gate;
         registry.gauge("csi_plugin_operations_in_flight", inFlight);
     }
 
@@ -97,25 +85,17 @@ public final class RpcInterceptor implements ServerInterceptor {
      */
     public static RpcInterceptor starting(MeterRegistry registry, String driverName, BooleanSupplier ready,
                                           Duration startupWait) {
-        return new RpcInterceptor(registry, driverName, ready, startupWait);
+        return new RpcInterceptor(registry, driverName, new StartupGate(ready, startupWait));
     }
 
     /** Start-up is over: waiting calls go through. */
     public void started() {
-        started.complete(null);
+        gate.started();
     }
 
     /** Start-up failed (or the driver stops before it ended): waiting and later calls get UNAVAILABLE. */
     public void startFailed(String reason) {
-        started.completeExceptionally(new StartupFailure(reason));
-    }
-
-    private static final class StartupFailure extends Exception {
-        private static final long serialVersionUID = 1L;
-
-        StartupFailure(String reason) {
-            super(reason, null, false, false);
-        }
+        gate.startFailed(reason);
     }
 
     @Override
@@ -141,165 +121,14 @@ public final class RpcInterceptor implements ServerInterceptor {
             }
         };
         if (!"csi.v1.Identity".equals(service) && !DESCRIBING.contains(method)) {
-            if (!started.isDone()) {
-                return waitForStartup(observed, headers, next, method, volume);
-            }
-            Status refusal = refusal(null);
-            if (refusal != null) {
-                observed.close(refusal, new Metadata());
-                return new ServerCall.Listener<>() {};
-            }
+            return gate.admit(observed, () -> startCall(observed, headers, next, method, volume));
         }
         return startCall(observed, headers, next, method, volume);
     }
 
-    /**
-     * Why a call on volumes cannot go through now, or null if it can.
-     *
-     * @param waitFailure why waiting for start-up ended other than by a normal start, or null
-     */
-    private Status refusal(Throwable waitFailure) {
-        Throwable failure = waitFailure;
-        if (failure == null && started.isCompletedExceptionally()) {
-            try {
-                started.join();
-            } catch (CompletionException e) {
-                failure = e;
-            }
-        }
-        if (failure instanceof CompletionException && failure.getCause() != null) {
-            failure = failure.getCause();
-        }
-        if (failure instanceof StartupFailure f) {
-            return Status.UNAVAILABLE.withDescription("the driver failed to start: " + f.getMessage());
-        }
-        if (failure instanceof TimeoutException) {
-            long ms = startupWait.toMillis();
-            return Status.UNAVAILABLE.withDescription("the device layer did not finish starting within "
-                    + (ms % 1000 == 0 ? ms / 1000 + " s" : ms + " ms") + "; retry later");
-        }
-        if (failure != null) {
-            return Status.UNAVAILABLE.withDescription("the device layer is not ready: " + failure);
-        }
-        return ready.getAsBoolean() ? null : Status.UNAVAILABLE.withDescription("the device layer is not ready; retry shortly");
-    }
-
-    /**
-     * Holds the call, unstarted, until start-up ends. Its deadline bounds the wait: gRPC cancels
-     * the call when it passes. A call without one is bounded by {@link #startupWait}.
-     */
-    private <Q, R> ServerCall.Listener<Q> waitForStartup(ServerCall<Q, R> call, Metadata headers,
-                                                          ServerCallHandler<Q, R> next, String method, String[] volume) {
-        Context context = Context.current();
-        Waiting<Q, R> waiting = new Waiting<>(call, context, () -> startCall(call, headers, next, method, volume));
-        CompletableFuture<Void> bound = started.copy();
-        if (context.getDeadline() == null) {
-            bound = bound.orTimeout(startupWait.toMillis(), TimeUnit.MILLISECONDS);
-        }
-        bound.whenComplete((ok, failure) -> waiting.release(failure));
-        return waiting;
-    }
-
-    /**
-     * A call that waits for start-up. It has not been started, so gRPC delivers none of its
-     * messages (nothing requested them) and only a cancellation can arrive; once started, every
-     * event goes to the real listener.
-     */
-    private final class Waiting<Q, R> extends ServerCall.Listener<Q> {
-        private final ServerCall<Q, R> call;
-        private final Context context;
-        private final Supplier<ServerCall.Listener<Q>> start;
-        private ServerCall.Listener<Q> delegate; // guarded by this
-        private boolean over; // guarded by this: cancelled by the client, or refused here
-
-        Waiting(ServerCall<Q, R> call, Context context, Supplier<ServerCall.Listener<Q>> start) {
-            this.call = call;
-            this.context = context;
-            this.start = start;
-        }
-
-        /**
-         * Runs on the thread that ended start-up (or the timer's). Starting a unary call only asks
-         * gRPC for its request, which gRPC then delivers on its own executor; the lock makes that
-         * delivery wait until {@link #delegate} is set.
-         */
-        synchronized void release(Throwable failure) {
-            if (over) {
-                return;
-            }
-            Status refusal = refusal(failure);
-            if (refusal != null) {
-                over = true;
-                call.close(refusal, new Metadata());
-                return;
-            }
-            Context previous = context.attach();
-            try {
-                delegate = start.get();
-            } finally {
-                context.detach(previous);
-            }
-        }
-
-        private synchronized ServerCall.Listener<Q> delegate() {
-            return delegate;
-        }
-
-        @Override
-        public void onMessage(Q message) {
-            ServerCall.Listener<Q> d = delegate();
-            if (d != null) {
-                d.onMessage(message);
-            }
-        }
-
-        @Override
-        public void onHalfClose() {
-            ServerCall.Listener<Q> d = delegate();
-            if (d != null) {
-                d.onHalfClose();
-            }
-        }
-
-        @Override
-        public void onComplete() {
-            ServerCall.Listener<Q> d = delegate();
-            if (d != null) {
-                d.onComplete();
-            }
-        }
-
-        @Override
-        public void onReady() {
-            ServerCall.Listener<Q> d = delegate();
-            if (d != null) {
-                d.onReady();
-            }
-        }
-
-        @Override
-        public void onCancel() {
-            ServerCall.Listener<Q> d;
-            synchronized (this) {
-                d = delegate;
-                if (d == null) {
-                    if (over) {
-                        return;
-                    }
-                    over = true;
-                    // Closing records the call in the metrics and the log; the client is gone.
-                    Status why = Contexts.statusFromCancelled(context);
-                    call.close((why != null ? why : Status.CANCELLED)
-                            .withDescription("cancelled while waiting for the device layer to start"), new Metadata());
-                    return;
-                }
-            }
-            d.onCancel();
-        }
-    }
-
-    private <Q, R> ServerCall.Listener<Q> startCall(ServerCall<Q, R> observed, Metadata headers,
-                                                    ServerCallHandler<Q, R> next, String method, String[] volume) {
+    private static <Q, R> ServerCall.Listener<Q> startCall(ServerCall<Q, R> observed, Metadata headers,
+                                                           ServerCallHandler<Q, R> next, String method,
+                                                           String[] volume) {
         ServerCall.Listener<Q> delegate;
         try {
             delegate = next.startCall(observed, headers);
@@ -346,10 +175,10 @@ public final class RpcInterceptor implements ServerInterceptor {
                 + " more characters)");
     }
 
-    private void failInternal(ServerCall<?, ?> call, String method, RuntimeException e) {
-        LOG.error("{} failed unexpectedly", method, e);
+    /** The exception goes with the status as its cause, which gRPC keeps from the client, so that {@link #finish} logs it. */
+    private static void failInternal(ServerCall<?, ?> call, String method, RuntimeException e) {
         call.close(Status.INTERNAL.withDescription("internal error in " + method + ": " + e.getClass().getSimpleName()
-                + (e.getMessage() == null ? "" : ": " + e.getMessage())), new Metadata());
+                + (e.getMessage() == null ? "" : ": " + e.getMessage())).withCause(e), new Metadata());
     }
 
     private void finish(String method, String fullMethod, String volume, Status status, long start) {
@@ -378,6 +207,9 @@ public final class RpcInterceptor implements ServerInterceptor {
                 } else {
                     LOG.info("{} OK", method);
                 }
+            } else if (status.getCode() == Status.Code.INTERNAL && status.getCause() != null) {
+                // Unexpected: the stack trace is what lets someone find the fault.
+                LOG.error("{} {}: {}", method, status.getCode(), status.getDescription(), status.getCause());
             } else {
                 LOG.warn("{} {}: {}", method, status.getCode(), status.getDescription());
             }

@@ -11,7 +11,7 @@ import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.device.ndctl.NamespaceBackend;
 import dev.pmemcsi.device.ndctl.NdctlDeviceManager;
 import dev.pmemcsi.device.ndctl.VolumeEraser;
-import dev.pmemcsi.driver.VolumeUsage;
+import dev.pmemcsi.driver.NodeVolumeUse;
 import dev.pmemcsi.ndctl.BadBlock;
 import dev.pmemcsi.ndctl.DimmInfo;
 import dev.pmemcsi.ndctl.NamespaceInfo;
@@ -129,7 +129,7 @@ class RecordedNdctlHealthTest {
 
     private static Scrape scrape(NdctlDeviceManager dm) {
         PrometheusMeterRegistry registry = DriverMetrics.newRegistry("pmem-node");
-        registry.getPrometheusRegistry().register(new PmemCollector(dm, VolumeUsage.none(), "pmem-node", "pmem-csi.dev",
+        registry.getPrometheusRegistry().register(new PmemCollector(dm, NodeVolumeUse.none(), "pmem-node", "pmem-csi.dev",
                 Map.of("version", "test", "driver", "pmem-csi.dev", "backend", dm.backendName()), Duration.ZERO));
         return Scrape.parse(registry.scrape());
     }

@@ -15,7 +15,7 @@ import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.emulated.EmulatedDeviceManager;
 import dev.pmemcsi.driver.DriverConfig;
 import dev.pmemcsi.driver.VolumeLocks;
-import dev.pmemcsi.driver.VolumeUsage;
+import dev.pmemcsi.driver.NodeVolumeUse;
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
@@ -78,7 +78,7 @@ public class RpcPathBenchmark {
         devices = new EmulatedDeviceManager(emulatedDir, List.of(64L << 20, 64L << 20));
         devices.start();
         List<BindableService> services = List.of(new IdentityService(config, true, () -> true),
-                new ControllerService(config, devices, new VolumeLocks(), VolumeUsage.none()));
+                new ControllerService(config, devices, new VolumeLocks(), NodeVolumeUse.none()));
         String name = "rpc-path-" + System.nanoTime();
         InProcessServerBuilder builder = InProcessServerBuilder.forName(name).directExecutor();
         RpcInterceptor interceptor = new RpcInterceptor(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), "pmem-csi.dev", () -> true);
