@@ -120,7 +120,7 @@ public final class NodeState {
     /**
      * Replaces the record with its contents on disk, but does not wait for the rename to be: a
      * crash may bring back the previous version. Only for moving a record forward to DONE, since
-     * {@link NodeService#start()} rolls a PENDING record back safely; it saves a directory fsync
+     * {@link StartupRecovery} rolls a PENDING record back safely; it saves a directory fsync
      * on every stage and publish.
      */
     public void update(Attachment a) throws IOException {

@@ -17,14 +17,15 @@ class NodeStateTest {
     Path dir;
 
     static Attachment staged(String id, String path) {
-        return new Attachment(Attachment.Kind.STAGED, Attachment.Phase.DONE, id, Path.of(path), Path.of("/real" + path),
-                Attachment.Access.MOUNT, "xfs", List.of("noatime", "nosuid"), "SINGLE_NODE_WRITER", false, "",
-                false, id, Path.of("/dev/pmem0"), true);
+        return Attachment.staging(id, Path.of(path), Path.of("/real" + path), new Attachment.Capability(
+                Attachment.Access.MOUNT, "xfs", List.of("noatime", "nosuid"), "SINGLE_NODE_WRITER"),
+                Path.of("/dev/pmem0"), true).withPhase(Attachment.Phase.DONE);
     }
 
     static Attachment published(String id, String path, String mode, boolean ro) {
-        return new Attachment(Attachment.Kind.PUBLISHED, Attachment.Phase.PENDING, id, Path.of(path), Path.of(path),
-                Attachment.Access.BLOCK, "", List.of(), mode, ro, "/stage/" + id, false, id, Path.of("/dev/pmem1"), false);
+        return Attachment.publication(id, Path.of(path), Path.of(path),
+                new Attachment.Capability(Attachment.Access.BLOCK, "", List.of(), mode), ro, Path.of("/stage/" + id),
+                Path.of("/dev/pmem1"));
     }
 
     @Test
@@ -32,9 +33,9 @@ class NodeStateTest {
         NodeState s = new NodeState(dir);
         s.load();
         Attachment a = staged("pvc-1", "/stage/with space=and:colon");
-        Attachment e = new Attachment(Attachment.Kind.PUBLISHED, Attachment.Phase.REMOVING, "csi-abc",
-                Path.of("/pods/x/mount"), Path.of("/pods/x/mount"), Attachment.Access.MOUNT, "ext4", List.of(),
-                "SINGLE_NODE_WRITER", true, "", true, "csiabc-123", Path.of(""), false);
+        Attachment e = Attachment.ephemeral("csi-abc", Path.of("/pods/x/mount"), Path.of("/pods/x/mount"),
+                new Attachment.Capability(Attachment.Access.MOUNT, "ext4", List.of(), "SINGLE_NODE_WRITER"), true,
+                "csiabc-123", false).withPhase(Attachment.Phase.REMOVING);
         s.put(a);
         s.put(e);
         s.put(published("pvc-2", "/pods/y/dev", "SINGLE_NODE_MULTI_WRITER", false));
