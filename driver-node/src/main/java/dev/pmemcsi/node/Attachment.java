@@ -7,7 +7,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
-import java.util.Properties;
 
 /**
  * What the node service did, or is about to do, with a volume at one path: a staging or a
@@ -178,55 +177,5 @@ public record Attachment(
             d.add("ephemeral " + ephemeral + " vs " + o.ephemeral);
         }
         return String.join(", ", d);
-    }
-
-    Properties toProperties() {
-        Properties p = new Properties();
-        p.setProperty("format", "1");
-        p.setProperty("kind", kind.name());
-        p.setProperty("phase", phase.name());
-        p.setProperty("volumeId", volumeId);
-        p.setProperty("path", path.toString());
-        p.setProperty("realPath", realPath.toString());
-        p.setProperty("access", access.name());
-        p.setProperty("fsType", fsType);
-        // Validated flags never contain commas, so a comma list is unambiguous.
-        p.setProperty("mountFlags", String.join(",", mountFlags));
-        p.setProperty("accessMode", accessMode);
-        p.setProperty("readOnly", Boolean.toString(readOnly));
-        p.setProperty("stagingPath", stagingPath);
-        p.setProperty("ephemeral", Boolean.toString(ephemeral));
-        p.setProperty("deviceId", deviceId);
-        p.setProperty("devicePath", devicePath.toString());
-        p.setProperty("eraseAfter", Boolean.toString(eraseAfter));
-        return p;
-    }
-
-    static Attachment fromProperties(Properties p) {
-        String flags = required(p, "mountFlags");
-        return new Attachment(
-                Kind.valueOf(required(p, "kind")),
-                Phase.valueOf(required(p, "phase")),
-                required(p, "volumeId"),
-                Path.of(required(p, "path")),
-                Path.of(required(p, "realPath")),
-                Access.valueOf(required(p, "access")),
-                required(p, "fsType"),
-                flags.isEmpty() ? List.of() : List.of(flags.split(",")),
-                required(p, "accessMode"),
-                Boolean.parseBoolean(required(p, "readOnly")),
-                required(p, "stagingPath"),
-                Boolean.parseBoolean(required(p, "ephemeral")),
-                required(p, "deviceId"),
-                Path.of(required(p, "devicePath")),
-                Boolean.parseBoolean(required(p, "eraseAfter")));
-    }
-
-    private static String required(Properties p, String key) {
-        String v = p.getProperty(key);
-        if (v == null) {
-            throw new IllegalArgumentException("state record lacks \"" + key + "\"");
-        }
-        return v;
     }
 }
