@@ -1,11 +1,12 @@
 package dev.pmemcsi.node;
 
+import dev.pmemcsi.csi.v1.VolumeCapability;
+import dev.pmemcsi.driver.VolumeCapabilities;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
-import java.util.Properties;
 
 /**
  * What the node service did, or is about to do, with a volume at one path: a staging or a
@@ -27,6 +28,9 @@ import java.util.Properties;
  * @param deviceId    the device manager's ID of the volume (differs from volumeId for ephemeral volumes)
  * @param devicePath  the block device
  * @param eraseAfter  for ephemeral volumes: erase the data when deleting it
+ * @see #staging
+ * @see #publication
+ * @see #ephemeral
  */
 public record Attachment(
         Kind kind,
@@ -53,7 +57,61 @@ public record Attachment(
      */
     public enum Phase { PENDING, DONE, REMOVING }
 
-    public enum Access { MOUNT, BLOCK }
+    public enum Access {
+        MOUNT, BLOCK;
+
+        static Access of(VolumeCapability cap) {
+            return cap.hasBlock() ? BLOCK : MOUNT;
+        }
+    }
+
+    /**
+     * What a request's volume capability asks of a staging or publication.
+     *
+     * @param fsType     empty for block access
+     * @param accessMode the access mode's name, e.g. SINGLE_NODE_WRITER
+     */
+    public record Capability(Access access, String fsType, List<String> mountFlags, String accessMode) {
+
+        /** The capability of a request that {@link VolumeCapabilities#validate} accepted. */
+        static Capability of(VolumeCapability cap) {
+            return new Capability(Access.of(cap), cap.hasMount() ? VolumeCapabilities.fsType(cap) : "",
+                    cap.hasMount() ? List.copyOf(cap.getMount().getMountFlagsList()) : List.of(),
+                    cap.getAccessMode().getMode().name());
+        }
+    }
+
+    /**
+     * A staging of a persistent volume, about to be made.
+     *
+     * @param eraseAfter the volume's own setting, kept for the record's reader
+     */
+    public static Attachment staging(String volumeId, Path path, Path realPath, Capability cap, Path devicePath,
+                                     boolean eraseAfter) {
+        return new Attachment(Kind.STAGED, Phase.PENDING, volumeId, path, realPath, cap.access(), cap.fsType(),
+                cap.mountFlags(), cap.accessMode(), false, "", false, volumeId, devicePath, eraseAfter);
+    }
+
+    /** A publication of a persistent volume, bound from its staging path, about to be made. */
+    public static Attachment publication(String volumeId, Path target, Path realTarget, Capability cap,
+                                         boolean readOnly, Path stagingPath, Path devicePath) {
+        return new Attachment(Kind.PUBLISHED, Phase.PENDING, volumeId, target, realTarget, cap.access(),
+                cap.fsType(), cap.mountFlags(), cap.accessMode(), readOnly, stagingPath.toString(), false,
+                volumeId, devicePath, false);
+    }
+
+    /**
+     * A CSI ephemeral inline volume published at {@code target}, about to be created: its device
+     * is not known until {@link #withDevice}.
+     *
+     * @param deviceId the device manager's ID of the volume, not kubelet's {@code volumeId}
+     */
+    public static Attachment ephemeral(String volumeId, Path target, Path realTarget, Capability cap,
+                                       boolean readOnly, String deviceId, boolean eraseAfter) {
+        return new Attachment(Kind.PUBLISHED, Phase.PENDING, volumeId, target, realTarget, cap.access(),
+                cap.fsType(), cap.mountFlags(), cap.accessMode(), readOnly, "", true, deviceId, Path.of(""),
+                eraseAfter);
+    }
 
     public Attachment {
         Objects.requireNonNull(kind, "kind");
@@ -73,6 +131,11 @@ public record Attachment(
     public Attachment withPhase(Phase p) {
         return new Attachment(kind, p, volumeId, path, realPath, access, fsType, mountFlags, accessMode, readOnly,
                 stagingPath, ephemeral, deviceId, devicePath, eraseAfter);
+    }
+
+    public Attachment withDevice(Path device) {
+        return new Attachment(kind, phase, volumeId, path, realPath, access, fsType, mountFlags, accessMode, readOnly,
+                stagingPath, ephemeral, deviceId, device, eraseAfter);
     }
 
     /**
@@ -114,55 +177,5 @@ public record Attachment(
             d.add("ephemeral " + ephemeral + " vs " + o.ephemeral);
         }
         return String.join(", ", d);
-    }
-
-    Properties toProperties() {
-        Properties p = new Properties();
-        p.setProperty("format", "1");
-        p.setProperty("kind", kind.name());
-        p.setProperty("phase", phase.name());
-        p.setProperty("volumeId", volumeId);
-        p.setProperty("path", path.toString());
-        p.setProperty("realPath", realPath.toString());
-        p.setProperty("access", access.name());
-        p.setProperty("fsType", fsType);
-        // Validated flags never contain commas, so a comma list is unambiguous.
-        p.setProperty("mountFlags", String.join(",", mountFlags));
-        p.setProperty("accessMode", accessMode);
-        p.setProperty("readOnly", Boolean.toString(readOnly));
-        p.setProperty("stagingPath", stagingPath);
-        p.setProperty("ephemeral", Boolean.toString(ephemeral));
-        p.setProperty("deviceId", deviceId);
-        p.setProperty("devicePath", devicePath.toString());
-        p.setProperty("eraseAfter", Boolean.toString(eraseAfter));
-        return p;
-    }
-
-    static Attachment fromProperties(Properties p) {
-        String flags = required(p, "mountFlags");
-        return new Attachment(
-                Kind.valueOf(required(p, "kind")),
-                Phase.valueOf(required(p, "phase")),
-                required(p, "volumeId"),
-                Path.of(required(p, "path")),
-                Path.of(required(p, "realPath")),
-                Access.valueOf(required(p, "access")),
-                required(p, "fsType"),
-                flags.isEmpty() ? List.of() : List.of(flags.split(",")),
-                required(p, "accessMode"),
-                Boolean.parseBoolean(required(p, "readOnly")),
-                required(p, "stagingPath"),
-                Boolean.parseBoolean(required(p, "ephemeral")),
-                required(p, "deviceId"),
-                Path.of(required(p, "devicePath")),
-                Boolean.parseBoolean(required(p, "eraseAfter")));
-    }
-
-    private static String required(Properties p, String key) {
-        String v = p.getProperty(key);
-        if (v == null) {
-            throw new IllegalArgumentException("state record lacks \"" + key + "\"");
-        }
-        return v;
     }
 }

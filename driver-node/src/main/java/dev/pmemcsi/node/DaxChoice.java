@@ -2,8 +2,7 @@ package dev.pmemcsi.node;
 
 import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.device.VolumeMode;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
+import dev.pmemcsi.driver.PreconditionFailedException;
 import java.util.List;
 
 /**
@@ -21,7 +20,7 @@ public record DaxChoice(boolean enable, boolean verify, String reason) {
      * DAX is on by default for a DAX-capable device. A user's {@code dax=never} or
      * {@code dax=inode} mount flag is honoured; asking for DAX on a device without it fails.
      */
-    public static DaxChoice decide(Volume volume, List<String> mountFlags) {
+    public static DaxChoice decide(Volume volume, List<String> mountFlags) throws PreconditionFailedException {
         boolean userAlways = mountFlags.stream().anyMatch(USER_ALWAYS::contains);
         if (mountFlags.contains("dax=never")) {
             return new DaxChoice(false, false, "the mount flag dax=never turns DAX off");
@@ -35,8 +34,8 @@ public record DaxChoice(boolean enable, boolean verify, String reason) {
                     : "its device " + volume.devicePath() + " does not support DAX (" + volume.mode()
                       + " volume on a backend without DAX, such as the emulated one)";
             if (userAlways) {
-                throw Status.FAILED_PRECONDITION.withDescription("the mount flags ask for DAX, but volume "
-                        + volume.id() + " cannot have it: " + why).asRuntimeException();
+                throw new PreconditionFailedException("the mount flags ask for DAX, but volume "
+                        + volume.id() + " cannot have it: " + why);
             }
             return new DaxChoice(false, false, "DAX is off because " + why);
         }
@@ -44,9 +43,9 @@ public record DaxChoice(boolean enable, boolean verify, String reason) {
         return new DaxChoice(!userAlways, true, "the device supports DAX");
     }
 
-    static StatusRuntimeException notActive(Volume volume, String detail) {
-        return Status.FAILED_PRECONDITION.withDescription("volume " + volume.id() + " on " + volume.devicePath()
+    static PreconditionFailedException notActive(Volume volume, String detail) {
+        return new PreconditionFailedException("volume " + volume.id() + " on " + volume.devicePath()
                 + " should support DAX, but the kernel did not enable it: " + detail
-                + "; the kernel log (dmesg) says why").asRuntimeException();
+                + "; the kernel log (dmesg) says why");
     }
 }

@@ -2,6 +2,7 @@ package dev.pmemcsi.node;
 
 import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.driver.PreconditionFailedException;
 import dev.pmemcsi.driver.VolumeCapabilities;
 import dev.pmemcsi.nativeio.CommandFailedException;
 import dev.pmemcsi.nativeio.NativeException;
@@ -13,8 +14,6 @@ import dev.pmemcsi.nativeio.mount.MountInfo;
 import dev.pmemcsi.nativeio.mount.MountOptions;
 import dev.pmemcsi.nativeio.mount.MountTable;
 import dev.pmemcsi.nativeio.mount.Mounter;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,7 +55,8 @@ final class FilesystemMounter {
      * @param mayFormat whether an empty device may be formatted (false when restoring a mount)
      */
     Outcome mount(Volume volume, String fsType, List<String> mountFlags, boolean readOnly, Path target,
-                  boolean mayFormat) throws NativeException, CommandFailedException, IOException {
+                  boolean mayFormat)
+            throws NativeException, CommandFailedException, IOException, PreconditionFailedException {
         boolean formatted = prepare(volume, fsType, mayFormat);
         return new Outcome(formatted, mountPrepared(volume, fsType, mountFlags, readOnly, target));
     }
@@ -66,49 +66,45 @@ final class FilesystemMounter {
      * device. Returns whether it made one. Touches no mount, so it may run before the mount is
      * recorded: a crash leaves at most a formatted, unmounted device.
      */
-    boolean prepare(Volume volume, String fsType, boolean mayFormat) throws CommandFailedException {
+    boolean prepare(Volume volume, String fsType, boolean mayFormat)
+            throws CommandFailedException, PreconditionFailedException {
         Path device = volume.devicePath();
         if (!volume.access().servesFilesystem(fsType)) {
-            throw Status.FAILED_PRECONDITION.withDescription("volume " + volume.id() + " was created for "
+            throw new PreconditionFailedException("volume " + volume.id() + " was created for "
                     + volume.access().describe() + ", not for an " + fsType + " filesystem; the driver never"
-                    + " reformats a device").asRuntimeException();
+                    + " reformats a device");
         }
         FilesystemProbe.Content content;
         try {
             content = probe.probe(device);
         } catch (CommandFailedException e) {
-            throw Status.FAILED_PRECONDITION.withDescription("cannot tell whether " + device
-                    + " holds data, so it is neither formatted nor mounted: " + e.getMessage()).asRuntimeException();
+            throw new PreconditionFailedException("cannot tell whether " + device
+                    + " holds data, so it is neither formatted nor mounted: " + e.getMessage());
         }
         boolean formatted = false;
         if (content.isEmpty()) {
             if (!mayFormat) {
-                throw Status.FAILED_PRECONDITION.withDescription(device + " of volume " + volume.id()
-                        + " holds no filesystem any more").asRuntimeException();
+                throw new PreconditionFailedException(device + " of volume " + volume.id()
+                        + " holds no filesystem any more");
             }
             long size = filesystemBytes(volume);
             if (fsType.equals(Filesystems.XFS) && size < VolumeCapabilities.MIN_XFS_BYTES) {
-                throw Status.FAILED_PRECONDITION.withDescription("volume " + volume.id() + " has a capacity of "
+                throw new PreconditionFailedException("volume " + volume.id() + " has a capacity of "
                         + volume.capacityBytes() + " bytes; an xfs filesystem needs at least "
-                        + VolumeCapabilities.MIN_XFS_BYTES + " (use ext4, or a larger volume)").asRuntimeException();
+                        + VolumeCapabilities.MIN_XFS_BYTES + " (use ext4, or a larger volume)");
             }
             LOG.info("{} holds no filesystem; making {} of {} bytes: {}", device, fsType, size,
                     Filesystems.mkfsArgv(fsType, device, size < volume.usableBytes() ? size : 0));
             long t0 = System.nanoTime();
-            OperationListener.Running mkfs = listener.started(OperationListener.Kind.MKFS,
-                    fsType + " on " + device + " of volume " + volume.id());
-            try {
+            listener.timed(OperationListener.Kind.MKFS, fsType + " on " + device + " of volume " + volume.id(), () -> {
                 filesystems.mkfs(fsType, device, size < volume.usableBytes() ? size : 0);
-                mkfs.finished(null);
-            } catch (CommandFailedException | RuntimeException e) {
-                mkfs.finished(e);
-                throw e;
-            }
+                return null;
+            });
             LOG.info("made {} on {} in {} ms", fsType, device, (System.nanoTime() - t0) / 1_000_000);
             formatted = true;
         } else if (!content.type().orElse("").equals(fsType)) {
-            throw Status.FAILED_PRECONDITION.withDescription("volume " + volume.id() + " (" + device + ") holds "
-                    + content.describe() + ", not " + fsType + "; the driver never reformats a device").asRuntimeException();
+            throw new PreconditionFailedException("volume " + volume.id() + " (" + device + ") holds "
+                    + content.describe() + ", not " + fsType + "; the driver never reformats a device");
         }
         return formatted;
     }
@@ -123,7 +119,7 @@ final class FilesystemMounter {
 
     /** Mounts a device that {@link #prepare} checked; returns whether DAX is active. */
     boolean mountPrepared(Volume volume, String fsType, List<String> mountFlags, boolean readOnly, Path target)
-            throws NativeException, IOException {
+            throws NativeException, IOException, PreconditionFailedException {
         Path device = volume.devicePath();
         DeviceNumber devNo = DeviceNumber.ofBlockDevice(device);
 
@@ -151,12 +147,10 @@ final class FilesystemMounter {
             if (e.is(Errno.EINVAL)) {
                 // The flags passed validation, so this kernel lacks a feature they need (quotas,
                 // ACLs) or the filesystem is damaged: a property of the node, not a driver fault.
-                throw Status.FAILED_PRECONDITION.withDescription("the kernel refused to mount volume " + volume.id()
-                        + " (" + fsType + ") with options " + mo.data() + "; see dmesg: " + e.getMessage())
-                        .asRuntimeException();
+                throw new PreconditionFailedException("the kernel refused to mount volume " + volume.id()
+                        + " (" + fsType + ") with options " + mo.data() + "; see dmesg: " + e.getMessage());
             }
-            throw Status.INTERNAL.withDescription("mounting volume " + volume.id() + " failed: " + e.getMessage())
-                    .asRuntimeException();
+            throw new IOException("mounting volume " + volume.id() + " failed: " + e.getMessage(), e);
         }
         try {
             boolean active = verify(volume, devNo, target, dax, readOnly || mo.readOnly());
@@ -166,7 +160,7 @@ final class FilesystemMounter {
                 Filesystems.setXfsExtentSize(target);
             }
             return active;
-        } catch (RuntimeException | Error | NativeException | IOException e) {
+        } catch (RuntimeException | Error | NativeException | IOException | PreconditionFailedException e) {
             try {
                 mounter.unmount(target);
             } catch (NativeException suppressed) {
@@ -177,24 +171,19 @@ final class FilesystemMounter {
     }
 
     private void mountObserved(Volume volume, Path target, String fsType, MountOptions mo) throws NativeException {
-        OperationListener.Running mounting = listener.started(OperationListener.Kind.MOUNT,
-                volume.devicePath() + " (" + fsType + ") of volume " + volume.id() + " at " + target);
-        try {
-            mounter.mount(volume.devicePath(), target, fsType, mo);
-            mounting.finished(null);
-        } catch (NativeException | RuntimeException e) {
-            mounting.finished(e);
-            throw e;
-        }
+        listener.timed(OperationListener.Kind.MOUNT,
+                volume.devicePath() + " (" + fsType + ") of volume " + volume.id() + " at " + target, () -> {
+                    mounter.mount(volume.devicePath(), target, fsType, mo);
+                    return null;
+                });
     }
 
     private boolean verify(Volume volume, DeviceNumber devNo, Path target, DaxChoice dax, boolean readOnly)
-            throws IOException, NativeException {
+            throws IOException, NativeException, PreconditionFailedException {
         Optional<MountInfo> m = MountTable.read().top(target);
         if (m.isEmpty() || !devNo.matches(m.get())) {
-            throw Status.INTERNAL.withDescription("after mounting " + volume.devicePath() + " at " + target
-                    + ", /proc/self/mountinfo shows " + m.map(MountInfo::toString).orElse("nothing") + " there")
-                    .asRuntimeException();
+            throw new IllegalStateException("after mounting " + volume.devicePath() + " at " + target
+                    + ", /proc/self/mountinfo shows " + m.map(MountInfo::toString).orElse("nothing") + " there");
         }
         if (!dax.verify()) {
             return false;
@@ -225,7 +214,7 @@ final class FilesystemMounter {
         }
     }
 
-    static StatusRuntimeException unmountFailed(Path path, NativeException e) {
-        return Status.INTERNAL.withDescription("unmounting " + path + " failed: " + e.getMessage()).asRuntimeException();
+    static IOException unmountFailed(Path path, NativeException e) {
+        return new IOException("unmounting " + path + " failed: " + e.getMessage(), e);
     }
 }

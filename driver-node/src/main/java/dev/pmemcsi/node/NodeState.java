@@ -1,16 +1,17 @@
 package dev.pmemcsi.node;
 
-import java.io.ByteArrayOutputStream;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.pmemcsi.nativeio.AtomicFile;
 import java.io.IOException;
 import java.io.StringReader;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -25,18 +26,26 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The node's records, one small properties file per staging or target path under the state
- * directory. Each write is atomic and durable (temporary file, fsync, rename, fsync of the
- * directory) and happens before the mount it announces, so a crash at any point leaves a record
- * that says what might exist.
+ * The node's records, one small JSON file per staging or target path under the state directory
+ * ({@link StoredAttachment}). Each write replaces the file atomically ({@link AtomicFile}) and
+ * happens before the mount it announces, so a crash at any point leaves a record that says what
+ * might exist.
  */
 public final class NodeState {
 
     private static final Logger LOG = LoggerFactory.getLogger(NodeState.class);
-    private static final String SUFFIX = ".properties";
-    private static final String TMP = ".tmp";
+    private static final String SUFFIX = ".json";
+    /** Records of format 1, which {@link #load} converts. */
+    private static final String PROPERTIES_SUFFIX = ".properties";
+    private static final String UNREADABLE_SUFFIX = ".unreadable";
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(SerializationFeature.INDENT_OUTPUT)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES)
+            .setSerializationInclusion(JsonInclude.Include.ALWAYS);
 
     private final Path dir;
+    /** By file name without its suffix, e.g. {@code staged-<hash>}. */
     private final Map<String, Attachment> records = new ConcurrentHashMap<>();
 
     public NodeState(Path dir) {
@@ -47,32 +56,73 @@ public final class NodeState {
         return dir;
     }
 
-    /** Reads every record; leftovers of interrupted writes are removed, unreadable records set aside. */
+    /**
+     * Reads every record; leftovers of interrupted writes are removed, unreadable records set
+     * aside, and records of format 1 rewritten in this one.
+     */
     public void load() throws IOException {
         Files.createDirectories(dir);
         records.clear();
+        List<Path> older = new ArrayList<>();
         try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
             for (Path f : files) {
                 String name = f.getFileName().toString();
-                if (name.endsWith(TMP)) {
+                if (name.endsWith(AtomicFile.TEMP_SUFFIX)) {
                     Files.deleteIfExists(f);
                 } else if (name.endsWith(SUFFIX)) {
-                    try {
-                        Properties p = new Properties();
-                        p.load(new StringReader(Files.readString(f, StandardCharsets.UTF_8)));
-                        Attachment a = Attachment.fromProperties(p);
-                        if (!fileName(a).equals(name)) {
-                            throw new IllegalArgumentException("record does not belong in file " + name);
-                        }
-                        records.put(name, a);
-                    } catch (IOException | IllegalArgumentException e) {
-                        Path aside = f.resolveSibling(name + ".unreadable");
-                        LOG.error("node state record {} is unreadable ({}); moved to {}", f, e.getMessage(), aside);
-                        Files.move(f, aside, StandardCopyOption.REPLACE_EXISTING);
-                    }
+                    read(f, SUFFIX);
+                } else if (name.endsWith(PROPERTIES_SUFFIX)) {
+                    older.add(f);
                 }
             }
         }
+        // After the JSON records: a conversion that a crash interrupted left both files behind.
+        for (Path f : older) {
+            convert(f);
+        }
+    }
+
+    private Optional<Attachment> read(Path f, String suffix) throws IOException {
+        String name = f.getFileName().toString();
+        String key = name.substring(0, name.length() - suffix.length());
+        try {
+            Attachment a = suffix.equals(SUFFIX)
+                    ? JSON.readValue(Files.readAllBytes(f), StoredAttachment.class).toAttachment()
+                    : StoredAttachment.fromProperties(properties(f));
+            if (!key(a).equals(key)) {
+                throw new IllegalArgumentException("record does not belong in file " + name);
+            }
+            if (suffix.equals(SUFFIX)) {
+                records.put(key, a);
+            }
+            return Optional.of(a);
+        } catch (IOException | IllegalArgumentException e) {
+            Path aside = f.resolveSibling(name + UNREADABLE_SUFFIX);
+            LOG.error("node state record {} is unreadable ({}); moved to {}", f, e.getMessage(), aside);
+            Files.move(f, aside, StandardCopyOption.REPLACE_EXISTING);
+            return Optional.empty();
+        }
+    }
+
+    private static Properties properties(Path f) throws IOException {
+        Properties p = new Properties();
+        p.load(new StringReader(Files.readString(f, StandardCharsets.UTF_8)));
+        return p;
+    }
+
+    /** Rewrites a record of format 1 as JSON, then removes it. */
+    private void convert(Path f) throws IOException {
+        Optional<Attachment> a = read(f, PROPERTIES_SUFFIX);
+        if (a.isEmpty()) {
+            return;
+        }
+        if (records.containsKey(key(a.get()))) {
+            LOG.info("node state record {} was converted before; removing it", f);
+        } else {
+            put(a.get());
+            LOG.info("node state record {} converted to {}", f, fileName(a.get()));
+        }
+        AtomicFile.delete(f);
     }
 
     public Collection<Attachment> all() {
@@ -80,11 +130,11 @@ public final class NodeState {
     }
 
     public Optional<Attachment> staged(String volumeId) {
-        return Optional.ofNullable(records.get(stagedFile(volumeId)));
+        return Optional.ofNullable(records.get(stagedKey(volumeId)));
     }
 
     public Optional<Attachment> publishedAt(Path target) {
-        return Optional.ofNullable(records.get(publishedFile(target)));
+        return Optional.ofNullable(records.get(publishedKey(target)));
     }
 
     /**
@@ -114,64 +164,45 @@ public final class NodeState {
 
     /** Writes (or replaces) the record durably. */
     public void put(Attachment a) throws IOException {
-        write(a, true);
+        write(a, AtomicFile.Durability.DURABLE);
     }
 
     /**
      * Replaces the record with its contents on disk, but does not wait for the rename to be: a
      * crash may bring back the previous version. Only for moving a record forward to DONE, since
-     * {@link NodeService#start()} rolls a PENDING record back safely; it saves a directory fsync
-     * on every stage and publish.
+     * {@link StartupRecovery} rolls a PENDING record back safely; it saves a directory fsync on
+     * every stage and publish.
      */
     public void update(Attachment a) throws IOException {
-        write(a, false);
+        write(a, AtomicFile.Durability.ORDERED);
     }
 
-    private void write(Attachment a, boolean durable) throws IOException {
+    private void write(Attachment a, AtomicFile.Durability durability) throws IOException {
         Files.createDirectories(dir);
-        String name = fileName(a);
-        Path tmp = dir.resolve(name + TMP);
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        a.toProperties().store(buf, null);
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            ByteBuffer bytes = ByteBuffer.wrap(buf.toByteArray());
-            while (bytes.hasRemaining()) {
-                ch.write(bytes);
-            }
-            ch.force(true);
-        }
-        Files.move(tmp, dir.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        if (durable) {
-            syncDir();
-        }
-        records.put(name, a);
+        AtomicFile.write(dir.resolve(fileName(a)), JSON.writeValueAsBytes(StoredAttachment.of(a)), durability);
+        records.put(key(a), a);
     }
 
     public void remove(Attachment a) throws IOException {
-        String name = fileName(a);
-        Files.deleteIfExists(dir.resolve(name));
-        syncDir();
-        records.remove(name);
-    }
-
-    private void syncDir() throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        }
+        AtomicFile.delete(dir.resolve(fileName(a)));
+        records.remove(key(a));
     }
 
     static String fileName(Attachment a) {
-        return a.kind() == Attachment.Kind.STAGED ? stagedFile(a.volumeId()) : publishedFile(a.path());
+        return key(a) + SUFFIX;
+    }
+
+    private static String key(Attachment a) {
+        return a.kind() == Attachment.Kind.STAGED ? stagedKey(a.volumeId()) : publishedKey(a.path());
     }
 
     // IDs and paths may hold any character; their hash makes a safe, fixed-length file name.
-    private static String stagedFile(String volumeId) {
-        return "staged-" + hash(volumeId) + SUFFIX;
+    private static String stagedKey(String volumeId) {
+        return "staged-" + hash(volumeId);
     }
 
-    private static String publishedFile(Path target) {
-        return "published-" + hash(target.toString()) + SUFFIX;
+    private static String publishedKey(Path target) {
+        return "published-" + hash(target.toString());
     }
 
     private static String hash(String s) {

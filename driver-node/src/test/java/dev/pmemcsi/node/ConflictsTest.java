@@ -3,6 +3,7 @@ package dev.pmemcsi.node;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pmemcsi.driver.RpcEdge;
 import io.grpc.Status;
 import java.nio.file.Path;
 import java.util.List;
@@ -12,13 +13,15 @@ import org.junit.jupiter.api.Test;
 class ConflictsTest {
 
     private static Attachment pub(String id, String target, String mode, boolean ro, List<String> flags) {
-        return new Attachment(Attachment.Kind.PUBLISHED, Attachment.Phase.DONE, id, Path.of(target), Path.of(target),
-                Attachment.Access.MOUNT, "ext4", flags, mode, ro, "/stage/" + id, false, id, Path.of("/dev/pmem0"), false);
+        return Attachment.publication(id, Path.of(target), Path.of(target),
+                new Attachment.Capability(Attachment.Access.MOUNT, "ext4", flags, mode), ro, Path.of("/stage/" + id),
+                Path.of("/dev/pmem0")).withPhase(Attachment.Phase.DONE);
     }
 
     private static Attachment stage(String id, String path, String fs) {
-        return new Attachment(Attachment.Kind.STAGED, Attachment.Phase.DONE, id, Path.of(path), Path.of(path),
-                Attachment.Access.MOUNT, fs, List.of(), "SINGLE_NODE_WRITER", false, "", false, id, Path.of("/dev/pmem0"), false);
+        return Attachment.staging(id, Path.of(path), Path.of(path),
+                new Attachment.Capability(Attachment.Access.MOUNT, fs, List.of(), "SINGLE_NODE_WRITER"),
+                Path.of("/dev/pmem0"), false).withPhase(Attachment.Phase.DONE);
     }
 
     @Test
@@ -29,7 +32,8 @@ class ConflictsTest {
 
     @Test
     void stageWithAnotherFilesystemIsAlreadyExists() {
-        Optional<Status> s = Conflicts.stage(Optional.of(stage("v", "/s", "ext4")), stage("v", "/s", "xfs"));
+        Optional<Status> s = Conflicts.stage(Optional.of(stage("v", "/s", "ext4")), stage("v", "/s", "xfs"))
+                .map(RpcEdge::statusOf);
         assertEquals(Status.Code.ALREADY_EXISTS, s.orElseThrow().getCode());
         assertTrue(s.get().getDescription().contains("fs_type ext4 vs xfs"), s.get().getDescription());
     }
@@ -37,7 +41,7 @@ class ConflictsTest {
     @Test
     void stageAtAnotherPathIsFailedPrecondition() {
         assertEquals(Status.Code.FAILED_PRECONDITION,
-                Conflicts.stage(Optional.of(stage("v", "/s", "ext4")), stage("v", "/t", "ext4")).orElseThrow().getCode());
+                Conflicts.stage(Optional.of(stage("v", "/s", "ext4")), stage("v", "/t", "ext4")).map(RpcEdge::statusOf).orElseThrow().getCode());
     }
 
     @Test
@@ -51,20 +55,20 @@ class ConflictsTest {
     void sameTargetWithOtherReadOnlyOrCapabilityIsAlreadyExists() {
         Attachment a = pub("v", "/t", "SINGLE_NODE_WRITER", false, List.of());
         assertEquals(Status.Code.ALREADY_EXISTS, Conflicts.publish(Optional.of(a), List.of(a),
-                pub("v", "/t", "SINGLE_NODE_WRITER", true, List.of())).orElseThrow().getCode());
+                pub("v", "/t", "SINGLE_NODE_WRITER", true, List.of())).map(RpcEdge::statusOf).orElseThrow().getCode());
         assertEquals(Status.Code.ALREADY_EXISTS, Conflicts.publish(Optional.of(a), List.of(a),
-                pub("v", "/t", "SINGLE_NODE_MULTI_WRITER", false, List.of())).orElseThrow().getCode());
+                pub("v", "/t", "SINGLE_NODE_MULTI_WRITER", false, List.of())).map(RpcEdge::statusOf).orElseThrow().getCode());
         assertEquals(Status.Code.ALREADY_EXISTS, Conflicts.publish(Optional.of(a), List.of(a),
-                pub("v", "/t", "SINGLE_NODE_WRITER", false, List.of("noexec"))).orElseThrow().getCode());
+                pub("v", "/t", "SINGLE_NODE_WRITER", false, List.of("noexec"))).map(RpcEdge::statusOf).orElseThrow().getCode());
         assertEquals(Status.Code.ALREADY_EXISTS, Conflicts.publish(Optional.of(a), List.of(),
-                pub("w", "/t", "SINGLE_NODE_WRITER", false, List.of())).orElseThrow().getCode());
+                pub("w", "/t", "SINGLE_NODE_WRITER", false, List.of())).map(RpcEdge::statusOf).orElseThrow().getCode());
     }
 
     @Test
     void singleWriterAtASecondTargetIsFailedPrecondition() {
         Attachment first = pub("v", "/t1", "SINGLE_NODE_SINGLE_WRITER", false, List.of());
         assertEquals(Status.Code.FAILED_PRECONDITION, Conflicts.publish(Optional.empty(), List.of(first),
-                pub("v", "/t2", "SINGLE_NODE_SINGLE_WRITER", false, List.of())).orElseThrow().getCode());
+                pub("v", "/t2", "SINGLE_NODE_SINGLE_WRITER", false, List.of())).map(RpcEdge::statusOf).orElseThrow().getCode());
         Attachment multi = pub("v", "/t1", "SINGLE_NODE_MULTI_WRITER", false, List.of());
         assertTrue(Conflicts.publish(Optional.empty(), List.of(multi),
                 pub("v", "/t2", "SINGLE_NODE_MULTI_WRITER", false, List.of())).isEmpty());

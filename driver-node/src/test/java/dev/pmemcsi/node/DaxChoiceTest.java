@@ -7,8 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.device.VolumeMode;
+import dev.pmemcsi.driver.PreconditionFailedException;
+import dev.pmemcsi.driver.RpcEdge;
 import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -21,21 +22,21 @@ class DaxChoiceTest {
     }
 
     @Test
-    void daxDeviceGetsDaxAndVerification() {
+    void daxDeviceGetsDaxAndVerification() throws Exception {
         DaxChoice c = DaxChoice.decide(vol(VolumeMode.FSDAX, true), List.of());
         assertTrue(c.enable());
         assertTrue(c.verify());
     }
 
     @Test
-    void userDaxFlagIsNotRepeatedButVerified() {
+    void userDaxFlagIsNotRepeatedButVerified() throws Exception {
         DaxChoice c = DaxChoice.decide(vol(VolumeMode.FSDAX, true), List.of("dax=always"));
         assertFalse(c.enable());
         assertTrue(c.verify());
     }
 
     @Test
-    void sectorAndEmulatedVolumesMountWithoutDaxAndSayWhy() {
+    void sectorAndEmulatedVolumesMountWithoutDaxAndSayWhy() throws Exception {
         DaxChoice sector = DaxChoice.decide(vol(VolumeMode.SECTOR, false), List.of());
         assertFalse(sector.enable() || sector.verify());
         assertTrue(sector.reason().contains("sector"), sector.reason());
@@ -45,15 +46,15 @@ class DaxChoiceTest {
     }
 
     @Test
-    void daxNeverOrInodeIsHonoured() {
+    void daxNeverOrInodeIsHonoured() throws Exception {
         assertFalse(DaxChoice.decide(vol(VolumeMode.FSDAX, true), List.of("dax=never")).enable());
         assertFalse(DaxChoice.decide(vol(VolumeMode.FSDAX, true), List.of("dax=inode")).verify());
     }
 
     @Test
     void askingForDaxOnADeviceWithoutItFails() {
-        StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+        PreconditionFailedException e = assertThrows(PreconditionFailedException.class,
                 () -> DaxChoice.decide(vol(VolumeMode.SECTOR, false), List.of("dax")));
-        assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode());
+        assertEquals(Status.Code.FAILED_PRECONDITION, RpcEdge.statusOf(e).getCode());
     }
 }

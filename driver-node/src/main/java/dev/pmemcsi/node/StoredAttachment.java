@@ -1,0 +1,82 @@
+package dev.pmemcsi.node;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Properties;
+
+/**
+ * An {@link Attachment} as its state file holds it: a JSON object with one field per component,
+ * paths as plain strings. {@link #FORMAT} counts the layouts the node service ever wrote; 1 was a
+ * {@code java.util.Properties} file with the same keys, which {@link #fromProperties} still reads
+ * so that records survive an upgrade.
+ */
+record StoredAttachment(
+        int format,
+        Attachment.Kind kind,
+        Attachment.Phase phase,
+        String volumeId,
+        String path,
+        String realPath,
+        Attachment.Access access,
+        String fsType,
+        List<String> mountFlags,
+        String accessMode,
+        boolean readOnly,
+        String stagingPath,
+        boolean ephemeral,
+        String deviceId,
+        String devicePath,
+        boolean eraseAfter) {
+
+    static final int FORMAT = 2;
+
+    static StoredAttachment of(Attachment a) {
+        return new StoredAttachment(FORMAT, a.kind(), a.phase(), a.volumeId(), a.path().toString(),
+                a.realPath().toString(), a.access(), a.fsType(), a.mountFlags(), a.accessMode(), a.readOnly(),
+                a.stagingPath(), a.ephemeral(), a.deviceId(), a.devicePath().toString(), a.eraseAfter());
+    }
+
+    /** @throws IllegalArgumentException when a field is missing or the format is not this one */
+    Attachment toAttachment() {
+        if (format != FORMAT) {
+            throw new IllegalArgumentException("state record has format " + format + ", not " + FORMAT);
+        }
+        return new Attachment(required(kind, "kind"), required(phase, "phase"), required(volumeId, "volumeId"),
+                Path.of(required(path, "path")), Path.of(required(realPath, "realPath")),
+                required(access, "access"), required(fsType, "fsType"), required(mountFlags, "mountFlags"),
+                required(accessMode, "accessMode"), readOnly, required(stagingPath, "stagingPath"), ephemeral,
+                required(deviceId, "deviceId"), Path.of(required(devicePath, "devicePath")), eraseAfter);
+    }
+
+    /** Reads a record of format 1. */
+    static Attachment fromProperties(Properties p) {
+        String flags = required(p, "mountFlags");
+        return new Attachment(
+                Attachment.Kind.valueOf(required(p, "kind")),
+                Attachment.Phase.valueOf(required(p, "phase")),
+                required(p, "volumeId"),
+                Path.of(required(p, "path")),
+                Path.of(required(p, "realPath")),
+                Attachment.Access.valueOf(required(p, "access")),
+                required(p, "fsType"),
+                flags.isEmpty() ? List.of() : List.of(flags.split(",")),
+                required(p, "accessMode"),
+                Boolean.parseBoolean(required(p, "readOnly")),
+                required(p, "stagingPath"),
+                Boolean.parseBoolean(required(p, "ephemeral")),
+                required(p, "deviceId"),
+                Path.of(required(p, "devicePath")),
+                Boolean.parseBoolean(required(p, "eraseAfter")));
+    }
+
+    private static <T> T required(T value, String key) {
+        if (value == null) {
+            throw new IllegalArgumentException("state record lacks \"" + key + "\"");
+        }
+        return value;
+    }
+
+    private static String required(Properties p, String key) {
+        return required(p.getProperty(key), key);
+    }
+}
