@@ -27,9 +27,9 @@ public interface DeviceManager extends AutoCloseable {
     boolean isReady();
 
     /** The volumes this driver owns, sorted by ID. Foreign objects are not included. */
-    List<Volume> listVolumes() throws DeviceException;
+    List<PmemVolume> listVolumes() throws DeviceException;
 
-    Optional<Volume> getVolume(String volumeId) throws DeviceException;
+    Optional<PmemVolume> getVolume(String volumeId) throws DeviceException;
 
     /**
      * Creates the volume, or returns it when one with this ID and a compatible size and mode
@@ -39,7 +39,7 @@ public interface DeviceManager extends AutoCloseable {
      * @throws OutOfRangeException    the limit is below the smallest size that satisfies the request
      * @throws NoSpaceException       no region can hold the volume
      */
-    Volume createVolume(VolumeRequest request) throws DeviceException;
+    PmemVolume createVolume(VolumeRequest request) throws DeviceException;
 
     /**
      * Deletes the volume; an unknown ID is a no-op. With {@code erase}, the volume's bytes are

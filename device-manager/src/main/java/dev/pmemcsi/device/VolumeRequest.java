@@ -60,7 +60,7 @@ public record VolumeRequest(
      * one rule for a repeated CreateVolume, whichever layer finds the volume. A required size of 0
      * asks for no minimum, so any capacity within the limit satisfies it.
      */
-    public Optional<String> mismatch(Volume existing) {
+    public Optional<String> mismatch(PmemVolume existing) {
         if (existing.mode() != mode) {
             return Optional.of("mode " + existing.mode() + ", not " + mode);
         }
@@ -80,7 +80,7 @@ public record VolumeRequest(
     }
 
     /** The existing volume, when it satisfies this request. */
-    public Volume requireSatisfiedBy(Volume existing) throws VolumeExistsException {
+    public PmemVolume requireSatisfiedBy(PmemVolume existing) throws VolumeExistsException {
         Optional<String> why = mismatch(existing);
         if (why.isPresent()) {
             throw new VolumeExistsException("volume " + volumeId + " already exists with " + why.get());

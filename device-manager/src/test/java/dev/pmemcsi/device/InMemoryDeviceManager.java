@@ -20,7 +20,7 @@ public final class InMemoryDeviceManager implements DeviceManager {
 
     private final Map<String, Long> regionSizes = new LinkedHashMap<>();
     private final long alignment;
-    private final Map<String, Volume> volumes = new TreeMap<>();
+    private final Map<String, PmemVolume> volumes = new TreeMap<>();
     private final Map<String, Extent> extents = new HashMap<>();
     private final Set<String> inUse = ConcurrentHashMap.newKeySet();
     private final Map<String, Long> badBlocks = new ConcurrentHashMap<>();
@@ -64,23 +64,23 @@ public final class InMemoryDeviceManager implements DeviceManager {
     }
 
     @Override
-    public synchronized List<Volume> listVolumes() {
+    public synchronized List<PmemVolume> listVolumes() {
         return List.copyOf(volumes.values());
     }
 
     @Override
-    public synchronized Optional<Volume> getVolume(String volumeId) {
+    public synchronized Optional<PmemVolume> getVolume(String volumeId) {
         return Optional.ofNullable(volumes.get(volumeId));
     }
 
     @Override
-    public Volume createVolume(VolumeRequest req) throws DeviceException {
+    public PmemVolume createVolume(VolumeRequest req) throws DeviceException {
         return listener.timed(OperationListener.Kind.CREATE, "volume " + req.volumeId(), () -> create(req));
     }
 
-    private synchronized Volume create(VolumeRequest req) throws DeviceException {
+    private synchronized PmemVolume create(VolumeRequest req) throws DeviceException {
         long required = req.requiredOrDefault();
-        Volume existing = volumes.get(req.volumeId());
+        PmemVolume existing = volumes.get(req.volumeId());
         if (existing != null) {
             return req.requireSatisfiedBy(existing);
         }
@@ -93,7 +93,7 @@ public final class InMemoryDeviceManager implements DeviceManager {
         }
         Extent extent = region.get().bestFit(raw).orElseThrow();
         RealDevice device = deviceOverrides.get(req.volumeId());
-        Volume v = new Volume(req.volumeId(), region.get().region(), req.mode(), raw, usable,
+        PmemVolume v = new PmemVolume(req.volumeId(), region.get().region(), req.mode(), raw, usable,
                 device != null ? device.path() : Path.of("/dev/fake-" + req.volumeId()),
                 device != null ? device.daxCapable() : req.mode() == VolumeMode.FSDAX, req.eraseAfter(),
                 req.attributes(), CapacityMath.capacityBytes(usable, req.limitBytes()), req.access());
@@ -186,7 +186,7 @@ public final class InMemoryDeviceManager implements DeviceManager {
      */
     public synchronized void setDevice(String volumeId, Path devicePath, boolean daxCapable) {
         deviceOverrides.put(volumeId, new RealDevice(devicePath, daxCapable));
-        Volume v = volumes.get(volumeId);
+        PmemVolume v = volumes.get(volumeId);
         if (v != null) {
             volumes.put(volumeId, v.withDevice(devicePath, daxCapable));
         }

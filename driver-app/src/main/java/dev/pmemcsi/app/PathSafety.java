@@ -1,6 +1,6 @@
 package dev.pmemcsi.app;
 
-import dev.pmemcsi.nativeio.TrustedPaths;
+import dev.pmemcsi.pmemnative.TrustedPaths;
 import java.io.IOException;
 import java.nio.file.Path;
 

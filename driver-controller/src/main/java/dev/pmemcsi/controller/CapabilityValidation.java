@@ -4,7 +4,7 @@ import dev.pmemcsi.csi.v1.ValidateVolumeCapabilitiesRequest;
 import dev.pmemcsi.csi.v1.ValidateVolumeCapabilitiesResponse;
 import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.device.DeviceException;
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeAccess;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.driver.InvalidRequestException;
@@ -46,7 +46,7 @@ final class CapabilityValidation {
     }
 
     /** Why the volume does not serve the request, or null when it does. */
-    private static String problem(Volume volume, ValidateVolumeCapabilitiesRequest req) {
+    private static String problem(PmemVolume volume, ValidateVolumeCapabilitiesRequest req) {
         for (VolumeCapability cap : req.getVolumeCapabilitiesList()) {
             String problem = VolumeCapabilities.problem(cap);
             if (problem != null) {
@@ -77,7 +77,7 @@ final class CapabilityValidation {
         return null;
     }
 
-    private static String parametersProblem(Volume volume, Map<String, String> parameters) {
+    private static String parametersProblem(PmemVolume volume, Map<String, String> parameters) {
         VolumeParameters params;
         try {
             params = VolumeParameters.parse(parameters, VolumeParameters.Origin.STORAGE_CLASS);

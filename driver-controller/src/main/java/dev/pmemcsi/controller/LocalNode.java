@@ -1,7 +1,7 @@
 package dev.pmemcsi.controller;
 
 import dev.pmemcsi.csi.v1.Topology;
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.driver.DriverConfig;
 import dev.pmemcsi.driver.VolumeParameters;
 
@@ -31,7 +31,7 @@ final class LocalNode {
     }
 
     /** The CSI description of a volume on this node. */
-    dev.pmemcsi.csi.v1.Volume describe(Volume v) {
+    dev.pmemcsi.csi.v1.Volume describe(PmemVolume v) {
         return dev.pmemcsi.csi.v1.Volume.newBuilder()
                 .setVolumeId(v.id())
                 .setCapacityBytes(v.capacityBytes())

@@ -6,7 +6,7 @@ import dev.pmemcsi.csi.v1.Topology;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.FaultPoints;
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeAccess;
 import dev.pmemcsi.device.VolumeExistsException;
 import dev.pmemcsi.device.VolumeIds;
@@ -53,8 +53,8 @@ final class VolumeCreation {
         Asked asked = check(req);
         String id = asked.request().volumeId();
         try (VolumeLocks.Held held = locks.acquire(id)) {
-            Optional<Volume> existing = devices.getVolume(id);
-            Volume volume = existing.isPresent()
+            Optional<PmemVolume> existing = devices.getVolume(id);
+            PmemVolume volume = existing.isPresent()
                     ? satisfying(asked, existing.get())
                     : createNew(req, asked);
             return CreateVolumeResponse.newBuilder().setVolume(node.describe(volume)).build();
@@ -109,7 +109,7 @@ final class VolumeCreation {
      * A repeated call: the volume it created answers it if {@link VolumeRequest#mismatch} finds
      * nothing against it. The refusal names the volume's parameters as a StorageClass spells them.
      */
-    private static Volume satisfying(Asked asked, Volume existing) throws VolumeExistsException {
+    private static PmemVolume satisfying(Asked asked, PmemVolume existing) throws VolumeExistsException {
         Optional<String> mismatch = asked.request().mismatch(existing);
         if (mismatch.isPresent()) {
             throw new VolumeExistsException("volume \"" + asked.name() + "\" (" + existing.id()
@@ -120,11 +120,11 @@ final class VolumeCreation {
         return existing;
     }
 
-    private Volume createNew(CreateVolumeRequest req, Asked asked) throws DeviceException {
+    private PmemVolume createNew(CreateVolumeRequest req, Asked asked) throws DeviceException {
         VolumeRequest r = asked.request();
         long required = VolumeCapabilities.raiseToMinimum(req.getVolumeCapabilitiesList(), r.requiredBytes(),
                 r.limitBytes());
-        Volume volume = devices.createVolume(new VolumeRequest(r.volumeId(), required, r.limitBytes(), r.mode(),
+        PmemVolume volume = devices.createVolume(new VolumeRequest(r.volumeId(), required, r.limitBytes(), r.mode(),
                 r.eraseAfter(), r.attributes(), r.access()));
         LOG.info("created volume {} for \"{}\": capacity {} bytes ({} usable), {} in {}, for {}", volume.id(),
                 asked.name(), volume.capacityBytes(), volume.usableBytes(), volume.mode(), volume.region(),

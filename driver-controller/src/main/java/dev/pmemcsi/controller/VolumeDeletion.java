@@ -4,7 +4,7 @@ import dev.pmemcsi.csi.v1.DeleteVolumeResponse;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.FaultPoints;
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeIds;
 import dev.pmemcsi.device.VolumeInUseException;
 import dev.pmemcsi.driver.InvalidRequestException;
@@ -48,7 +48,7 @@ final class VolumeDeletion {
             return DeleteVolumeResponse.getDefaultInstance();
         }
         try (VolumeLocks.Held held = locks.acquire(id)) {
-            Optional<Volume> volume = devices.getVolume(id);
+            Optional<PmemVolume> volume = devices.getVolume(id);
             if (volume.isEmpty()) {
                 // A delete that gave up half way (its device was still open) hides the volume but
                 // still holds its space: the backend finishes it, with the erase it recorded then.

@@ -7,7 +7,7 @@ import dev.pmemcsi.csi.v1.VolumeCondition;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceGoneException;
 import dev.pmemcsi.device.DeviceManager;
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeIds;
 import dev.pmemcsi.device.VolumeNotFoundException;
@@ -56,16 +56,16 @@ final class VolumeListing {
             throw new InvalidStartingTokenException("starting_token \"" + token
                     + "\" was not issued by this driver; start again without a token");
         }
-        List<Volume> after = devices.listVolumes().stream()
+        List<PmemVolume> after = devices.listVolumes().stream()
                 .filter(v -> !VolumeIds.isEphemeral(v.id()))
                 .filter(v -> token.isEmpty() || v.id().compareTo(token) > 0)
-                .sorted(Comparator.comparing(Volume::id))
+                .sorted(Comparator.comparing(PmemVolume::id))
                 .toList();
         int max = req.getMaxEntries() == 0 ? Integer.MAX_VALUE : req.getMaxEntries();
         ListVolumesResponse.Builder out = ListVolumesResponse.newBuilder();
         int taken = 0;
         String last = null;
-        for (Volume v : after) {
+        for (PmemVolume v : after) {
             if (taken == max) {
                 break;
             }
@@ -89,7 +89,7 @@ final class VolumeListing {
         if (id.isEmpty()) {
             throw new InvalidRequestException("volume_id must not be empty");
         }
-        Volume volume = find(id);
+        PmemVolume volume = find(id);
         VolumeCondition condition = condition(id).orElseThrow(() -> notFound(id));
         return ControllerGetVolumeResponse.newBuilder()
                 .setVolume(node.describe(volume))
@@ -98,7 +98,7 @@ final class VolumeListing {
     }
 
     /** One of the controller's volumes. */
-    Volume find(String id) throws DeviceException {
+    PmemVolume find(String id) throws DeviceException {
         // CSI ephemeral inline volumes live and die with their pod on the node; they are no
         // volumes of the controller's.
         if (!VolumeIds.isValid(id) || VolumeIds.isEphemeral(id)) {

@@ -112,7 +112,7 @@ class CapacityInvariantTest {
         Capacity c = f.devices.capacity();
         assertEquals(total, c.totalBytes(), context);
         assertEquals(total, c.availableBytes() + c.usedBytes(), context + ": available + used != total");
-        long allocated = f.devices.listVolumes().stream().mapToLong(dev.pmemcsi.device.Volume::allocatedBytes).sum();
+        long allocated = f.devices.listVolumes().stream().mapToLong(dev.pmemcsi.device.PmemVolume::allocatedBytes).sum();
         assertEquals(c.usedBytes(), allocated, context + ": used != sum of volume allocations");
         assertEquals(f.devices.listVolumes().size(),
                 f.stub.listVolumes(ListVolumesRequest.getDefaultInstance()).getEntriesCount(), context);

@@ -16,8 +16,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.pmemcsi.csi.v1.CreateVolumeRequest;
 import dev.pmemcsi.csi.v1.TopologyRequirement;
 import dev.pmemcsi.csi.v1.Volume;
-import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.csi.v1.VolumeCapability.AccessMode.Mode;
+import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.csi.v1.VolumeContentSource;
 import dev.pmemcsi.device.CapacityMath;
 import dev.pmemcsi.device.VolumeAccess;
@@ -29,13 +29,13 @@ import io.grpc.StatusRuntimeException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -71,7 +71,7 @@ class CreateVolumeTest {
     void returnsUsableCapacityContextAndThisNodesTopology() throws Exception {
         Volume v = createOk(create("pvc-1", GIB, 0));
         assertEquals(VolumeIds.fromName("pvc-1"), v.getVolumeId());
-        dev.pmemcsi.device.Volume dev = f.devices.getVolume(v.getVolumeId()).orElseThrow();
+        dev.pmemcsi.device.PmemVolume dev = f.devices.getVolume(v.getVolumeId()).orElseThrow();
         assertEquals(dev.usableBytes(), v.getCapacityBytes());
         assertTrue(v.getCapacityBytes() >= GIB);
         assertEquals(Map.of("usage", "AppDirect", "eraseafter", "true"), v.getVolumeContextMap());
@@ -179,7 +179,7 @@ class CreateVolumeTest {
     @ValueSource(strings = {"", "ext4", "xfs"})
     void ext4AndXfsAreAccepted(String fs) {
         Volume v = createOk(CreateVolumeRequest.newBuilder().setName("pvc-1").addVolumeCapabilities(mount(fs, Mode.SINGLE_NODE_WRITER)));
-        dev.pmemcsi.device.Volume dev = f.devices.getVolume(v.getVolumeId()).orElseThrow();
+        dev.pmemcsi.device.PmemVolume dev = f.devices.getVolume(v.getVolumeId()).orElseThrow();
         assertEquals(VolumeAccess.filesystem(fs.isEmpty() ? VolumeAccess.EXT4 : fs), dev.access(), "the empty fsType means ext4");
         assertEquals(dev.capacityBytes(), v.getCapacityBytes());
         assertTrue(v.getCapacityBytes() >= CapacityMath.DEFAULT_VOLUME_BYTES, "" + v.getCapacityBytes());
@@ -244,7 +244,7 @@ class CreateVolumeTest {
                 .putParameters("csi.storage.k8s.io/pvc/name", "data")
                 .putParameters("csi.storage.k8s.io/pvc/namespace", "default")
                 .putParameters("csi.storage.k8s.io/pv/name", "pvc-1"));
-        dev.pmemcsi.device.Volume dev = f.devices.getVolume(v.getVolumeId()).orElseThrow();
+        dev.pmemcsi.device.PmemVolume dev = f.devices.getVolume(v.getVolumeId()).orElseThrow();
         assertEquals(VolumeMode.FSDAX, dev.mode(), "usage AppDirect is the default FSDAX volume");
         assertTrue(dev.eraseAfter());
         assertEquals(Map.of("usage", "AppDirect", "eraseafter", "true"), v.getVolumeContextMap(),

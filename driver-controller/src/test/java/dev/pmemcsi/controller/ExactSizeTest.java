@@ -63,7 +63,7 @@ class ExactSizeTest {
             }
             Volume v = f.stub.createVolume(req).getVolume();
             assertEquals(bytes, v.getCapacityBytes());
-            dev.pmemcsi.device.Volume dev = f.devices.getVolume(v.getVolumeId()).orElseThrow();
+            dev.pmemcsi.device.PmemVolume dev = f.devices.getVolume(v.getVolumeId()).orElseThrow();
             assertTrue(dev.usableBytes() >= bytes, "the device offers at least the capacity: " + dev);
 
             assertEquals(v, f.stub.createVolume(req).getVolume(), "a repeat reports the same capacity");

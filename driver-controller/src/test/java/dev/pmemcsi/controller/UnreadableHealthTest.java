@@ -15,8 +15,8 @@ import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceHealth;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.InMemoryDeviceManager;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.UnmanagedExtent;
-import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeRequest;
 import java.util.List;
@@ -47,9 +47,9 @@ class UnreadableHealthTest {
         @Override public String backendName() { return d.backendName(); }
         @Override public void start() { d.start(); }
         @Override public boolean isReady() { return d.isReady(); }
-        @Override public List<Volume> listVolumes() { return d.listVolumes(); }
-        @Override public Optional<Volume> getVolume(String id) { return d.getVolume(id); }
-        @Override public Volume createVolume(VolumeRequest r) throws DeviceException { return d.createVolume(r); }
+        @Override public List<PmemVolume> listVolumes() { return d.listVolumes(); }
+        @Override public Optional<PmemVolume> getVolume(String id) { return d.getVolume(id); }
+        @Override public PmemVolume createVolume(VolumeRequest r) throws DeviceException { return d.createVolume(r); }
         @Override public void deleteVolume(String id, boolean erase) throws DeviceException { d.deleteVolume(id, erase); }
         @Override public Capacity capacity() { return d.capacity(); }
         @Override public DeviceHealth deviceHealth() { return d.deviceHealth(); }

@@ -17,8 +17,8 @@ import dev.pmemcsi.csi.v1.ControllerGetVolumeRequest;
 import dev.pmemcsi.csi.v1.ControllerGetVolumeResponse;
 import dev.pmemcsi.csi.v1.ControllerModifyVolumeRequest;
 import dev.pmemcsi.csi.v1.ControllerPublishVolumeRequest;
-import dev.pmemcsi.csi.v1.ControllerServiceCapability;
 import dev.pmemcsi.csi.v1.ControllerServiceCapability.RPC.Type;
+import dev.pmemcsi.csi.v1.ControllerServiceCapability;
 import dev.pmemcsi.csi.v1.ControllerUnpublishVolumeRequest;
 import dev.pmemcsi.csi.v1.CreateSnapshotRequest;
 import dev.pmemcsi.csi.v1.DeleteSnapshotRequest;
@@ -95,7 +95,7 @@ class VolumeInfoTest {
     @Test
     void aVolumeWhoseBackendKeptNoAttributesHasTheSameContext() throws Exception {
         // Direct mode keeps only mode, size and erase flag across a restart.
-        dev.pmemcsi.device.Volume bare = f.devices.createVolume(new dev.pmemcsi.device.VolumeRequest(
+        dev.pmemcsi.device.PmemVolume bare = f.devices.createVolume(new dev.pmemcsi.device.VolumeRequest(
                 "restarted-1", GIB, 0, dev.pmemcsi.device.VolumeMode.FSDAX, true, java.util.Map.of()));
         ValidateVolumeCapabilitiesResponse r = call(validate(bare.id())
                 .putAllVolumeContext(volume.getVolumeContextMap()));

@@ -90,7 +90,7 @@ public record VolumeParameters(VolumeMode mode, boolean eraseAfter, long sizeByt
      * The volume context of an existing volume, derived from what every backend keeps across
      * restarts (its mode and its erase flag), so that it reads the same before and after one.
      */
-    public static Map<String, String> contextOf(dev.pmemcsi.device.Volume volume) {
+    public static Map<String, String> contextOf(dev.pmemcsi.device.PmemVolume volume) {
         return new VolumeParameters(volume.mode(), volume.eraseAfter(), 0).asAttributes();
     }
 

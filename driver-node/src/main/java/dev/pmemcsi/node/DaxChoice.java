@@ -1,6 +1,6 @@
 package dev.pmemcsi.node;
 
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.driver.PreconditionFailedException;
 import java.util.List;
@@ -20,7 +20,7 @@ public record DaxChoice(boolean enable, boolean verify, String reason) {
      * DAX is on by default for a DAX-capable device. A user's {@code dax=never} or
      * {@code dax=inode} mount flag is honoured; asking for DAX on a device without it fails.
      */
-    public static DaxChoice decide(Volume volume, List<String> mountFlags) throws PreconditionFailedException {
+    public static DaxChoice decide(PmemVolume volume, List<String> mountFlags) throws PreconditionFailedException {
         boolean userAlways = mountFlags.stream().anyMatch(USER_ALWAYS::contains);
         if (mountFlags.contains("dax=never")) {
             return new DaxChoice(false, false, "the mount flag dax=never turns DAX off");
@@ -43,7 +43,7 @@ public record DaxChoice(boolean enable, boolean verify, String reason) {
         return new DaxChoice(!userAlways, true, "the device supports DAX");
     }
 
-    static PreconditionFailedException notActive(Volume volume, String detail) {
+    static PreconditionFailedException notActive(PmemVolume volume, String detail) {
         return new PreconditionFailedException("volume " + volume.id() + " on " + volume.devicePath()
                 + " should support DAX, but the kernel did not enable it: " + detail
                 + "; the kernel log (dmesg) says why");

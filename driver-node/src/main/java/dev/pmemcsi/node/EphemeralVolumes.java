@@ -5,7 +5,7 @@ import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.FaultPoints;
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeIds;
 import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.driver.InvalidRequestException;
@@ -13,8 +13,8 @@ import dev.pmemcsi.driver.PreconditionFailedException;
 import dev.pmemcsi.driver.VolumeCapabilities;
 import dev.pmemcsi.driver.VolumeLocks;
 import dev.pmemcsi.driver.VolumeParameters;
-import dev.pmemcsi.nativeio.mount.MountInfo;
-import dev.pmemcsi.nativeio.mount.MountTable;
+import dev.pmemcsi.pmemnative.mount.MountInfo;
+import dev.pmemcsi.pmemnative.mount.MountTable;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -110,7 +110,7 @@ final class EphemeralVolumes {
         }
         try {
             long size = Math.max(params.sizeBytes(), VolumeCapabilities.minimumUsableBytes(List.of(cap)));
-            Volume vol = devices.createVolume(new VolumeRequest(wanted.deviceId(), size, 0, params.mode(),
+            PmemVolume vol = devices.createVolume(new VolumeRequest(wanted.deviceId(), size, 0, params.mode(),
                     params.eraseAfter(), params.asAttributes()));
             NodeVolumes.requireDevice(vol);
             Attachment withDevice = wanted.withDevice(vol.devicePath());

@@ -1,19 +1,19 @@
 package dev.pmemcsi.node;
 
 import dev.pmemcsi.device.OperationListener;
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.driver.PreconditionFailedException;
 import dev.pmemcsi.driver.VolumeCapabilities;
-import dev.pmemcsi.nativeio.CommandFailedException;
-import dev.pmemcsi.nativeio.NativeException;
-import dev.pmemcsi.nativeio.mount.DeviceNumber;
-import dev.pmemcsi.nativeio.mount.FileAttributes;
-import dev.pmemcsi.nativeio.mount.FilesystemProbe;
-import dev.pmemcsi.nativeio.mount.Filesystems;
-import dev.pmemcsi.nativeio.mount.MountInfo;
-import dev.pmemcsi.nativeio.mount.MountOptions;
-import dev.pmemcsi.nativeio.mount.MountTable;
-import dev.pmemcsi.nativeio.mount.Mounter;
+import dev.pmemcsi.pmemnative.CommandFailedException;
+import dev.pmemcsi.pmemnative.NativeException;
+import dev.pmemcsi.pmemnative.mount.DeviceNumber;
+import dev.pmemcsi.pmemnative.mount.FileAttributes;
+import dev.pmemcsi.pmemnative.mount.FilesystemProbe;
+import dev.pmemcsi.pmemnative.mount.Filesystems;
+import dev.pmemcsi.pmemnative.mount.MountInfo;
+import dev.pmemcsi.pmemnative.mount.MountOptions;
+import dev.pmemcsi.pmemnative.mount.MountTable;
+import dev.pmemcsi.pmemnative.mount.Mounter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,7 +54,7 @@ final class FilesystemMounter {
      *
      * @param mayFormat whether an empty device may be formatted (false when restoring a mount)
      */
-    Outcome mount(Volume volume, String fsType, List<String> mountFlags, boolean readOnly, Path target,
+    Outcome mount(PmemVolume volume, String fsType, List<String> mountFlags, boolean readOnly, Path target,
                   boolean mayFormat)
             throws NativeException, CommandFailedException, IOException, PreconditionFailedException {
         boolean formatted = prepare(volume, fsType, mayFormat);
@@ -66,7 +66,7 @@ final class FilesystemMounter {
      * device. Returns whether it made one. Touches no mount, so it may run before the mount is
      * recorded: a crash leaves at most a formatted, unmounted device.
      */
-    boolean prepare(Volume volume, String fsType, boolean mayFormat)
+    boolean prepare(PmemVolume volume, String fsType, boolean mayFormat)
             throws CommandFailedException, PreconditionFailedException {
         Path device = volume.devicePath();
         if (!volume.access().servesFilesystem(fsType)) {
@@ -113,12 +113,12 @@ final class FilesystemMounter {
      * The size of a new filesystem on the volume: its capacity in whole blocks. The device may be
      * larger (allocation units); the filesystem, and so what a pod sees, is what was promised.
      */
-    static long filesystemBytes(Volume volume) {
+    static long filesystemBytes(PmemVolume volume) {
         return volume.capacityBytes() / Filesystems.BLOCK_SIZE * Filesystems.BLOCK_SIZE;
     }
 
     /** Mounts a device that {@link #prepare} checked; returns whether DAX is active. */
-    boolean mountPrepared(Volume volume, String fsType, List<String> mountFlags, boolean readOnly, Path target)
+    boolean mountPrepared(PmemVolume volume, String fsType, List<String> mountFlags, boolean readOnly, Path target)
             throws NativeException, IOException, PreconditionFailedException {
         Path device = volume.devicePath();
         DeviceNumber devNo = DeviceNumber.ofBlockDevice(device);
@@ -170,7 +170,7 @@ final class FilesystemMounter {
         }
     }
 
-    private void mountObserved(Volume volume, Path target, String fsType, MountOptions mo) throws NativeException {
+    private void mountObserved(PmemVolume volume, Path target, String fsType, MountOptions mo) throws NativeException {
         listener.timed(OperationListener.Kind.MOUNT,
                 volume.devicePath() + " (" + fsType + ") of volume " + volume.id() + " at " + target, () -> {
                     mounter.mount(volume.devicePath(), target, fsType, mo);
@@ -178,7 +178,7 @@ final class FilesystemMounter {
                 });
     }
 
-    private boolean verify(Volume volume, DeviceNumber devNo, Path target, DaxChoice dax, boolean readOnly)
+    private boolean verify(PmemVolume volume, DeviceNumber devNo, Path target, DaxChoice dax, boolean readOnly)
             throws IOException, NativeException, PreconditionFailedException {
         Optional<MountInfo> m = MountTable.read().top(target);
         if (m.isEmpty() || !devNo.matches(m.get())) {

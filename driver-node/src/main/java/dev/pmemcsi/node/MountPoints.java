@@ -2,15 +2,15 @@ package dev.pmemcsi.node;
 
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceManager;
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeIds;
 import dev.pmemcsi.driver.InvalidRequestException;
 import dev.pmemcsi.driver.PreconditionFailedException;
-import dev.pmemcsi.nativeio.NativeException;
-import dev.pmemcsi.nativeio.mount.DeviceNumber;
-import dev.pmemcsi.nativeio.mount.MountInfo;
-import dev.pmemcsi.nativeio.mount.MountTable;
-import dev.pmemcsi.nativeio.mount.Mounter;
+import dev.pmemcsi.pmemnative.NativeException;
+import dev.pmemcsi.pmemnative.mount.DeviceNumber;
+import dev.pmemcsi.pmemnative.mount.MountInfo;
+import dev.pmemcsi.pmemnative.mount.MountTable;
+import dev.pmemcsi.pmemnative.mount.Mounter;
 import java.io.IOException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
@@ -99,7 +99,7 @@ final class MountPoints {
     }
 
     /** Mounts a recorded staging (or ephemeral volume) again, as it was, without ever formatting. */
-    void remount(Attachment a, Volume vol) throws Exception {
+    void remount(Attachment a, PmemVolume vol) throws Exception {
         String field = a.kind() == Attachment.Kind.STAGED ? "staging_target_path" : "target_path";
         createDirectory(field, a.realPath());
         filesystems.mount(vol, a.fsType(), a.mountFlags(),
@@ -148,7 +148,7 @@ final class MountPoints {
             if (!VolumeIds.isValid(deviceId)) {
                 continue;
             }
-            Optional<Volume> vol = devices.getVolume(deviceId);
+            Optional<PmemVolume> vol = devices.getVolume(deviceId);
             if (vol.isPresent()) {
                 try {
                     if (DeviceNumber.ofBlockDevice(vol.get().devicePath()).matches(top.get())) {

@@ -2,7 +2,7 @@ package dev.pmemcsi.node;
 
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceManager;
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeIds;
 import dev.pmemcsi.device.VolumeNotFoundException;
 import dev.pmemcsi.driver.PreconditionFailedException;
@@ -20,7 +20,7 @@ final class NodeVolumes {
     }
 
     /** The persistent volume {@code id}; an ephemeral volume is only ever published inline, by its pod. */
-    Volume persistent(String id) throws DeviceException {
+    PmemVolume persistent(String id) throws DeviceException {
         if (VolumeIds.isEphemeral(id)) {
             throw new VolumeNotFoundException("volume " + id + " is a CSI ephemeral inline volume, not a"
                     + " persistent volume; only its pod's inline volume publishes it");
@@ -29,7 +29,7 @@ final class NodeVolumes {
                 + " does not exist on node " + nodeId));
     }
 
-    static void requireDevice(Volume vol) throws PreconditionFailedException {
+    static void requireDevice(PmemVolume vol) throws PreconditionFailedException {
         if (!Files.exists(vol.devicePath())) {
             throw new PreconditionFailedException("the device " + vol.devicePath() + " of volume "
                     + vol.id() + " has disappeared");

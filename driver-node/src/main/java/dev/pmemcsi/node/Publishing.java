@@ -4,15 +4,15 @@ import dev.pmemcsi.csi.v1.NodePublishVolumeRequest;
 import dev.pmemcsi.csi.v1.NodeUnpublishVolumeRequest;
 import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.device.FaultPoints;
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.driver.PreconditionFailedException;
 import dev.pmemcsi.driver.VolumeCapabilities;
 import dev.pmemcsi.driver.VolumeLocks;
 import dev.pmemcsi.driver.VolumeParameters;
-import dev.pmemcsi.nativeio.mount.MountInfo;
-import dev.pmemcsi.nativeio.mount.MountOptions;
-import dev.pmemcsi.nativeio.mount.MountTable;
-import dev.pmemcsi.nativeio.mount.Mounter;
+import dev.pmemcsi.pmemnative.mount.MountInfo;
+import dev.pmemcsi.pmemnative.mount.MountOptions;
+import dev.pmemcsi.pmemnative.mount.MountTable;
+import dev.pmemcsi.pmemnative.mount.Mounter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -69,7 +69,7 @@ final class Publishing {
         paths.confine("staging_target_path", staging);
         Path real = mountPoints.resolve(FIELD, target);
         try (VolumeLocks.Held held = locks.volume(id); VolumeLocks.Held atPath = locks.path(FIELD, real)) {
-            Volume vol = volumes.persistent(id);
+            PmemVolume vol = volumes.persistent(id);
             Attachment stage = stagedAt(id, staging);
             Attachment.Capability capability = Attachment.Capability.of(cap);
             if (capability.access() != stage.access()) {
@@ -115,7 +115,7 @@ final class Publishing {
      * True when the publication is in place already; refuses a target with anything else mounted,
      * which the driver has no record of.
      */
-    private static boolean alreadyPublished(Attachment wanted, Optional<Attachment> existing, Volume vol,
+    private static boolean alreadyPublished(Attachment wanted, Optional<Attachment> existing, PmemVolume vol,
                                             MountTable mounts) throws Exception {
         Optional<MountInfo> top = mounts.top(wanted.realPath());
         if (top.isEmpty()) {
@@ -137,7 +137,7 @@ final class Publishing {
      * unmount behind the driver's back) is restored from the record; anything else mounted there
      * is refused.
      */
-    private void requireStagingMount(Attachment stage, Volume vol, MountTable mounts) throws Exception {
+    private void requireStagingMount(Attachment stage, PmemVolume vol, MountTable mounts) throws Exception {
         if (MountPoints.showsVolume(vol.devicePath(), Attachment.Access.MOUNT, stage.realPath(), mounts)) {
             return;
         }
@@ -154,7 +154,7 @@ final class Publishing {
     }
 
     /** Records the publication, then binds the staging directory (or the device node) onto the target. */
-    private void bind(Attachment wanted, Attachment stage, Volume vol, boolean readOnly) throws Exception {
+    private void bind(Attachment wanted, Attachment stage, PmemVolume vol, boolean readOnly) throws Exception {
         state.put(wanted);
         FaultPoints.reached(FAULT_PUBLISH_RECORDED);
         Undo undo = new Undo();

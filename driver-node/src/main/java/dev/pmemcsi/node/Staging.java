@@ -4,13 +4,13 @@ import dev.pmemcsi.csi.v1.NodeStageVolumeRequest;
 import dev.pmemcsi.csi.v1.NodeUnstageVolumeRequest;
 import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.device.FaultPoints;
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.driver.PreconditionFailedException;
 import dev.pmemcsi.driver.VolumeCapabilities;
 import dev.pmemcsi.driver.VolumeLocks;
-import dev.pmemcsi.nativeio.mount.DeviceNumber;
-import dev.pmemcsi.nativeio.mount.MountInfo;
-import dev.pmemcsi.nativeio.mount.MountTable;
+import dev.pmemcsi.pmemnative.mount.DeviceNumber;
+import dev.pmemcsi.pmemnative.mount.MountInfo;
+import dev.pmemcsi.pmemnative.mount.MountTable;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
@@ -71,7 +71,7 @@ final class Staging {
         VolumeCapability cap = RequestFields.capability(req.hasVolumeCapability(), req.getVolumeCapability());
         Path real = mountPoints.resolve(FIELD, path);
         try (VolumeLocks.Held held = locks.volume(id); VolumeLocks.Held atPath = locks.path(FIELD, real)) {
-            Volume vol = volumes.persistent(id);
+            PmemVolume vol = volumes.persistent(id);
             NodeVolumes.requireDevice(vol);
             Attachment.Capability capability = Attachment.Capability.of(cap);
             mountPoints.requireUnused(FIELD, path, real,
@@ -97,7 +97,7 @@ final class Staging {
     }
 
     /** Stages a mount-access volume, unless its filesystem already is at the staging path. */
-    private void stageFilesystem(Volume vol, Attachment wanted, Optional<Attachment> existing, boolean readOnly)
+    private void stageFilesystem(PmemVolume vol, Attachment wanted, Optional<Attachment> existing, boolean readOnly)
             throws Exception {
         DeviceNumber devNo = DeviceNumber.ofBlockDevice(vol.devicePath());
         MountTable mounts = MountTable.read();
@@ -128,7 +128,7 @@ final class Staging {
         }
     }
 
-    private void formatAndMount(Volume vol, Attachment wanted, boolean readOnly) throws Exception {
+    private void formatAndMount(PmemVolume vol, Attachment wanted, boolean readOnly) throws Exception {
         Undo undo = new Undo();
         undo.add(() -> state.remove(wanted));
         // The record must be on disk before the mount, not before mkfs: a crash after mkfs

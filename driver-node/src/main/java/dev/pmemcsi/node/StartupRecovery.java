@@ -1,11 +1,11 @@
 package dev.pmemcsi.node;
 
 import dev.pmemcsi.device.DeviceManager;
-import dev.pmemcsi.device.Volume;
-import dev.pmemcsi.nativeio.NativeException;
-import dev.pmemcsi.nativeio.mount.MountOptions;
-import dev.pmemcsi.nativeio.mount.MountTable;
-import dev.pmemcsi.nativeio.mount.Mounter;
+import dev.pmemcsi.device.PmemVolume;
+import dev.pmemcsi.pmemnative.NativeException;
+import dev.pmemcsi.pmemnative.mount.MountOptions;
+import dev.pmemcsi.pmemnative.mount.MountTable;
+import dev.pmemcsi.pmemnative.mount.Mounter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -119,7 +119,7 @@ final class StartupRecovery {
                 tearDown(a, false);
                 return;
             }
-            Optional<Volume> vol = devices.getVolume(a.deviceId());
+            Optional<PmemVolume> vol = devices.getVolume(a.deviceId());
             if (vol.isEmpty() || !Files.exists(vol.get().devicePath())) {
                 LOG.error("{} of volume {} at {} is not mounted and its device is gone; left as it is",
                         a.kind(), a.volumeId(), a.path());
@@ -135,7 +135,7 @@ final class StartupRecovery {
     }
 
     /** Makes the recorded mount again: a staging or ephemeral volume's filesystem, or a publication's bind. */
-    private void restore(Attachment a, Volume vol) throws Exception {
+    private void restore(Attachment a, PmemVolume vol) throws Exception {
         if (a.kind() == Attachment.Kind.STAGED || a.ephemeral()) {
             mountPoints.remount(a, vol);
             return;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.driver.PreconditionFailedException;
 import dev.pmemcsi.driver.RpcEdge;
@@ -17,8 +17,8 @@ import org.junit.jupiter.api.Test;
 
 class DaxChoiceTest {
 
-    private static Volume vol(VolumeMode mode, boolean dax) {
-        return new Volume("v", "region0", mode, 1, 1, Path.of("/dev/pmem0"), dax, true, Map.of());
+    private static PmemVolume vol(VolumeMode mode, boolean dax) {
+        return new PmemVolume("v", "region0", mode, 1, 1, Path.of("/dev/pmem0"), dax, true, Map.of());
     }
 
     @Test

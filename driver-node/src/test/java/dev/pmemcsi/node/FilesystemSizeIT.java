@@ -7,20 +7,20 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.pmemcsi.csi.v1.NodeStageVolumeRequest;
 import dev.pmemcsi.csi.v1.NodeUnstageVolumeRequest;
-import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.csi.v1.VolumeCapability.AccessMode.Mode;
+import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.device.CapacityMath;
 import dev.pmemcsi.device.InMemoryDeviceManager;
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeAccess;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
-import dev.pmemcsi.nativeio.CommandFailedException;
-import dev.pmemcsi.nativeio.mount.Filesystems;
-import dev.pmemcsi.nativeio.mount.FsStats;
-import dev.pmemcsi.nativeio.mount.MountInfo;
-import dev.pmemcsi.nativeio.mount.MountTable;
-import dev.pmemcsi.nativeio.mount.Mounter;
+import dev.pmemcsi.pmemnative.CommandFailedException;
+import dev.pmemcsi.pmemnative.mount.Filesystems;
+import dev.pmemcsi.pmemnative.mount.FsStats;
+import dev.pmemcsi.pmemnative.mount.MountInfo;
+import dev.pmemcsi.pmemnative.mount.MountTable;
+import dev.pmemcsi.pmemnative.mount.Mounter;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
@@ -82,8 +82,8 @@ class FilesystemSizeIT {
     }
 
     /** A volume as the device layer makes it, backed by a loop device of its whole device size. */
-    private Volume volume(String id, long required, long limit, VolumeAccess access) throws Exception {
-        Volume v = devices.createVolume(new VolumeRequest(id, required, limit, VolumeMode.FSDAX, false, Map.of(), access));
+    private PmemVolume volume(String id, long required, long limit, VolumeAccess access) throws Exception {
+        PmemVolume v = devices.createVolume(new VolumeRequest(id, required, limit, VolumeMode.FSDAX, false, Map.of(), access));
         LoopDevice loop = LoopDevice.create(root, id, v.usableBytes());
         loops.add(loop);
         devices.setDevice(id, loop.device, false);
@@ -154,7 +154,7 @@ class FilesystemSizeIT {
     void aVolumeCreatedWithRequiredEqualToLimitMountsAFilesystemOfThatSize(String fs, long mib) throws Exception {
         long bytes = mib * MIB;
         String id = "size-" + fs + "-" + mib;
-        Volume v = volume(id, bytes, bytes, VolumeAccess.filesystem(fs));
+        PmemVolume v = volume(id, bytes, bytes, VolumeAccess.filesystem(fs));
         assertEquals(bytes, v.capacityBytes());
         assertTrue(v.usableBytes() > bytes, "the device is larger than the capacity: " + v);
         Path staging = staging(id);
@@ -176,7 +176,7 @@ class FilesystemSizeIT {
     @Test
     void aVolumeCreatedForExt4StagedAsXfsIsAFailedPreconditionAndStaysUnformatted() throws Exception {
         String id = "made-for-ext4";
-        Volume v = volume(id, 110 * MIB, 0, VolumeAccess.filesystem("ext4"));
+        PmemVolume v = volume(id, 110 * MIB, 0, VolumeAccess.filesystem("ext4"));
         Path staging = staging(id);
         Status s = assertThrows(StatusRuntimeException.class, () -> stage(id, staging, "xfs")).getStatus();
         assertEquals(Status.Code.FAILED_PRECONDITION, s.getCode(), s.toString());
@@ -200,7 +200,7 @@ class FilesystemSizeIT {
     @Test
     void aFormattedVolumeStagedWithAnotherFilesystemIsAFailedPreconditionAndNotReformatted() throws Exception {
         String id = "legacy-ext4";
-        Volume v = volume(id, 600 * MIB, 0, VolumeAccess.UNRECORDED);
+        PmemVolume v = volume(id, 600 * MIB, 0, VolumeAccess.UNRECORDED);
         Path staging = staging(id);
         stage(id, staging, "ext4");
         unstage(id, staging);

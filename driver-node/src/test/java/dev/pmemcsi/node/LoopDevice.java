@@ -1,7 +1,7 @@
 package dev.pmemcsi.node;
 
-import dev.pmemcsi.nativeio.CommandFailedException;
-import dev.pmemcsi.nativeio.CommandRunner;
+import dev.pmemcsi.pmemnative.CommandFailedException;
+import dev.pmemcsi.pmemnative.CommandRunner;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;

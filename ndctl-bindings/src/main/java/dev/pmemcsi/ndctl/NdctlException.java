@@ -1,6 +1,6 @@
 package dev.pmemcsi.ndctl;
 
-import dev.pmemcsi.nativeio.NativeException;
+import dev.pmemcsi.pmemnative.NativeException;
 import jnr.constants.platform.Errno;
 
 /**

@@ -1,7 +1,7 @@
 package dev.pmemcsi.ndctl;
 
-import dev.pmemcsi.nativeio.BlockDevice;
-import dev.pmemcsi.nativeio.NativeException;
+import dev.pmemcsi.pmemnative.BlockDevice;
+import dev.pmemcsi.pmemnative.NativeException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -159,56 +159,8 @@ public final class NdctlRegion {
             observer.completed(CreateStep.SET_SIZE, nsName);
             check(lib.ndctl_namespace_set_enforce_mode(ns, spec.mode().code()), "ndctl_namespace_set_enforce_mode", nsName);
             observer.completed(CreateStep.SET_ENFORCE_MODE, nsName);
-            byte[] deviceUuid = Uuids.toBytes(UUID.randomUUID());
-            switch (spec.mode()) {
-                case FSDAX -> {
-                    claim = seed(lib.ndctl_region_get_pfn_seed(region), "ndctl_region_get_pfn_seed", regionName);
-                    String pfn = lib.ndctl_pfn_get_devname(claim);
-                    check(lib.ndctl_pfn_set_uuid(claim, deviceUuid), "ndctl_pfn_set_uuid", pfn);
-                    check(lib.ndctl_pfn_set_location(claim, PFN_LOC_PMEM), "ndctl_pfn_set_location", pfn);
-                    if (lib.ndctl_pfn_has_align(claim) > 0) {
-                        check(lib.ndctl_pfn_set_align(claim, spec.align()), "ndctl_pfn_set_align", pfn);
-                    }
-                    check(lib.ndctl_pfn_set_namespace(claim, ns), "ndctl_pfn_set_namespace", pfn);
-                    observer.completed(CreateStep.CLAIMED, nsName);
-                    int rc = lib.ndctl_pfn_enable(claim);
-                    if (rc < 0) {
-                        throw NdctlException.enableFailed("ndctl_pfn_enable", pfn, rc);
-                    }
-                }
-                case DEVDAX -> {
-                    claim = seed(lib.ndctl_region_get_dax_seed(region), "ndctl_region_get_dax_seed", regionName);
-                    String dax = lib.ndctl_dax_get_devname(claim);
-                    check(lib.ndctl_dax_set_uuid(claim, deviceUuid), "ndctl_dax_set_uuid", dax);
-                    check(lib.ndctl_dax_set_location(claim, PFN_LOC_PMEM), "ndctl_dax_set_location", dax);
-                    check(lib.ndctl_dax_set_align(claim, spec.align()), "ndctl_dax_set_align", dax);
-                    check(lib.ndctl_dax_set_namespace(claim, ns), "ndctl_dax_set_namespace", dax);
-                    observer.completed(CreateStep.CLAIMED, nsName);
-                    int rc = lib.ndctl_dax_enable(claim);
-                    if (rc < 0) {
-                        throw NdctlException.enableFailed("ndctl_dax_enable", dax, rc);
-                    }
-                }
-                case SECTOR -> {
-                    claim = seed(lib.ndctl_region_get_btt_seed(region), "ndctl_region_get_btt_seed", regionName);
-                    String btt = lib.ndctl_btt_get_devname(claim);
-                    check(lib.ndctl_btt_set_uuid(claim, deviceUuid), "ndctl_btt_set_uuid", btt);
-                    check(lib.ndctl_btt_set_sector_size(claim, spec.sectorSize()), "ndctl_btt_set_sector_size", btt);
-                    check(lib.ndctl_btt_set_namespace(claim, ns), "ndctl_btt_set_namespace", btt);
-                    observer.completed(CreateStep.CLAIMED, nsName);
-                    int rc = lib.ndctl_btt_enable(claim);
-                    if (rc < 0) {
-                        throw NdctlException.enableFailed("ndctl_btt_enable", btt, rc);
-                    }
-                }
-                case RAW -> {
-                    int rc = lib.ndctl_namespace_enable(ns);
-                    if (rc < 0) {
-                        throw NdctlException.enableFailed("ndctl_namespace_enable", nsName, rc);
-                    }
-                }
-                default -> throw new IllegalArgumentException("mode " + spec.mode());
-            }
+            claim = claimSeed(spec.mode(), regionName);
+            enable(spec, ns, nsName, claim, observer);
             observer.completed(CreateStep.ENABLED, nsName);
         } catch (NdctlException | RuntimeException e) {
             if (allocated) {
@@ -219,6 +171,63 @@ public final class NdctlRegion {
         log.info("created {} namespace {} ({} bytes, name {}) in {}", spec.mode().cliName(), nsName,
                 spec.sizeBytes(), spec.altName(), regionName);
         return new NdctlNamespace(context, this, ns);
+    }
+
+    /** The seed of the device that claims a namespace in {@code mode}; none for a raw namespace. */
+    private Pointer claimSeed(NamespaceMode mode, String regionName) throws NdctlException {
+        LibNdctl lib = context.lib;
+        return switch (mode) {
+            case FSDAX -> seed(lib.ndctl_region_get_pfn_seed(region), "ndctl_region_get_pfn_seed", regionName);
+            case DEVDAX -> seed(lib.ndctl_region_get_dax_seed(region), "ndctl_region_get_dax_seed", regionName);
+            case SECTOR -> seed(lib.ndctl_region_get_btt_seed(region), "ndctl_region_get_btt_seed", regionName);
+            case RAW -> null;
+            default -> throw new IllegalArgumentException("mode " + mode);
+        };
+    }
+
+    /** Configures the claim (a fresh device UUID, then its mode's settings), attaches it and enables it. */
+    private void enable(NamespaceSpec spec, Pointer ns, String nsName, Pointer claim, CreateObserver observer)
+            throws NdctlException {
+        LibNdctl lib = context.lib;
+        byte[] deviceUuid = Uuids.toBytes(UUID.randomUUID());
+        switch (spec.mode()) {
+            case FSDAX -> {
+                String pfn = lib.ndctl_pfn_get_devname(claim);
+                check(lib.ndctl_pfn_set_uuid(claim, deviceUuid), "ndctl_pfn_set_uuid", pfn);
+                check(lib.ndctl_pfn_set_location(claim, PFN_LOC_PMEM), "ndctl_pfn_set_location", pfn);
+                if (lib.ndctl_pfn_has_align(claim) > 0) {
+                    check(lib.ndctl_pfn_set_align(claim, spec.align()), "ndctl_pfn_set_align", pfn);
+                }
+                check(lib.ndctl_pfn_set_namespace(claim, ns), "ndctl_pfn_set_namespace", pfn);
+                observer.completed(CreateStep.CLAIMED, nsName);
+                enabled(lib.ndctl_pfn_enable(claim), "ndctl_pfn_enable", pfn);
+            }
+            case DEVDAX -> {
+                String dax = lib.ndctl_dax_get_devname(claim);
+                check(lib.ndctl_dax_set_uuid(claim, deviceUuid), "ndctl_dax_set_uuid", dax);
+                check(lib.ndctl_dax_set_location(claim, PFN_LOC_PMEM), "ndctl_dax_set_location", dax);
+                check(lib.ndctl_dax_set_align(claim, spec.align()), "ndctl_dax_set_align", dax);
+                check(lib.ndctl_dax_set_namespace(claim, ns), "ndctl_dax_set_namespace", dax);
+                observer.completed(CreateStep.CLAIMED, nsName);
+                enabled(lib.ndctl_dax_enable(claim), "ndctl_dax_enable", dax);
+            }
+            case SECTOR -> {
+                String btt = lib.ndctl_btt_get_devname(claim);
+                check(lib.ndctl_btt_set_uuid(claim, deviceUuid), "ndctl_btt_set_uuid", btt);
+                check(lib.ndctl_btt_set_sector_size(claim, spec.sectorSize()), "ndctl_btt_set_sector_size", btt);
+                check(lib.ndctl_btt_set_namespace(claim, ns), "ndctl_btt_set_namespace", btt);
+                observer.completed(CreateStep.CLAIMED, nsName);
+                enabled(lib.ndctl_btt_enable(claim), "ndctl_btt_enable", btt);
+            }
+            case RAW -> enabled(lib.ndctl_namespace_enable(ns), "ndctl_namespace_enable", nsName);
+            default -> throw new IllegalArgumentException("mode " + spec.mode());
+        }
+    }
+
+    private static void enabled(int rc, String call, String devname) throws NdctlException {
+        if (rc < 0) {
+            throw NdctlException.enableFailed(call, devname, rc);
+        }
     }
 
     /**

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.pmemcsi.nativeio.BlockDevice;
-import dev.pmemcsi.nativeio.NativeException;
+import dev.pmemcsi.pmemnative.BlockDevice;
+import dev.pmemcsi.pmemnative.NativeException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -3,7 +3,7 @@ package dev.pmemcsi.device.emulated;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceHealth;
 import dev.pmemcsi.device.VolumeHealth;
-import dev.pmemcsi.nativeio.loop.LoopDevice;
+import dev.pmemcsi.pmemnative.loop.LoopDevice;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;

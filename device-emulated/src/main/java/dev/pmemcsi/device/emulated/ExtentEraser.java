@@ -1,8 +1,8 @@
 package dev.pmemcsi.device.emulated;
 
 import dev.pmemcsi.device.FaultPoints;
-import dev.pmemcsi.nativeio.NativeException;
-import dev.pmemcsi.nativeio.RegularFile;
+import dev.pmemcsi.pmemnative.NativeException;
+import dev.pmemcsi.pmemnative.RegularFile;
 import java.nio.file.Path;
 import jnr.constants.platform.Errno;
 import org.slf4j.Logger;

@@ -2,10 +2,10 @@ package dev.pmemcsi.device.emulated;
 
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.VolumeInUseException;
-import dev.pmemcsi.nativeio.BlockDevice;
-import dev.pmemcsi.nativeio.NativeException;
-import dev.pmemcsi.nativeio.loop.LoopDevice;
-import dev.pmemcsi.nativeio.loop.LoopDevices;
+import dev.pmemcsi.pmemnative.BlockDevice;
+import dev.pmemcsi.pmemnative.NativeException;
+import dev.pmemcsi.pmemnative.loop.LoopDevice;
+import dev.pmemcsi.pmemnative.loop.LoopDevices;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

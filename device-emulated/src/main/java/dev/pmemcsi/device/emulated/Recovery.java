@@ -1,7 +1,7 @@
 package dev.pmemcsi.device.emulated;
 
 import dev.pmemcsi.device.UnmanagedExtent;
-import dev.pmemcsi.nativeio.loop.LoopDevice;
+import dev.pmemcsi.pmemnative.loop.LoopDevice;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashSet;

@@ -1,6 +1,6 @@
 package dev.pmemcsi.device.emulated;
 
-import dev.pmemcsi.nativeio.loop.LoopDevice;
+import dev.pmemcsi.pmemnative.loop.LoopDevice;
 import java.nio.file.Path;
 
 /** A region file and how to recognise it behind a loop device: by inode, or by the path the kernel shows. */

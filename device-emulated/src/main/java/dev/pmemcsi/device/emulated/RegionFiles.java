@@ -1,12 +1,12 @@
 package dev.pmemcsi.device.emulated;
 
 import dev.pmemcsi.device.DeviceException;
-import dev.pmemcsi.nativeio.AtomicFile;
-import dev.pmemcsi.nativeio.Native;
-import dev.pmemcsi.nativeio.NativeException;
-import dev.pmemcsi.nativeio.OpenFlags;
-import dev.pmemcsi.nativeio.TrustedPaths;
-import dev.pmemcsi.nativeio.loop.LoopDevice;
+import dev.pmemcsi.pmemnative.AtomicFile;
+import dev.pmemcsi.pmemnative.Native;
+import dev.pmemcsi.pmemnative.NativeException;
+import dev.pmemcsi.pmemnative.OpenFlags;
+import dev.pmemcsi.pmemnative.TrustedPaths;
+import dev.pmemcsi.pmemnative.loop.LoopDevice;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;

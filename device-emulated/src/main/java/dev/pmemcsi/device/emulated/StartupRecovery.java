@@ -2,9 +2,9 @@ package dev.pmemcsi.device.emulated;
 
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.UnmanagedExtent;
-import dev.pmemcsi.nativeio.NativeException;
-import dev.pmemcsi.nativeio.TrustedPaths;
-import dev.pmemcsi.nativeio.loop.LoopDevice;
+import dev.pmemcsi.pmemnative.NativeException;
+import dev.pmemcsi.pmemnative.TrustedPaths;
+import dev.pmemcsi.pmemnative.loop.LoopDevice;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

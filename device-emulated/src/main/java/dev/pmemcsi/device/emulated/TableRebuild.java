@@ -2,8 +2,8 @@ package dev.pmemcsi.device.emulated;
 
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.UnmanagedExtent;
-import dev.pmemcsi.nativeio.NativeException;
-import dev.pmemcsi.nativeio.RegularFile;
+import dev.pmemcsi.pmemnative.NativeException;
+import dev.pmemcsi.pmemnative.RegularFile;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;

@@ -3,7 +3,7 @@ package dev.pmemcsi.device.emulated;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.UnmanagedExtent;
-import dev.pmemcsi.nativeio.NativeException;
+import dev.pmemcsi.pmemnative.NativeException;
 import java.io.IOException;
 import java.util.List;
 import java.util.Optional;

@@ -1,9 +1,9 @@
 package dev.pmemcsi.device.emulated;
 
 import dev.pmemcsi.device.DeviceException;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.UnmanagedExtent;
-import dev.pmemcsi.device.Volume;
-import dev.pmemcsi.nativeio.loop.LoopDevice;
+import dev.pmemcsi.pmemnative.loop.LoopDevice;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -67,14 +67,14 @@ final class VolumeTable {
     }
 
     /** A volume that is handed out: READY and with its loop device. */
-    synchronized Optional<Volume> volume(String id) {
+    synchronized Optional<PmemVolume> volume(String id) {
         VolumeRecord r = records.get(id);
         LoopDevice loop = devices.get(id);
         return r != null && r.state() == VolumeState.READY && loop != null ? Optional.of(toVolume(r, loop)) : Optional.empty();
     }
 
-    synchronized List<Volume> volumes() {
-        List<Volume> result = new ArrayList<>();
+    synchronized List<PmemVolume> volumes() {
+        List<PmemVolume> result = new ArrayList<>();
         for (VolumeRecord r : records.values()) {
             if (r.state() == VolumeState.READY && devices.containsKey(r.id())) {
                 result.add(toVolume(r, devices.get(r.id())));
@@ -83,8 +83,8 @@ final class VolumeTable {
         return result;
     }
 
-    static Volume toVolume(VolumeRecord r, LoopDevice loop) {
-        return new Volume(r.id(), r.region(), r.mode(), r.rawBytes(), r.usableBytes(), loop.device(), false,
+    static PmemVolume toVolume(VolumeRecord r, LoopDevice loop) {
+        return new PmemVolume(r.id(), r.region(), r.mode(), r.rawBytes(), r.usableBytes(), loop.device(), false,
                 r.eraseAfter(), r.attributes(), r.capacity(), r.volumeAccess());
     }
 

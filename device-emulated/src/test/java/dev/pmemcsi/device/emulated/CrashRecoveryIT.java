@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pmemcsi.device.FaultPoints;
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
 import java.nio.file.Files;
@@ -18,9 +18,9 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Kills a driver JVM at each step of create and delete, then checks that a new instance over the
@@ -75,7 +75,7 @@ class CrashRecoveryIT {
         assertEquals(List.of(), fx.loopsOfDir());
         assertEquals(REGION, m.capacity().availableBytes());
         // The CO retries the create, which now succeeds.
-        Volume v = m.createVolume(new VolumeRequest("crash-create", 40 * MIB, 0, VolumeMode.FSDAX, true, Map.of()));
+        PmemVolume v = m.createVolume(new VolumeRequest("crash-create", 40 * MIB, 0, VolumeMode.FSDAX, true, Map.of()));
         m.deleteVolume(v.id(), true);
     }
 
@@ -84,7 +84,7 @@ class CrashRecoveryIT {
             EmulatedDeviceManager.FAULT_DELETE_ERASED})
     void aCrashDuringDeleteIsFinishedAndErased(String point) throws Exception {
         EmulatedDeviceManager first = fx.started();
-        Volume v = first.createVolume(new VolumeRequest("crash-delete", 40 * MIB, 0, VolumeMode.FSDAX, false, Map.of()));
+        PmemVolume v = first.createVolume(new VolumeRequest("crash-delete", 40 * MIB, 0, VolumeMode.FSDAX, false, Map.of()));
         VolumeRecord before = fx.row("crash-delete");
         EmulatedFixture.write(v.devicePath(), 0, EmulatedFixture.pattern(7, (int) (8 * MIB)));
         first.close();

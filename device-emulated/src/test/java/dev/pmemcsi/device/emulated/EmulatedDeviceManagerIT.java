@@ -15,9 +15,9 @@ import dev.pmemcsi.device.DeviceHealth;
 import dev.pmemcsi.device.NoSpaceException;
 import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.OutOfRangeException;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.RegionCapacity;
 import dev.pmemcsi.device.UnmanagedExtent;
-import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.device.VolumeAccess;
 import dev.pmemcsi.device.VolumeExistsException;
 import dev.pmemcsi.device.VolumeHealth;
@@ -25,10 +25,10 @@ import dev.pmemcsi.device.VolumeInUseException;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeNotFoundException;
 import dev.pmemcsi.device.VolumeRequest;
-import dev.pmemcsi.nativeio.BlockDevice;
-import dev.pmemcsi.nativeio.CommandRunner;
-import dev.pmemcsi.nativeio.Native;
-import dev.pmemcsi.nativeio.loop.LoopDevice;
+import dev.pmemcsi.pmemnative.BlockDevice;
+import dev.pmemcsi.pmemnative.CommandRunner;
+import dev.pmemcsi.pmemnative.Native;
+import dev.pmemcsi.pmemnative.loop.LoopDevice;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -76,9 +76,9 @@ class EmulatedDeviceManagerIT {
         assertTrue(Files.exists(fx.dir.resolve("region0.img")) && Files.exists(fx.dir.resolve("region1.img")));
         assertEquals(REGION, Files.size(fx.dir.resolve("region0.img")));
 
-        Volume a = m.createVolume(req("vol-a", 100 * MIB, VolumeMode.FSDAX));
-        Volume b = m.createVolume(req("vol-b", 50 * MIB, VolumeMode.SECTOR));
-        for (Volume v : List.of(a, b)) {
+        PmemVolume a = m.createVolume(req("vol-a", 100 * MIB, VolumeMode.FSDAX));
+        PmemVolume b = m.createVolume(req("vol-b", 50 * MIB, VolumeMode.SECTOR));
+        for (PmemVolume v : List.of(a, b)) {
             assertEquals(CapacityMath.rawBytesFor(v.mode(), v.id().equals("vol-a") ? 100 * MIB : 50 * MIB, ALIGN), v.allocatedBytes());
             assertEquals(CapacityMath.usableBytes(v.mode(), v.allocatedBytes()), v.usableBytes());
             assertFalse(v.daxCapable());
@@ -110,7 +110,7 @@ class EmulatedDeviceManagerIT {
                 + (failure == null ? "ok" : failure.getClass().getSimpleName()));
         EmulatedDeviceManager m = fx.manager(listener);
         m.start();
-        Volume v = m.createVolume(req("timed", 64 * MIB, VolumeMode.FSDAX));
+        PmemVolume v = m.createVolume(req("timed", 64 * MIB, VolumeMode.FSDAX));
         assertThrows(NoSpaceException.class, () -> m.createVolume(req("huge", REGION, VolumeMode.FSDAX)));
         m.deleteVolume("timed", true);
         assertEquals(List.of(
@@ -123,7 +123,7 @@ class EmulatedDeviceManagerIT {
     @Test
     void createIsIdempotentAndChecksSizes() throws Exception {
         EmulatedDeviceManager m = fx.started();
-        Volume v = m.createVolume(req("vol", 64 * MIB, VolumeMode.FSDAX));
+        PmemVolume v = m.createVolume(req("vol", 64 * MIB, VolumeMode.FSDAX));
         assertEquals(v, m.createVolume(req("vol", 64 * MIB, VolumeMode.FSDAX)));
         assertEquals(v, m.createVolume(new VolumeRequest("vol", 10 * MIB, v.usableBytes(), VolumeMode.FSDAX, false, Map.of())));
         assertThrows(VolumeExistsException.class, () -> m.createVolume(req("vol", 64 * MIB, VolumeMode.SECTOR)));
@@ -143,7 +143,7 @@ class EmulatedDeviceManagerIT {
         EmulatedDeviceManager first = fx.started();
         VolumeRequest exact = new VolumeRequest("exact", 64 * MIB, 64 * MIB, VolumeMode.FSDAX, false, Map.of(),
                 VolumeAccess.filesystem(VolumeAccess.XFS));
-        Volume v = first.createVolume(exact);
+        PmemVolume v = first.createVolume(exact);
         assertEquals(64 * MIB, v.capacityBytes());
         assertTrue(v.usableBytes() > v.capacityBytes(), "the device is whole allocation units: " + v);
         try (BlockDevice bd = BlockDevice.open(v.devicePath(), false)) {
@@ -155,7 +155,7 @@ class EmulatedDeviceManagerIT {
         first.close();
 
         EmulatedDeviceManager second = fx.started();
-        Volume again = second.getVolume("exact").orElseThrow();
+        PmemVolume again = second.getVolume("exact").orElseThrow();
         assertEquals(64 * MIB, again.capacityBytes());
         assertEquals(VolumeAccess.filesystem(VolumeAccess.XFS), again.access());
         assertEquals(v, again);
@@ -166,7 +166,7 @@ class EmulatedDeviceManagerIT {
     void defaultSizeWhenNoneIsRequested() throws Exception {
         fx = new EmulatedFixture(dir.resolve("big"), List.of(2048 * MIB));
         EmulatedDeviceManager m = fx.started();
-        Volume v = m.createVolume(new VolumeRequest("dflt", 0, 0, VolumeMode.FSDAX, false, Map.of()));
+        PmemVolume v = m.createVolume(new VolumeRequest("dflt", 0, 0, VolumeMode.FSDAX, false, Map.of()));
         assertTrue(v.usableBytes() >= CapacityMath.DEFAULT_VOLUME_BYTES);
         assertEquals(CapacityMath.rawBytesFor(VolumeMode.FSDAX, CapacityMath.DEFAULT_VOLUME_BYTES, ALIGN), v.allocatedBytes());
         m.deleteVolume("dflt", false);
@@ -179,7 +179,7 @@ class EmulatedDeviceManagerIT {
         m.createVolume(req("b", 30 * MIB, VolumeMode.FSDAX));   // 32 MiB raw
         m.createVolume(req("c", 14 * MIB, VolumeMode.FSDAX));
         m.deleteVolume("b", false);                              // a 32 MiB hole in region0
-        Volume d = m.createVolume(req("d", 30 * MIB, VolumeMode.FSDAX));
+        PmemVolume d = m.createVolume(req("d", 30 * MIB, VolumeMode.FSDAX));
         assertEquals("region0", d.region());
         assertEquals(16 * MIB, fx.row("d").offset(), "the hole, not the large free extents");
         for (String id : List.of("a", "c", "d")) {
@@ -190,7 +190,7 @@ class EmulatedDeviceManagerIT {
     @Test
     void deleteOfAMountedOrExclusivelyOpenDeviceFails() throws Exception {
         EmulatedDeviceManager m = fx.started();
-        Volume v = m.createVolume(req("busy", 64 * MIB, VolumeMode.FSDAX));
+        PmemVolume v = m.createVolume(req("busy", 64 * MIB, VolumeMode.FSDAX));
         try (BlockDevice holder = BlockDevice.open(v.devicePath(), true)) {
             assertThrows(VolumeInUseException.class, () -> m.deleteVolume("busy", true));
         }
@@ -218,7 +218,7 @@ class EmulatedDeviceManagerIT {
         EmulatedDeviceManager m = fx.started();
         long available = m.capacity().availableBytes();
         for (boolean retryDelete : new boolean[] {true, false}) {
-            Volume v = m.createVolume(req("held", 64 * MIB, VolumeMode.FSDAX));
+            PmemVolume v = m.createVolume(req("held", 64 * MIB, VolumeMode.FSDAX));
             VolumeRecord row = fx.row("held");
             EmulatedFixture.write(v.devicePath(), 0, EmulatedFixture.pattern(3, (int) MIB));
             try (BlockDevice holder = BlockDevice.open(v.devicePath(), false)) {
@@ -231,7 +231,7 @@ class EmulatedDeviceManagerIT {
                 assertEquals(null, fx.row("held"), "the retried delete dropped the row");
                 assertEquals(available, m.capacity().availableBytes(), "and freed the extent");
             } else {
-                Volume again = m.createVolume(req("held", 64 * MIB, VolumeMode.FSDAX));
+                PmemVolume again = m.createVolume(req("held", 64 * MIB, VolumeMode.FSDAX));
                 assertEquals("READY", fx.row("held").state().name());
                 assertTrue(EmulatedFixture.allZero(again.devicePath(), 0, again.usableBytes()), "a fresh volume");
                 m.deleteVolume("held", false);
@@ -245,8 +245,8 @@ class EmulatedDeviceManagerIT {
     @Test
     void aNewInstanceRecoversEveryVolume() throws Exception {
         EmulatedDeviceManager first = fx.started();
-        Volume a = first.createVolume(req("keep-a", 40 * MIB, VolumeMode.FSDAX));
-        Volume b = first.createVolume(req("keep-b", 40 * MIB, VolumeMode.SECTOR));
+        PmemVolume a = first.createVolume(req("keep-a", 40 * MIB, VolumeMode.FSDAX));
+        PmemVolume b = first.createVolume(req("keep-b", 40 * MIB, VolumeMode.SECTOR));
         byte[] data = EmulatedFixture.pattern(1, (int) MIB);
         EmulatedFixture.write(a.devicePath(), 3 * MIB, data);
         first.close();
@@ -263,8 +263,8 @@ class EmulatedDeviceManagerIT {
             assertTrue(fx.loops.detach(l, Duration.ofSeconds(10)));
         }
         EmulatedDeviceManager third = fx.started();
-        List<Volume> recovered = third.listVolumes();
-        assertEquals(List.of("keep-a", "keep-b"), recovered.stream().map(Volume::id).toList());
+        List<PmemVolume> recovered = third.listVolumes();
+        assertEquals(List.of("keep-a", "keep-b"), recovered.stream().map(PmemVolume::id).toList());
         assertEquals(a.usableBytes(), recovered.get(0).usableBytes());
         assertArrayEquals(data, EmulatedFixture.read(recovered.get(0).devicePath(), 3 * MIB, (int) MIB));
         try (BlockDevice bd = BlockDevice.open(recovered.get(1).devicePath(), false)) {
@@ -305,7 +305,7 @@ class EmulatedDeviceManagerIT {
             RegionCapacity r0 = m.capacity().regions().get(0);
             assertEquals(REGION - 32 * MIB, r0.availableBytes(), "the foreign range is not free (rounded to units)");
             assertEquals(0, r0.usedBytes());
-            Volume v = m.createVolume(req("after", 14 * MIB, VolumeMode.FSDAX));
+            PmemVolume v = m.createVolume(req("after", 14 * MIB, VolumeMode.FSDAX));
             assertEquals(32 * MIB, fx.row("after").offset(), "allocation skips the foreign range");
             m.deleteVolume(v.id(), false);
         } finally {
@@ -348,7 +348,7 @@ class EmulatedDeviceManagerIT {
     @Test
     void aDeviceDetachedBehindTheDriversBackIsAbnormal() throws Exception {
         EmulatedDeviceManager m = fx.started();
-        Volume v = m.createVolume(req("lost", 20 * MIB, VolumeMode.FSDAX));
+        PmemVolume v = m.createVolume(req("lost", 20 * MIB, VolumeMode.FSDAX));
         LoopDevice l = fx.loopsOfDir().get(0);
         assertTrue(fx.loops.detach(l, Duration.ofSeconds(10)));
         VolumeHealth h = m.volumeHealth("lost");
@@ -361,7 +361,7 @@ class EmulatedDeviceManagerIT {
     @Test
     void aDeletedVolumesBytesNeverReachTheNextVolume() throws Exception {
         EmulatedDeviceManager m = fx.started();
-        Volume v = m.createVolume(req("secret", 64 * MIB, VolumeMode.FSDAX));
+        PmemVolume v = m.createVolume(req("secret", 64 * MIB, VolumeMode.FSDAX));
         VolumeRecord row = fx.row("secret");
         byte[] data = EmulatedFixture.pattern(42, (int) (4 * MIB));
         for (long off = 0; off + data.length <= v.usableBytes(); off += 8 * MIB) {
@@ -372,7 +372,7 @@ class EmulatedDeviceManagerIT {
         m.deleteVolume("secret", true);
         assertTrue(EmulatedFixture.allZero(region, row.offset(), row.rawBytes()), "the whole extent, metadata included");
 
-        Volume next = m.createVolume(req("next", 64 * MIB, VolumeMode.FSDAX));
+        PmemVolume next = m.createVolume(req("next", 64 * MIB, VolumeMode.FSDAX));
         assertEquals(row.offset(), fx.row("next").offset());
         assertEquals(row.region(), next.region());
         assertTrue(EmulatedFixture.allZero(next.devicePath(), 0, next.usableBytes()));
@@ -417,18 +417,18 @@ class EmulatedDeviceManagerIT {
         } finally {
             pool.shutdownNow();
         }
-        List<Volume> volumes = m.listVolumes();
+        List<PmemVolume> volumes = m.listVolumes();
         List<LoopDevice> loops = fx.loopsOfDir();
         assertEquals(volumes.size(), loops.size(), "one loop device per volume");
-        assertEquals(volumes.stream().map(Volume::devicePath).sorted().toList(), loops.stream().map(LoopDevice::device).sorted().toList());
+        assertEquals(volumes.stream().map(PmemVolume::devicePath).sorted().toList(), loops.stream().map(LoopDevice::device).sorted().toList());
         assertEquals(volumes.size(), fx.table().size(), "no half-finished rows");
         assertEquals(List.of(), Recovery.validate(fx.table(), Map.of("region0", REGION, "region1", REGION)));
         for (RegionCapacity c : m.capacity().regions()) {
-            long used = volumes.stream().filter(v -> v.region().equals(c.region())).mapToLong(Volume::allocatedBytes).sum();
+            long used = volumes.stream().filter(v -> v.region().equals(c.region())).mapToLong(PmemVolume::allocatedBytes).sum();
             assertEquals(used, c.usedBytes());
             assertEquals(c.totalBytes() / ALIGN, c.usedBytes() / ALIGN + c.availableBytes() / ALIGN, c.toString());
         }
-        for (Volume v : volumes) {
+        for (PmemVolume v : volumes) {
             try (BlockDevice bd = BlockDevice.open(v.devicePath(), false)) {
                 assertEquals(v.usableBytes(), bd.sizeBytes());
             }
@@ -437,7 +437,7 @@ class EmulatedDeviceManagerIT {
         m.close();
         EmulatedDeviceManager again = fx.started();
         assertEquals(volumes, again.listVolumes());
-        for (Volume v : volumes) {
+        for (PmemVolume v : volumes) {
             again.deleteVolume(v.id(), false);
         }
     }

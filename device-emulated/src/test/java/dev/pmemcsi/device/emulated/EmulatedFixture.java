@@ -4,10 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.OperationListener;
-import dev.pmemcsi.device.Volume;
-import dev.pmemcsi.nativeio.NativeException;
-import dev.pmemcsi.nativeio.loop.LoopDevice;
-import dev.pmemcsi.nativeio.loop.LoopDevices;
+import dev.pmemcsi.device.PmemVolume;
+import dev.pmemcsi.pmemnative.NativeException;
+import dev.pmemcsi.pmemnative.loop.LoopDevice;
+import dev.pmemcsi.pmemnative.loop.LoopDevices;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -80,7 +80,7 @@ final class EmulatedFixture {
         List<String> problems = new ArrayList<>();
         EmulatedDeviceManager m = managers.stream().filter(EmulatedDeviceManager::isReady).findFirst().orElse(null);
         if (m != null) {
-            for (Volume v : m.listVolumes()) {
+            for (PmemVolume v : m.listVolumes()) {
                 problems.add("volume left: " + v.id());
                 m.deleteVolume(v.id(), false);
             }

@@ -5,10 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.pmemcsi.nativeio.BlockDevice;
-import dev.pmemcsi.nativeio.Native;
-import dev.pmemcsi.nativeio.loop.LoopDevice;
-import dev.pmemcsi.nativeio.loop.LoopDevices;
+import dev.pmemcsi.pmemnative.BlockDevice;
+import dev.pmemcsi.pmemnative.Native;
+import dev.pmemcsi.pmemnative.loop.LoopDevice;
+import dev.pmemcsi.pmemnative.loop.LoopDevices;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pmemcsi.device.VolumeMode;
-import dev.pmemcsi.nativeio.loop.LoopDevice;
+import dev.pmemcsi.pmemnative.loop.LoopDevice;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;

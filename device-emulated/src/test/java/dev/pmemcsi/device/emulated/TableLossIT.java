@@ -9,10 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pmemcsi.device.CapacityMath;
 import dev.pmemcsi.device.DeviceException;
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
-import dev.pmemcsi.nativeio.loop.LoopDevice;
+import dev.pmemcsi.pmemnative.loop.LoopDevice;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -55,21 +55,21 @@ class TableLossIT {
     }
 
     /** Two volumes with data; the manager is closed, the loop devices stay. */
-    private List<Volume> twoVolumesWithData() throws Exception {
+    private List<PmemVolume> twoVolumesWithData() throws Exception {
         EmulatedDeviceManager m = fx.started();
-        Volume a = m.createVolume(req("vol-a-" + "0123456789abcdef0123456789abcdef0123456789abcdef012345", 40 * MIB, false,
+        PmemVolume a = m.createVolume(req("vol-a-" + "0123456789abcdef0123456789abcdef0123456789abcdef012345", 40 * MIB, false,
                 Map.of("pod", "web-0")));
-        Volume b = m.createVolume(req("vol-b", 64 * MIB, true, Map.of()));
+        PmemVolume b = m.createVolume(req("vol-b", 64 * MIB, true, Map.of()));
         EmulatedFixture.write(a.devicePath(), 0, EmulatedFixture.pattern(1, (int) MIB));
         EmulatedFixture.write(b.devicePath(), 0, EmulatedFixture.pattern(2, (int) MIB));
-        List<Volume> before = m.listVolumes();
+        List<PmemVolume> before = m.listVolumes();
         m.close();
         return before;
     }
 
     private void assertDataIntact(EmulatedDeviceManager m) throws Exception {
-        Volume a = m.listVolumes().get(0);
-        Volume b = m.getVolume("vol-b").orElseThrow();
+        PmemVolume a = m.listVolumes().get(0);
+        PmemVolume b = m.getVolume("vol-b").orElseThrow();
         assertArrayEquals(EmulatedFixture.pattern(1, (int) MIB), EmulatedFixture.read(a.devicePath(), 0, (int) MIB));
         assertArrayEquals(EmulatedFixture.pattern(2, (int) MIB), EmulatedFixture.read(b.devicePath(), 0, (int) MIB));
     }
@@ -77,20 +77,20 @@ class TableLossIT {
     /** Whatever the rebuild says, a new volume must not see old data, nor overlap a kept one. */
     private void assertNewVolumeIsFresh(EmulatedDeviceManager m) throws Exception {
         long largest = m.capacity().regions().get(0).maxExtentBytes();
-        Volume c = m.createVolume(req("vol-c", CapacityMath.usableBytes(VolumeMode.FSDAX, largest), false, Map.of()));
+        PmemVolume c = m.createVolume(req("vol-c", CapacityMath.usableBytes(VolumeMode.FSDAX, largest), false, Map.of()));
         assertTrue(EmulatedFixture.allZero(c.devicePath(), 0, c.usableBytes()), "the new volume reads as zeros");
         m.deleteVolume("vol-c", false);
     }
 
     private void deleteAll(EmulatedDeviceManager m) throws Exception {
-        for (Volume v : m.listVolumes()) {
+        for (PmemVolume v : m.listVolumes()) {
             m.deleteVolume(v.id(), false);
         }
     }
 
     @Test
     void aDeletedTableIsRebuiltAndTheLiveLoopDevicesAreKept() throws Exception {
-        List<Volume> before = twoVolumesWithData();
+        List<PmemVolume> before = twoVolumesWithData();
         Files.delete(table());
         EmulatedDeviceManager m = fx.started();
         assertEquals(before, m.listVolumes(), "every volume, with its ID, size, device, eraseAfter and attributes");
@@ -103,14 +103,14 @@ class TableLossIT {
 
     @Test
     void aDeletedTableAfterAReebootIsRebuiltFromTheRegionFilesAlone() throws Exception {
-        List<Volume> before = twoVolumesWithData();
+        List<PmemVolume> before = twoVolumesWithData();
         for (LoopDevice l : fx.loopsOfDir()) {
             fx.loops.detach(l, Duration.ofSeconds(10));
         }
         Files.delete(table());
         EmulatedDeviceManager m = fx.started();
-        assertEquals(before.stream().map(Volume::id).toList(), m.listVolumes().stream().map(Volume::id).toList());
-        assertEquals(before.stream().map(Volume::attributes).toList(), m.listVolumes().stream().map(Volume::attributes).toList());
+        assertEquals(before.stream().map(PmemVolume::id).toList(), m.listVolumes().stream().map(PmemVolume::id).toList());
+        assertEquals(before.stream().map(PmemVolume::attributes).toList(), m.listVolumes().stream().map(PmemVolume::attributes).toList());
         assertDataIntact(m);
         assertNewVolumeIsFresh(m);
         deleteAll(m);
@@ -118,7 +118,7 @@ class TableLossIT {
 
     @Test
     void anUnreadableTableIsKeptAsideAndRebuilt() throws Exception {
-        List<Volume> before = twoVolumesWithData();
+        List<PmemVolume> before = twoVolumesWithData();
         Files.writeString(table(), "{\"version\": 1, \"volumes\": [ {\"id\": ");
         EmulatedDeviceManager m = fx.started();
         assertEquals(before, m.listVolumes());

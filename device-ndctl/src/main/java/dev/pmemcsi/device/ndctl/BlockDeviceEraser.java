@@ -2,8 +2,8 @@ package dev.pmemcsi.device.ndctl;
 
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.VolumeInUseException;
-import dev.pmemcsi.nativeio.BlockDevice;
-import dev.pmemcsi.nativeio.NativeException;
+import dev.pmemcsi.pmemnative.BlockDevice;
+import dev.pmemcsi.pmemnative.NativeException;
 import java.nio.file.Path;
 import jnr.constants.platform.Errno;
 import org.slf4j.Logger;

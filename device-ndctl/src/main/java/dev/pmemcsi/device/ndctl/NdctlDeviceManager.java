@@ -10,10 +10,10 @@ import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.KeyedLocks;
 import dev.pmemcsi.device.NoSpaceException;
 import dev.pmemcsi.device.OperationListener;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.RegionCapacity;
 import dev.pmemcsi.device.RegionLayout;
 import dev.pmemcsi.device.UnmanagedExtent;
-import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeInUseException;
 import dev.pmemcsi.device.VolumeMode;
@@ -55,6 +55,10 @@ import org.slf4j.MDC;
  * dies in between, an allocated but inactive namespace of ours remains. {@link #start()} and every
  * create destroy such leftovers under the namespace lock, where no create of this process can be
  * in flight, so nothing leaks and a half-made namespace never becomes a volume.
+ *
+ * <p>At a little over 400 lines it is longer than the other classes on purpose: the mapping between
+ * namespaces and volumes, and the translation of libndctl's failures, are read together with the
+ * operations that use them; naming, erasing and health live in their own classes.
  */
 public final class NdctlDeviceManager implements DeviceManager {
 
@@ -120,7 +124,7 @@ public final class NdctlDeviceManager implements DeviceManager {
             log.warn("destroyed {} in {}: an interrupted create or delete of volume {} left it allocated but not enabled",
                     ns.devname(), ns.region(), ns.altName());
         }
-        List<Volume> volumes = listVolumes();
+        List<PmemVolume> volumes = listVolumes();
         log.info("direct mode ready: {} volumes recovered from the namespace labels in {} regions",
                 volumes.size(), managedRegions(regions).size());
         started = true;
@@ -133,33 +137,33 @@ public final class NdctlDeviceManager implements DeviceManager {
     }
 
     @Override
-    public List<Volume> listVolumes() throws DeviceException {
-        List<Volume> result = new ArrayList<>();
+    public List<PmemVolume> listVolumes() throws DeviceException {
+        List<PmemVolume> result = new ArrayList<>();
         for (RegionInfo r : managedRegions(read(backend::regions))) {
             for (NamespaceInfo ns : r.namespaces()) {
                 toVolume(ns).ifPresent(result::add);
             }
         }
-        result.sort(Comparator.comparing(Volume::id));
+        result.sort(Comparator.comparing(PmemVolume::id));
         return result;
     }
 
     @Override
-    public Optional<Volume> getVolume(String volumeId) throws DeviceException {
+    public Optional<PmemVolume> getVolume(String volumeId) throws DeviceException {
         return findNamespace(volumeId).flatMap(this::toVolume);
     }
 
     @Override
-    public Volume createVolume(VolumeRequest req) throws DeviceException {
+    public PmemVolume createVolume(VolumeRequest req) throws DeviceException {
         return listener.timed(OperationListener.Kind.CREATE, "volume " + req.volumeId(), () -> create(req));
     }
 
-    private Volume create(VolumeRequest req) throws DeviceException {
+    private PmemVolume create(VolumeRequest req) throws DeviceException {
         String id = req.volumeId();
         try (KeyedLocks.Held lock = idLocks.lock(id); MDC.MDCCloseable m = MDC.putCloseable("volume", id)) {
             long required = req.requiredOrDefault();
             List<RegionInfo> regions = managedRegions(read(backend::regions));
-            Optional<Volume> existing = volumeIn(regions, id);
+            Optional<PmemVolume> existing = volumeIn(regions, id);
             if (existing.isPresent()) {
                 return req.requireSatisfiedBy(existing.get());
             }
@@ -182,7 +186,7 @@ public final class NdctlDeviceManager implements DeviceManager {
                     naming.uuidFor(id, req.eraseAfter(), capacity, req.access()),
                     NamespaceSpec.DEFAULT_ALIGN, NamespaceSpec.DEFAULT_SECTOR_SIZE);
             NamespaceInfo created = change(() -> backend.create(chosen.region(), spec, this::isLeftover));
-            Volume volume = toVolume(created).orElseThrow(() ->
+            PmemVolume volume = toVolume(created).orElseThrow(() ->
                     new DeviceException("namespace " + created.devname() + " of volume " + id + " was created but is not usable: "
                             + created));
             if (volume.usableBytes() < capacity || volume.usableBytes() < required) {
@@ -296,7 +300,7 @@ public final class NdctlDeviceManager implements DeviceManager {
 
     // ---- mapping
 
-    private Optional<Volume> toVolume(NamespaceInfo ns) {
+    private Optional<PmemVolume> toVolume(NamespaceInfo ns) {
         Optional<VolumeNamespaces.Owned> owner = naming.owner(ns);
         if (owner.isEmpty() || !ns.active() || ns.blockDevice().isEmpty()) {
             return Optional.empty();
@@ -312,22 +316,22 @@ public final class NdctlDeviceManager implements DeviceManager {
         String id = owner.get().volumeId();
         // Volumes without a limit, and those of the earlier UUID form, have the whole device.
         long capacity = owner.get().capacityBytes() == 0 ? ns.deviceBytes() : owner.get().capacityBytes();
-        return Optional.of(withAttributes(new Volume(id, ns.region(), mode, ns.sizeBytes(), ns.deviceBytes(),
+        return Optional.of(withAttributes(new PmemVolume(id, ns.region(), mode, ns.sizeBytes(), ns.deviceBytes(),
                 Path.of("/dev", ns.blockDevice()), mode == VolumeMode.FSDAX, owner.get().eraseAfter(), Map.of(),
                 capacity, owner.get().access())));
     }
 
-    private Volume withAttributes(Volume v) {
+    private PmemVolume withAttributes(PmemVolume v) {
         Map<String, String> attrs = attributes.getOrDefault(v.id(), Map.of());
-        return new Volume(v.id(), v.region(), v.mode(), v.allocatedBytes(), v.usableBytes(), v.devicePath(),
+        return new PmemVolume(v.id(), v.region(), v.mode(), v.allocatedBytes(), v.usableBytes(), v.devicePath(),
                 v.daxCapable(), v.eraseAfter(), attrs, v.capacityBytes(), v.access());
     }
 
-    private Optional<Volume> volumeIn(List<RegionInfo> regions, String id) {
+    private Optional<PmemVolume> volumeIn(List<RegionInfo> regions, String id) {
         for (RegionInfo r : regions) {
             for (NamespaceInfo ns : r.namespaces()) {
                 if (naming.isVolume(ns, id)) {
-                    Optional<Volume> v = toVolume(ns);
+                    Optional<PmemVolume> v = toVolume(ns);
                     if (v.isPresent()) {
                         return v;
                     }

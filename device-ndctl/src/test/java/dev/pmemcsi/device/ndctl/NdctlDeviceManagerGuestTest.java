@@ -8,16 +8,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pmemcsi.device.Capacity;
 import dev.pmemcsi.device.DeviceHealth;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.UnmanagedExtent;
-import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.device.VolumeIds;
 import dev.pmemcsi.device.VolumeInUseException;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
-import dev.pmemcsi.nativeio.BlockDevice;
 import dev.pmemcsi.ndctl.CreateStep;
 import dev.pmemcsi.ndctl.NamespaceInfo;
 import dev.pmemcsi.ndctl.RegionInfo;
+import dev.pmemcsi.pmemnative.BlockDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -61,7 +61,7 @@ class NdctlDeviceManagerGuestTest {
 
     @AfterEach
     void noLeaks() throws Exception {
-        for (Volume v : dm.listVolumes()) {
+        for (PmemVolume v : dm.listVolumes()) {
             dm.deleteVolume(v.id(), false);
         }
         dm.close();
@@ -83,9 +83,9 @@ class NdctlDeviceManagerGuestTest {
 
     @Test
     void createsRecoversAndDeletesVolumesOfBothModes() throws Exception {
-        Volume fsdax = dm.createVolume(request("pvc-fsdax", 200 * MIB, VolumeMode.FSDAX, true));
-        Volume sector = dm.createVolume(request("pvc-sector", 100 * MIB, VolumeMode.SECTOR, false));
-        for (Volume v : List.of(fsdax, sector)) {
+        PmemVolume fsdax = dm.createVolume(request("pvc-fsdax", 200 * MIB, VolumeMode.FSDAX, true));
+        PmemVolume sector = dm.createVolume(request("pvc-sector", 100 * MIB, VolumeMode.SECTOR, false));
+        for (PmemVolume v : List.of(fsdax, sector)) {
             assertTrue(Files.exists(v.devicePath()), v.devicePath() + " exists");
             try (BlockDevice bd = BlockDevice.open(v.devicePath(), true)) {
                 assertEquals(v.usableBytes(), bd.sizeBytes(), "reported usable size is the device size");
@@ -101,9 +101,9 @@ class NdctlDeviceManagerGuestTest {
         // A restarted driver finds both from the labels alone.
         try (NdctlDeviceManager restarted = new NdctlDeviceManager(DRIVER)) {
             restarted.start();
-            List<Volume> volumes = restarted.listVolumes();
+            List<PmemVolume> volumes = restarted.listVolumes();
             assertEquals(2, volumes.size());
-            Volume again = restarted.getVolume(fsdax.id()).orElseThrow();
+            PmemVolume again = restarted.getVolume(fsdax.id()).orElseThrow();
             assertEquals(fsdax.devicePath(), again.devicePath());
             assertEquals(fsdax.usableBytes(), again.usableBytes());
             assertTrue(again.eraseAfter());
@@ -127,19 +127,19 @@ class NdctlDeviceManagerGuestTest {
         // Destroying a namespace leaves its data on the media. A new namespace at the same place
         // never shows the old filesystem (its signatures are wiped), but without erase the bytes
         // further in are still there.
-        Volume a = dm.createVolume(request("pvc-data-a", 64 * MIB, VolumeMode.FSDAX, false));
+        PmemVolume a = dm.createVolume(request("pvc-data-a", 64 * MIB, VolumeMode.FSDAX, false));
         writeMarker(a, 0);
         writeMarker(a, DEEP);
         long place = resourceOf(a.id());
         dm.deleteVolume(a.id(), false);
-        Volume b = dm.createVolume(request("pvc-data-b", 64 * MIB, VolumeMode.FSDAX, true));
+        PmemVolume b = dm.createVolume(request("pvc-data-b", 64 * MIB, VolumeMode.FSDAX, true));
         assertEquals(place, resourceOf(b.id()), "the new namespace reuses the freed space");
         assertTrue(zeros(b, 0), "the signature area of a new volume is wiped");
         assertFalse(zeros(b, DEEP), "without erase the old data is still there");
         // With erase it is gone.
         writeMarker(b, 0);
         dm.deleteVolume(b.id(), true);
-        Volume c = dm.createVolume(request("pvc-data-c", 64 * MIB, VolumeMode.FSDAX, false));
+        PmemVolume c = dm.createVolume(request("pvc-data-c", 64 * MIB, VolumeMode.FSDAX, false));
         assertEquals(place, resourceOf(c.id()), "the new namespace reuses the freed space");
         assertTrue(zeros(c, 0) && zeros(c, DEEP), "erased data must read as zeros");
         dm.deleteVolume(c.id(), false);
@@ -154,14 +154,14 @@ class NdctlDeviceManagerGuestTest {
                 .findFirst().orElse(-1L);
     }
 
-    private static void writeMarker(Volume v, long offset) throws IOException {
+    private static void writeMarker(PmemVolume v, long offset) throws IOException {
         try (FileChannel ch = FileChannel.open(v.devicePath(), StandardOpenOption.WRITE)) {
             ch.write(ByteBuffer.wrap("marker".repeat(1000).getBytes(StandardCharsets.US_ASCII)), offset);
             ch.force(true);
         }
     }
 
-    private static boolean zeros(Volume v, long offset) throws Exception {
+    private static boolean zeros(PmemVolume v, long offset) throws Exception {
         try (BlockDevice bd = BlockDevice.open(v.devicePath(), true, true)) {
             return bd.isZero(offset, 8192);
         }
@@ -169,7 +169,7 @@ class NdctlDeviceManagerGuestTest {
 
     @Test
     void deleteOfAnOpenVolumeIsInUse() throws Exception {
-        Volume v = dm.createVolume(request("pvc-busy", 64 * MIB, VolumeMode.FSDAX, true));
+        PmemVolume v = dm.createVolume(request("pvc-busy", 64 * MIB, VolumeMode.FSDAX, true));
         // An exclusive open is what a mount holds on the block device.
         try (BlockDevice held = BlockDevice.open(v.devicePath(), true)) {
             assertThrows(VolumeInUseException.class, () -> dm.deleteVolume(v.id(), false));
@@ -204,7 +204,7 @@ class NdctlDeviceManagerGuestTest {
             restarted.start();
             assertEquals(List.of(), allocated());
             assertEquals(List.of(freeBefore[0], freeBefore[1]), List.of(free()[0], free()[1]));
-            Volume v = restarted.createVolume(req);
+            PmemVolume v = restarted.createVolume(req);
             assertTrue(Files.exists(v.devicePath()));
             restarted.deleteVolume(v.id(), false);
         }
@@ -216,7 +216,7 @@ class NdctlDeviceManagerGuestTest {
             }
         }), new BlockDeviceEraser(BlockDeviceEraser.Method.ZEROOUT));
         assertThrows(SimulatedCrash.class, () -> crashing.createVolume(req));
-        Volume v = dm.createVolume(req);
+        PmemVolume v = dm.createVolume(req);
         assertEquals(1, allocated().size());
         dm.deleteVolume(v.id(), false);
     }
@@ -240,7 +240,7 @@ class NdctlDeviceManagerGuestTest {
             assertEquals("foreign namespace", reported.get(0).reason());
             assertEquals("region1", reported.get(0).region());
             // A volume with that ID is still possible: identity is name and UUID.
-            Volume v = restarted.createVolume(new VolumeRequest(id, 32 * MIB, 0, VolumeMode.FSDAX, false, Map.of()));
+            PmemVolume v = restarted.createVolume(new VolumeRequest(id, 32 * MIB, 0, VolumeMode.FSDAX, false, Map.of()));
             assertEquals(2, allocated().size());
             assertFalse(v.devicePath().getFileName().toString().equals(still.get(0).blockDevice()));
             restarted.deleteVolume(id, false);
@@ -255,7 +255,7 @@ class NdctlDeviceManagerGuestTest {
 
     @Test
     void healthOfEmulatedNvdimmsIsUnknownWithoutBadBlocks() throws Exception {
-        Volume v = dm.createVolume(request("pvc-health", 32 * MIB, VolumeMode.FSDAX, false));
+        PmemVolume v = dm.createVolume(request("pvc-health", 32 * MIB, VolumeMode.FSDAX, false));
         assertEquals("ok", dm.volumeHealth(v.id()).message());
         assertEquals(0, dm.volumeHealth(v.id()).badBlocks());
         DeviceHealth h = dm.deviceHealth();

@@ -15,9 +15,9 @@ import dev.pmemcsi.device.DeviceHealth;
 import dev.pmemcsi.device.NoSpaceException;
 import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.OutOfRangeException;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.RegionCapacity;
 import dev.pmemcsi.device.UnmanagedExtent;
-import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.device.VolumeAccess;
 import dev.pmemcsi.device.VolumeExistsException;
 import dev.pmemcsi.device.VolumeHealth;
@@ -122,7 +122,7 @@ class NdctlDeviceManagerTest {
     @Test
     void createsFsdaxNamespaceWithAtLeastTheRequestedUsableBytes() throws DeviceException {
         VolumeRequest req = request("pvc-a", GIB, VolumeMode.FSDAX, true);
-        Volume v = dm.createVolume(req);
+        PmemVolume v = dm.createVolume(req);
         assertEquals(req.volumeId(), v.id());
         assertEquals(VolumeMode.FSDAX, v.mode());
         assertTrue(v.daxCapable());
@@ -142,7 +142,7 @@ class NdctlDeviceManagerTest {
 
     @Test
     void fileIoVolumesAreSectorNamespacesWithoutDax() throws DeviceException {
-        Volume v = dm.createVolume(request("pvc-s", 256 * MIB, VolumeMode.SECTOR, false));
+        PmemVolume v = dm.createVolume(request("pvc-s", 256 * MIB, VolumeMode.SECTOR, false));
         assertEquals(VolumeMode.SECTOR, v.mode());
         assertFalse(v.daxCapable());
         assertEquals(NamespaceMode.SECTOR, backend.allNamespaces().get(0).mode());
@@ -159,8 +159,8 @@ class NdctlDeviceManagerTest {
 
     @Test
     void bestFitKeepsTheLargestExtentWhole() throws DeviceException {
-        Volume big = dm.createVolume(request("big", 3 * GIB, VolumeMode.FSDAX, false));
-        Volume small = dm.createVolume(request("small", 512 * MIB, VolumeMode.FSDAX, false));
+        PmemVolume big = dm.createVolume(request("big", 3 * GIB, VolumeMode.FSDAX, false));
+        PmemVolume small = dm.createVolume(request("small", 512 * MIB, VolumeMode.FSDAX, false));
         assertEquals(big.region(), small.region(), "the small volume goes where the free extent is smallest");
         Capacity c = dm.capacity();
         assertEquals(4 * GIB, c.maxVolumeBytes());
@@ -181,7 +181,7 @@ class NdctlDeviceManagerTest {
                 String id = VolumeIds.fromName("exact-" + mode + "-" + mib);
                 VolumeRequest req = new VolumeRequest(id, mib * MIB, mib * MIB, mode, true, Map.of(),
                         VolumeAccess.filesystem(VolumeAccess.EXT4));
-                Volume v = dm.createVolume(req);
+                PmemVolume v = dm.createVolume(req);
                 assertEquals(mib * MIB, v.capacityBytes(), mode + " " + mib + " MiB");
                 assertTrue(v.usableBytes() >= mib * MIB, v.toString());
                 assertEquals(v, dm.createVolume(req), "a repeat");
@@ -200,7 +200,7 @@ class NdctlDeviceManagerTest {
                 VolumeAccess.filesystem(VolumeAccess.EXT4)));
         NdctlDeviceManager restarted = manager();
         restarted.start();
-        Volume v = restarted.getVolume(id).orElseThrow();
+        PmemVolume v = restarted.getVolume(id).orElseThrow();
         assertEquals(VolumeAccess.filesystem(VolumeAccess.EXT4), v.access());
         assertEquals(v.usableBytes(), v.capacityBytes(), "without a limit the capacity is the whole device");
         VolumeExistsException e = assertThrows(VolumeExistsException.class, () -> restarted.createVolume(
@@ -250,11 +250,11 @@ class NdctlDeviceManagerTest {
 
     @Test
     void aNewManagerRecoversVolumesFromTheLabels() throws DeviceException {
-        Volume a = dm.createVolume(request("a", 64 * MIB, VolumeMode.FSDAX, true));
-        Volume b = dm.createVolume(request("b", 64 * MIB, VolumeMode.SECTOR, false));
+        PmemVolume a = dm.createVolume(request("a", 64 * MIB, VolumeMode.FSDAX, true));
+        PmemVolume b = dm.createVolume(request("b", 64 * MIB, VolumeMode.SECTOR, false));
         NdctlDeviceManager restarted = manager();
         restarted.start();
-        List<Volume> volumes = restarted.listVolumes();
+        List<PmemVolume> volumes = restarted.listVolumes();
         assertEquals(2, volumes.size());
         assertEquals(a, restarted.getVolume(a.id()).orElseThrow());
         assertEquals(b, restarted.getVolume(b.id()).orElseThrow());
@@ -283,7 +283,7 @@ class NdctlDeviceManagerTest {
     void createCleansUpAHalfMadeNamespaceOfTheSameIdAndRetries() throws DeviceException {
         String id = VolumeIds.fromName("again");
         backend.add("region0", id, naming.uuidFor(id, true), NamespaceMode.FSDAX, 4 * GIB, false);
-        Volume v = dm.createVolume(new VolumeRequest(id, 3 * GIB, 0, VolumeMode.FSDAX, true, Map.of()));
+        PmemVolume v = dm.createVolume(new VolumeRequest(id, 3 * GIB, 0, VolumeMode.FSDAX, true, Map.of()));
         assertEquals(1, backend.allNamespaces().size());
         assertTrue(backend.allNamespaces().get(0).active());
         assertEquals(id, v.id());
@@ -301,8 +301,8 @@ class NdctlDeviceManagerTest {
 
     @Test
     void deleteErasesOnlyWhenAskedAndIsIdempotent() throws DeviceException {
-        Volume keep = dm.createVolume(request("keep", 64 * MIB, VolumeMode.FSDAX, false));
-        Volume wipe = dm.createVolume(request("wipe", 64 * MIB, VolumeMode.FSDAX, true));
+        PmemVolume keep = dm.createVolume(request("keep", 64 * MIB, VolumeMode.FSDAX, false));
+        PmemVolume wipe = dm.createVolume(request("wipe", 64 * MIB, VolumeMode.FSDAX, true));
         dm.deleteVolume(keep.id(), false);
         dm.deleteVolume(wipe.id(), true);
         dm.deleteVolume(wipe.id(), true);
@@ -312,7 +312,7 @@ class NdctlDeviceManagerTest {
 
     @Test
     void deleteOfAMountedVolumeIsInUse() throws DeviceException {
-        Volume v = dm.createVolume(request("mounted", 64 * MIB, VolumeMode.FSDAX, false));
+        PmemVolume v = dm.createVolume(request("mounted", 64 * MIB, VolumeMode.FSDAX, false));
         backend.busy.add(backend.allNamespaces().get(0).devname());
         assertThrows(VolumeInUseException.class, () -> dm.deleteVolume(v.id(), false));
         assertTrue(dm.getVolume(v.id()).isPresent());
@@ -359,7 +359,7 @@ class NdctlDeviceManagerTest {
 
     @Test
     void volumeHealthCountsRegionBadBlocksInsideTheNamespace() throws DeviceException {
-        Volume v = dm.createVolume(request("bb", 64 * MIB, VolumeMode.SECTOR, false));
+        PmemVolume v = dm.createVolume(request("bb", 64 * MIB, VolumeMode.SECTOR, false));
         // One range inside the namespace (region offset 1 MiB), one far beyond it.
         backend.region("region0").badBlocks.add(new BadBlock(2048, 8));
         backend.region("region0").badBlocks.add(new BadBlock(3L * GIB / 512, 8));
@@ -381,7 +381,7 @@ class NdctlDeviceManagerTest {
 
     @Test
     void newVolumesHaveTheirSignaturesWipedButRepeatsDoNot() throws DeviceException {
-        Volume v = dm.createVolume(request("pvc-sig", 256L << 20, VolumeMode.FSDAX, false));
+        PmemVolume v = dm.createVolume(request("pvc-sig", 256L << 20, VolumeMode.FSDAX, false));
         assertEquals(List.of(v.id()), wiped);
         dm.createVolume(request("pvc-sig", 256L << 20, VolumeMode.FSDAX, false));
         assertEquals(List.of(v.id()), wiped, "an existing volume keeps its filesystem");
@@ -404,7 +404,7 @@ class NdctlDeviceManagerTest {
             }
         }, listener);
         observed.start();
-        Volume v = observed.createVolume(request("pvc-timed", 64 * MIB, VolumeMode.FSDAX, true));
+        PmemVolume v = observed.createVolume(request("pvc-timed", 64 * MIB, VolumeMode.FSDAX, true));
         assertThrows(NoSpaceException.class, () -> observed.createVolume(request("pvc-huge", 1024 * GIB, VolumeMode.FSDAX, false)));
         observed.deleteVolume(v.id(), true);
         assertEquals(List.of(

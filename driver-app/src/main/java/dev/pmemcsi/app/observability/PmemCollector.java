@@ -4,15 +4,15 @@ import dev.pmemcsi.device.Capacity;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceHealth;
 import dev.pmemcsi.device.DeviceManager;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.RegionCapacity;
-import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeNotFoundException;
 import dev.pmemcsi.driver.NodeVolumeUse;
 import io.prometheus.metrics.model.registry.MultiCollector;
-import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
 import io.prometheus.metrics.model.snapshots.GaugeSnapshot.GaugeDataPointSnapshot;
+import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
 import io.prometheus.metrics.model.snapshots.InfoSnapshot;
 import io.prometheus.metrics.model.snapshots.Labels;
 import io.prometheus.metrics.model.snapshots.MetricSnapshot;
@@ -80,7 +80,7 @@ public final class PmemCollector implements MultiCollector {
         this.clock = clock;
     }
 
-    private record VolumeReading(Volume volume, VolumeHealth health) {}
+    private record VolumeReading(PmemVolume volume, VolumeHealth health) {}
 
     /** What one pass over the backend found; a part that could not be read is empty. */
     private record Reading(long at, Optional<Capacity> capacity, Optional<DeviceHealth> health,
@@ -166,7 +166,7 @@ public final class PmemCollector implements MultiCollector {
 
     private List<VolumeReading> readVolumes() throws DeviceException {
         List<VolumeReading> result = new ArrayList<>();
-        for (Volume v : devices.listVolumes()) {
+        for (PmemVolume v : devices.listVolumes()) {
             VolumeHealth h;
             try {
                 h = devices.volumeHealth(v.id());

@@ -7,7 +7,7 @@ import dev.pmemcsi.device.CapacityMath;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.InMemoryDeviceManager;
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -72,7 +72,7 @@ class PmemCollectorTest {
         assertEquals(whole, s.require("pmem_amount_available"));
         assertEquals(GIB, s.require("pmem_amount_max_volume_size"));
 
-        Volume a = devices.createVolume(new VolumeRequest("vol-m", 100 * CapacityMath.MIB, 0, VolumeMode.FSDAX, true, Map.of()));
+        PmemVolume a = devices.createVolume(new VolumeRequest("vol-m", 100 * CapacityMath.MIB, 0, VolumeMode.FSDAX, true, Map.of()));
         s = fresh();
         assertEquals(whole, s.require("pmem_amount_managed"), "managed is the PMEM under the driver, not the bytes in use");
         assertEquals(whole - a.allocatedBytes(), s.require("pmem_amount_available"));
@@ -107,8 +107,8 @@ class PmemCollectorTest {
         }
         assertTrue(empty.all("pmem_volume_bad_blocks").isEmpty());
 
-        Volume a = devices.createVolume(new VolumeRequest("vol-a", 100 * CapacityMath.MIB, 0, VolumeMode.FSDAX, true, Map.of()));
-        Volume b = devices.createVolume(new VolumeRequest("vol-b", 100 * CapacityMath.MIB, 0, VolumeMode.SECTOR, true, Map.of()));
+        PmemVolume a = devices.createVolume(new VolumeRequest("vol-a", 100 * CapacityMath.MIB, 0, VolumeMode.FSDAX, true, Map.of()));
+        PmemVolume b = devices.createVolume(new VolumeRequest("vol-b", 100 * CapacityMath.MIB, 0, VolumeMode.SECTOR, true, Map.of()));
         inUse.add("vol-a");
         devices.setBadBlocks("vol-b", 8);
         Scrape s = fresh();

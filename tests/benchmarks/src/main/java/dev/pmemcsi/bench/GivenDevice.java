@@ -4,8 +4,8 @@ import dev.pmemcsi.device.Capacity;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceHealth;
 import dev.pmemcsi.device.DeviceManager;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.UnmanagedExtent;
-import dev.pmemcsi.device.Volume;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeRequest;
 import java.util.List;
@@ -19,15 +19,15 @@ import java.util.Optional;
 final class GivenDevice implements DeviceManager {
 
     private final DeviceManager backend;
-    private final Volume volume;
+    private final PmemVolume volume;
 
-    /** @param volume a volume of {@code backend}, already moved to the given device ({@link Volume#withDevice}) */
-    GivenDevice(DeviceManager backend, Volume volume) {
+    /** @param volume a volume of {@code backend}, already moved to the given device ({@link PmemVolume#withDevice}) */
+    GivenDevice(DeviceManager backend, PmemVolume volume) {
         this.backend = backend;
         this.volume = volume;
     }
 
-    private Volume moved(Volume v) {
+    private PmemVolume moved(PmemVolume v) {
         return v.id().equals(volume.id()) ? volume : v;
     }
 
@@ -47,17 +47,17 @@ final class GivenDevice implements DeviceManager {
     }
 
     @Override
-    public List<Volume> listVolumes() throws DeviceException {
+    public List<PmemVolume> listVolumes() throws DeviceException {
         return backend.listVolumes().stream().map(this::moved).toList();
     }
 
     @Override
-    public Optional<Volume> getVolume(String volumeId) throws DeviceException {
+    public Optional<PmemVolume> getVolume(String volumeId) throws DeviceException {
         return backend.getVolume(volumeId).map(this::moved);
     }
 
     @Override
-    public Volume createVolume(VolumeRequest request) throws DeviceException {
+    public PmemVolume createVolume(VolumeRequest request) throws DeviceException {
         return moved(backend.createVolume(request));
     }
 

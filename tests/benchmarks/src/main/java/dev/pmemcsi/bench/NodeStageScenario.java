@@ -6,15 +6,15 @@ import dev.pmemcsi.csi.v1.NodeUnstageVolumeRequest;
 import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.device.CapacityMath;
 import dev.pmemcsi.device.DeviceManager;
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.device.emulated.EmulatedDeviceManager;
 import dev.pmemcsi.driver.DriverConfig;
 import dev.pmemcsi.driver.VolumeLocks;
-import dev.pmemcsi.nativeio.mount.Filesystems;
 import dev.pmemcsi.node.NodePaths;
 import dev.pmemcsi.node.NodeService;
+import dev.pmemcsi.pmemnative.mount.Filesystems;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.inprocess.InProcessChannelBuilder;
@@ -53,7 +53,7 @@ final class NodeStageScenario implements Scenario {
             EmulatedDeviceManager emulated = new EmulatedDeviceManager(regions, List.of(2 * CapacityMath.GIB));
             emulated.start();
             try {
-                Volume volume = emulated.createVolume(
+                PmemVolume volume = emulated.createVolume(
                         new VolumeRequest("bench-stage", VOLUME_BYTES, 0, VolumeMode.FSDAX, false, Map.of()));
                 DeviceManager devices = emulated;
                 if (settings.stageDevice() != null) {
@@ -72,7 +72,7 @@ final class NodeStageScenario implements Scenario {
         }
     }
 
-    private static void bench(Report report, Workspace ws, DeviceManager devices, Path regions, Volume volume,
+    private static void bench(Report report, Workspace ws, DeviceManager devices, Path regions, PmemVolume volume,
                               String fs, int runs) throws Exception {
         String device = volume.devicePath().toString();
         Path staging = ws.staging("stage-" + fs);

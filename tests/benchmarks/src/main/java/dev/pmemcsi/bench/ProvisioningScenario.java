@@ -1,7 +1,7 @@
 package dev.pmemcsi.bench;
 
 import dev.pmemcsi.csi.v1.Volume;
-import dev.pmemcsi.nativeio.mount.Filesystems;
+import dev.pmemcsi.pmemnative.mount.Filesystems;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;

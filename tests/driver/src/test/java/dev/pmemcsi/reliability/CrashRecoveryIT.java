@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pmemcsi.csi.v1.Volume;
 import dev.pmemcsi.device.FaultPoints;
-import dev.pmemcsi.nativeio.loop.LoopDevice;
+import dev.pmemcsi.pmemnative.loop.LoopDevice;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;

@@ -1,11 +1,11 @@
 package dev.pmemcsi.reliability;
 
-import dev.pmemcsi.nativeio.NativeException;
-import dev.pmemcsi.nativeio.loop.LoopDevice;
-import dev.pmemcsi.nativeio.loop.LoopDevices;
-import dev.pmemcsi.nativeio.mount.MountInfo;
-import dev.pmemcsi.nativeio.mount.MountTable;
-import dev.pmemcsi.nativeio.mount.Mounter;
+import dev.pmemcsi.pmemnative.NativeException;
+import dev.pmemcsi.pmemnative.loop.LoopDevice;
+import dev.pmemcsi.pmemnative.loop.LoopDevices;
+import dev.pmemcsi.pmemnative.mount.MountInfo;
+import dev.pmemcsi.pmemnative.mount.MountTable;
+import dev.pmemcsi.pmemnative.mount.Mounter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;

@@ -20,7 +20,7 @@ import dev.pmemcsi.csi.v1.Topology;
 import dev.pmemcsi.csi.v1.ValidateVolumeCapabilitiesRequest;
 import dev.pmemcsi.csi.v1.Volume;
 import dev.pmemcsi.csi.v1.VolumeCapability;
-import dev.pmemcsi.nativeio.mount.Mounter;
+import dev.pmemcsi.pmemnative.mount.Mounter;
 import io.grpc.Status.Code;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package dev.pmemcsi.bench.guest;
 
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.device.ndctl.BlockDeviceEraser;
@@ -48,7 +48,7 @@ public final class NdctlProvisioningBenchmark {
         for (int i = 0; i < runs; i++) {
             VolumeRequest req = new VolumeRequest("bench-" + i, 1024 * MIB - 64 * MIB, 0, VolumeMode.FSDAX, false, Map.of());
             long t0 = System.nanoTime();
-            Volume v = dm.createVolume(req);
+            PmemVolume v = dm.createVolume(req);
             long t1 = System.nanoTime();
             dm.deleteVolume(v.id(), false);
             long t2 = System.nanoTime();
@@ -82,7 +82,7 @@ public final class NdctlProvisioningBenchmark {
     }
 
     private static void eraseMethods(NdctlDeviceManager dm, int runs) throws Exception {
-        Volume v = dm.createVolume(new VolumeRequest("bench-erase", 1024 * MIB, 0, VolumeMode.FSDAX, false, Map.of()));
+        PmemVolume v = dm.createVolume(new VolumeRequest("bench-erase", 1024 * MIB, 0, VolumeMode.FSDAX, false, Map.of()));
         List<Long> zeroout = new ArrayList<>();
         List<Long> direct = new ArrayList<>();
         try {
@@ -105,7 +105,7 @@ public final class NdctlProvisioningBenchmark {
                 v.usableBytes() >> 20, Guest.percentile(zeroout, 50), Guest.percentile(direct, 50), runs);
     }
 
-    private static long timeErase(Volume v, BlockDeviceEraser.Method method) throws Exception {
+    private static long timeErase(PmemVolume v, BlockDeviceEraser.Method method) throws Exception {
         long t0 = System.nanoTime();
         new BlockDeviceEraser(method).erase(v.id(), v.devicePath());
         return System.nanoTime() - t0;

@@ -4,7 +4,7 @@ import dev.pmemcsi.csi.v1.NodeGrpc;
 import dev.pmemcsi.csi.v1.NodeStageVolumeRequest;
 import dev.pmemcsi.csi.v1.NodeUnstageVolumeRequest;
 import dev.pmemcsi.csi.v1.VolumeCapability;
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.device.ndctl.NdctlDeviceManager;
@@ -60,7 +60,7 @@ public final class NodeStageGuestBenchmark {
         Server server = InProcessServerBuilder.forName(name).addService(service).build().start();
         ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
         NodeGrpc.NodeBlockingStub node = NodeGrpc.newBlockingStub(channel);
-        Volume volume = null;
+        PmemVolume volume = null;
         try {
             volume = devices.createVolume(new VolumeRequest("bench-stage", DEVICE_BYTES, 0, VolumeMode.FSDAX, false, Map.of()));
             if (!volume.daxCapable() || volume.usableBytes() < DEVICE_BYTES) {
@@ -101,7 +101,7 @@ public final class NodeStageGuestBenchmark {
         }
     }
 
-    private static void bench(NodeGrpc.NodeBlockingStub node, Volume volume, String fs, Path work, int rounds)
+    private static void bench(NodeGrpc.NodeBlockingStub node, PmemVolume volume, String fs, Path work, int rounds)
             throws IOException, InterruptedException {
         String device = volume.devicePath().toString();
         Path staging = work.resolve("kubelet/plugins/" + fs + "-staging");

@@ -9,15 +9,15 @@ import dev.pmemcsi.csi.v1.NodeStageVolumeRequest;
 import dev.pmemcsi.csi.v1.NodeUnpublishVolumeRequest;
 import dev.pmemcsi.csi.v1.NodeUnstageVolumeRequest;
 import dev.pmemcsi.csi.v1.VolumeCapability;
-import dev.pmemcsi.device.Volume;
+import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.device.ndctl.NdctlDeviceManager;
 import dev.pmemcsi.driver.DriverConfig;
 import dev.pmemcsi.driver.VolumeLocks;
-import dev.pmemcsi.nativeio.mount.FileAttributes;
 import dev.pmemcsi.node.NodePaths;
 import dev.pmemcsi.node.NodeService;
+import dev.pmemcsi.pmemnative.mount.FileAttributes;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.inprocess.InProcessChannelBuilder;
@@ -75,7 +75,7 @@ class NodeDaxGuestTest {
     void publishedFilesUseDax(String fs) throws Exception {
         // 520 MiB: the least an xfs volume may have with the driver's 2 MiB stripe unit, which the
         // controller raises xfs requests to and the node checks.
-        Volume v = devices.createVolume(new VolumeRequest("dax-" + fs, 520L << 20, 0, VolumeMode.FSDAX, false, Map.of()));
+        PmemVolume v = devices.createVolume(new VolumeRequest("dax-" + fs, 520L << 20, 0, VolumeMode.FSDAX, false, Map.of()));
         assertTrue(v.daxCapable());
         VolumeCapability cap = VolumeCapability.newBuilder()
                 .setAccessMode(VolumeCapability.AccessMode.newBuilder()
