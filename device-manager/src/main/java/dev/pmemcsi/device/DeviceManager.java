@@ -49,6 +49,44 @@ public interface DeviceManager extends AutoCloseable {
      */
     void deleteVolume(String volumeId, boolean erase) throws DeviceException;
 
+    /**
+     * How this backend grows volumes; the CSI services offer expansion only when it can. The
+     * default: it cannot.
+     */
+    default Expansion expansion() {
+        return Expansion.NONE;
+    }
+
+    /** What {@link #expandVolume} can do. */
+    enum Expansion {
+        /** Volumes never grow. */
+        NONE,
+        /**
+         * Volumes grow in place, also while mounted, when the space after them is free; when it is
+         * not, a volume that is not in use is moved, and one in use is refused.
+         */
+        ONLINE
+    }
+
+    /**
+     * Grows the volume so that its capacity is at least {@code requiredBytes} and at most
+     * {@code limitBytes} (0: no limit), rounded up as a create would be. A volume that already has
+     * the capacity is returned as it is (a smaller request is no shrink). The volume keeps its ID,
+     * its data and, when it grows in place, its device.
+     *
+     * @param inUse whether the volume is staged or published: its data may then not move
+     * @throws VolumeNotFoundException the volume does not exist
+     * @throws OutOfRangeException     the limit is below what the request needs, or the size is
+     *                                 more than a region of this node can hold
+     * @throws NoSpaceException        no region has room for the larger volume now
+     * @throws VolumeInUseException    the volume can only grow by moving, and it is in use
+     * @throws UnsupportedOperationException the backend's {@link #expansion()} is NONE
+     */
+    default PmemVolume expandVolume(String volumeId, long requiredBytes, long limitBytes, boolean inUse)
+            throws DeviceException {
+        throw new UnsupportedOperationException(backendName() + " volumes cannot grow");
+    }
+
     /** Raw capacity of every region managed by this backend. */
     Capacity capacity() throws DeviceException;
 
