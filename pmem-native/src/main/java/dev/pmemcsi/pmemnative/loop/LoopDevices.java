@@ -41,6 +41,7 @@ public final class LoopDevices {
     private static final long LOOP_CLR_FD = 0x4C01L;
     private static final long LOOP_SET_STATUS64 = 0x4C04L;
     private static final long LOOP_GET_STATUS64 = 0x4C05L;
+    private static final long LOOP_SET_CAPACITY = 0x4C07L;
     private static final long LOOP_CONFIGURE = 0x4C0AL;
     private static final long LOOP_CTL_GET_FREE = 0x4C82L;
 
@@ -168,6 +169,54 @@ public final class LoopDevices {
         p.putLong(base + INFO_SIZELIMIT, sizeLimit);
         p.putInt(base + INFO_FLAGS, 0);
         p.put(base + INFO_FILE_NAME, name, 0, Math.min(name.length, LO_NAME_SIZE - 1));
+    }
+
+    /**
+     * Changes how many bytes of its backing file a bound device shows, keeping its offset, flags and
+     * label, while it may be mounted: {@code LOOP_SET_STATUS64} with the new {@code lo_sizelimit},
+     * then {@code LOOP_SET_CAPACITY}, so that the block device's size (BLKGETSIZE64) follows on every
+     * kernel, including those whose SET_STATUS does not resize the disk. The caller makes sure the
+     * backing file holds nothing of anyone else in the new range.
+     *
+     * @return the device as the kernel describes it afterwards
+     * @throws NativeException ENXIO when the device is no longer bound; EAGAIN when the kernel kept
+     *                         refusing because of pages cached for the old size
+     */
+    public LoopDevice resize(LoopDevice loop, long sizeLimit) throws NativeException {
+        if (sizeLimit <= 0) {
+            throw new IllegalArgumentException("bad loop size limit " + sizeLimit);
+        }
+        LibC libc = Native.libc();
+        Path node = loop.device();
+        int fd = Native.check(libc.open(node.toString(), OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC, 0), "open(" + node + ")");
+        try {
+            Pointer info = Memory.allocateDirect(Native.runtime(), INFO_SIZE, true);
+            Native.check(libc.ioctl(fd, LOOP_GET_STATUS64, info), "ioctl(" + node + ", LOOP_GET_STATUS64)");
+            if (info.getLong(INFO_OFFSET) != loop.offset()) {
+                // Rebound by someone else under the same number since the caller looked.
+                throw new NativeException("resize(" + node + ")", Errno.ENXIO.intValue(),
+                        "the device now starts at " + info.getLong(INFO_OFFSET) + ", not at " + loop.offset());
+            }
+            info.putLong(INFO_SIZELIMIT, sizeLimit);
+            // Kernels before 5.16 refuse a new size with EAGAIN while pages of the old one are
+            // still cached; they were written back by the call itself, so a retry goes through.
+            for (int attempt = 1; ; attempt++) {
+                if (libc.ioctl(fd, LOOP_SET_STATUS64, info) == 0) {
+                    break;
+                }
+                int errno = Native.errno();
+                if (errno != Errno.EAGAIN.intValue() || attempt >= 10) {
+                    throw new NativeException("ioctl(" + node + ", LOOP_SET_STATUS64)", errno);
+                }
+                sleep(20L * attempt);
+            }
+            Native.check(libc.ioctl(fd, LOOP_SET_CAPACITY, 0L), "ioctl(" + node + ", LOOP_SET_CAPACITY)");
+        } finally {
+            libc.close(fd);
+        }
+        LOG.debug("resized {} to {} bytes at {}", node, sizeLimit, loop.offset());
+        return get(loop.number()).orElseThrow(() -> new NativeException("resize(" + node + ")", Errno.ENXIO.intValue(),
+                "device vanished right after it was resized"));
     }
 
     /** The device node of loop N; created when this /dev does not get nodes from devtmpfs. */

@@ -130,6 +130,32 @@ class LoopDevicesIT {
     }
 
     @Test
+    void resizeGrowsTheDeviceWhileOpenAndKeepsOffsetLabelAndData() throws Exception {
+        LoopDevice loop = loops.attach(file, 16 * MIB, 8 * MIB, "pmem-csi:grow");
+        try (FileChannel ch = FileChannel.open(loop.device(), StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap("before".getBytes()), 8 * MIB - 6);
+            ch.force(true);
+        }
+        // Held open across the resize, as a mounted filesystem holds it.
+        try (BlockDevice held = BlockDevice.open(loop.device(), true)) {
+            LoopDevice grown = loops.resize(loop, 24 * MIB);
+            assertEquals(loop.number(), grown.number());
+            assertEquals(16 * MIB, grown.offset());
+            assertEquals(24 * MIB, grown.sizeLimit());
+            assertEquals("pmem-csi:grow", grown.fileName());
+            assertEquals(24 * MIB, held.sizeBytes());
+        }
+        try (FileChannel ch = FileChannel.open(loop.device(), StandardOpenOption.READ)) {
+            ByteBuffer buf = ByteBuffer.allocate(6);
+            ch.read(buf, 8 * MIB - 6);
+            assertEquals("before", new String(buf.array()));
+        }
+        assertTrue(loops.detach(loop, TIMEOUT));
+        NativeException gone = assertThrows(NativeException.class, () -> loops.resize(loop, 32 * MIB));
+        assertTrue(gone.is(Errno.ENXIO), gone.getMessage());
+    }
+
+    @Test
     void labelsLongerThanTheKernelFieldAreRejected() {
         assertThrows(IllegalArgumentException.class, () -> loops.attach(file, 0, MIB, "x".repeat(64)));
     }
