@@ -6,12 +6,16 @@ import dev.pmemcsi.device.DeviceBusyException;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceHealth;
 import dev.pmemcsi.device.DeviceManager;
+import dev.pmemcsi.device.Extent;
 import dev.pmemcsi.device.FaultPoints;
 import dev.pmemcsi.device.KeyedLocks;
+import dev.pmemcsi.device.NoSpaceException;
 import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.PmemVolume;
+import dev.pmemcsi.device.RegionLayout;
 import dev.pmemcsi.device.UnmanagedExtent;
 import dev.pmemcsi.device.VolumeHealth;
+import dev.pmemcsi.device.VolumeInUseException;
 import dev.pmemcsi.device.VolumeNotFoundException;
 import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.pmemnative.BlockDevice;
@@ -71,6 +75,12 @@ public final class EmulatedDeviceManager implements DeviceManager {
     static final String FAULT_DELETE_DETACHED = "delete.detached";
     /** After the extent is zeroed, before the row is removed. */
     static final String FAULT_DELETE_ERASED = "delete.erased";
+    /** After the grown row is durable, before the label is rewritten and the device grows. */
+    static final String FAULT_EXPAND_RECORDED = "expand.recorded";
+    /** After the label carries the grown row, before the loop device grows. */
+    static final String FAULT_EXPAND_LABELLED = "expand.labelled";
+    /** After the loop device grew, before the call returns. */
+    static final String FAULT_EXPAND_RESIZED = "expand.resized";
 
     private static final Logger LOG = LoggerFactory.getLogger(EmulatedDeviceManager.class);
 
@@ -368,6 +378,112 @@ public final class EmulatedDeviceManager implements DeviceManager {
             throw new DeviceBusyException("volume " + id + ": " + loop.device() + " is still open by another process; "
                     + "the kernel detaches it on that process's last close, and a retried delete finishes then");
         }
+    }
+
+    // ---------------------------------------------------------------- growth
+
+    @Override
+    public Expansion expansion() {
+        return Expansion.ONLINE;
+    }
+
+    /**
+     * Grows the volume in place: its extent takes the free space right after it, and its loop
+     * device grows while it may be mounted. The grown row, and the label that copies it, are
+     * durable before the device grows, so a crash leaves a row that start() finishes by growing the
+     * device ({@link Recovery}); the grown space is never free in between. A row already grown
+     * whose device did not follow (an earlier attempt failed) has its device grown by a retry.
+     */
+    @Override
+    public PmemVolume expandVolume(String volumeId, long requiredBytes, long limitBytes, boolean inUse)
+            throws DeviceException {
+        requireReady();
+        try (KeyedLocks.Held held = volumeLocks.lock(volumeId); MDC.MDCCloseable mdc = MDC.putCloseable("volume", volumeId)) {
+            VolumeRecord rec;
+            VolumeRecord grown;
+            LoopDevice loop;
+            synchronized (table) {
+                rec = table.row(volumeId);
+                loop = table.device(volumeId);
+                if (rec == null || rec.state() == VolumeState.DELETING) {
+                    throw new VolumeNotFoundException("volume " + volumeId + " not found");
+                }
+                if (rec.state() != VolumeState.READY || loop == null) {
+                    throw new DeviceBusyException("volume " + volumeId + " is " + rec.state().name().toLowerCase()
+                            + "; retry once that has finished");
+                }
+                long largestRegion = regionSizes.values().stream().mapToLong(Long::longValue).max().orElse(0);
+                grown = VolumeGrowth.grown(rec, requiredBytes, limitBytes, alignment, largestRegion).orElse(rec);
+                if (grown.rawBytes() > rec.rawBytes()) {
+                    RegionLayout layout = table.space(regionSizes, alignment).layout(rec.region());
+                    if (!VolumeGrowth.freeAfter(layout, rec, grown.rawBytes())) {
+                        throw cannotGrowInPlace(rec, grown, inUse, layout);
+                    }
+                }
+                if (grown != rec) {
+                    table.put(grown);
+                }
+            }
+            if (grown != rec) {
+                FaultPoints.reached(FAULT_EXPAND_RECORDED);
+                extents.writeLabel(grown);
+                FaultPoints.reached(FAULT_EXPAND_LABELLED);
+            }
+            if (loop.sizeLimit() != grown.usableBytes()) {
+                loop = growDevice(grown, loop);
+                FaultPoints.reached(FAULT_EXPAND_RESIZED);
+            }
+            if (grown != rec) {
+                LOG.info("grew volume {} in place: capacity {} -> {}, extent {}+{} -> {}+{} of {}, {}", volumeId,
+                        rec.capacity(), grown.capacity(), rec.offset(), rec.rawBytes(), grown.offset(), grown.rawBytes(),
+                        grown.region(), loop.device());
+            }
+            return VolumeTable.toVolume(grown, loop);
+        }
+    }
+
+    /** Grows the device to the recorded size; on failure the row stays grown and a retry or start() finishes. */
+    private LoopDevice growDevice(VolumeRecord grown, LoopDevice loop) throws DeviceException {
+        if (!loops.stillOurs(loop, grown)) {
+            throw new DeviceException("volume " + grown.id() + ": " + loop.device() + " no longer shows the volume; "
+                    + "a restart of the driver reattaches it at the recorded size of " + grown.usableBytes() + " bytes");
+        }
+        try {
+            LoopDevice resized = loops.resize(loop, grown);
+            table.putDevice(grown.id(), resized);
+            return resized;
+        } catch (NativeException e) {
+            throw new DeviceException("volume " + grown.id() + " is recorded at " + grown.usableBytes()
+                    + " bytes, but " + loop.device() + " could not grow: " + e.getMessage()
+                    + "; a retried expansion or a restart of the driver grows it", e);
+        }
+    }
+
+    /**
+     * The refusal when the space right after the volume is not free: a volume in use cannot move;
+     * one that is not in use could, but this backend grows volumes in place only.
+     */
+    private DeviceException cannotGrowInPlace(VolumeRecord rec, VolumeRecord grown, boolean inUse, RegionLayout layout) {
+        long from = rec.extent().end();
+        long to = rec.offset() + grown.rawBytes();
+        String holder;
+        if (to > layout.size()) {
+            holder = "the region ends at byte " + layout.size();
+        } else {
+            holder = table.rows().stream()
+                    .filter(r -> r.region().equals(rec.region()) && !r.id().equals(rec.id())
+                            && r.extent().overlaps(new Extent(from, to - from)))
+                    .map(r -> "volume " + r.id() + " starts at byte " + r.offset())
+                    .findFirst().orElse("space there is held by a device the driver does not manage");
+        }
+        String what = "volume " + rec.id() + " cannot grow in place from " + rec.rawBytes() + " to " + grown.rawBytes()
+                + " bytes of " + rec.region() + ": the bytes " + from + ".." + to + " after it are not free (" + holder + ")";
+        if (inUse) {
+            return new VolumeInUseException(what + "; a volume that has to move to grow must be unpublished and unstaged "
+                    + "first, or the space after it freed");
+        }
+        return new NoSpaceException(what + "; the emulated backend grows volumes in place only, so the space after "
+                + "the volume must be freed");
     }
 
     // ---------------------------------------------------------------- capacity and health

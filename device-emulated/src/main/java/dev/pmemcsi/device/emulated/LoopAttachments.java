@@ -37,11 +37,23 @@ final class LoopAttachments {
         return loops.detach(loop, DETACH_TIMEOUT);
     }
 
-    /** Whether loop N still shows this volume, and not a device someone else bound under that number. */
+    /**
+     * Grows the volume's device to the size its row records, in place: its first byte stays, a
+     * filesystem mounted on it stays mounted and sees the larger device.
+     */
+    LoopDevice resize(LoopDevice loop, VolumeRecord r) throws NativeException {
+        return loops.resize(loop, r.usableBytes());
+    }
+
+    /**
+     * Whether loop N still shows this volume, and not a device someone else bound under that
+     * number; a device still at its size from before a recorded growth is the volume's too.
+     */
     boolean stillOurs(LoopDevice loop, VolumeRecord rec) throws DeviceException {
         try {
             return loops.get(loop.number())
-                    .filter(now -> now.maps(rec.deviceOffset(), rec.usableBytes()) && now.fileName().equals(Recovery.label(rec.id())))
+                    .filter(now -> now.offset() == rec.deviceOffset() && now.sizeLimit() > 0
+                            && now.sizeLimit() <= rec.usableBytes() && now.fileName().equals(Recovery.label(rec.id())))
                     .isPresent();
         } catch (NativeException e) {
             throw new DeviceException("volume " + rec.id() + ": " + e.getMessage(), e);

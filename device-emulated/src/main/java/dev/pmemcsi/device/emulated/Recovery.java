@@ -15,7 +15,9 @@ import java.util.Set;
  * alone, so that every crash outcome can be tested without devices.
  *
  * <p>Decisions: a READY volume keeps a loop device that shows exactly its range and carries its
- * label, or gets a new one. A CREATING volume was never handed out and is rolled back (the CO
+ * label, or gets a new one. A device with its label and first byte that shows less than the row
+ * records is the volume's device from before a growth the row already records: it is kept and
+ * grown, since a filesystem on it may be mounted. A CREATING volume was never handed out and is rolled back (the CO
  * retries CreateVolume). A DELETING volume was already promised to go, so the delete is finished.
  * Loop devices with the driver's label that match no volume are detached; anything else over the
  * region files, and anything in use, is reported and left alone.
@@ -38,6 +40,8 @@ final class Recovery {
 
     /**
      * @param reuse        READY volumes whose loop device is already there
+     * @param grow         READY volumes whose loop device is there but still shows the size from
+     *                     before a recorded growth: it is grown in place
      * @param attach       READY volumes that need a new loop device
      * @param rollBack     CREATING volumes to remove (after their loop devices are detached)
      * @param finishDelete DELETING volumes to erase if asked and remove (after detaching)
@@ -47,6 +51,7 @@ final class Recovery {
      * @param unmanaged    what is reported and left alone
      */
     record Plan(Map<String, LoopDevice> reuse,
+                Map<String, LoopDevice> grow,
                 List<VolumeRecord> attach,
                 List<VolumeRecord> rollBack,
                 List<VolumeRecord> finishDelete,
@@ -67,11 +72,27 @@ final class Recovery {
                 && label(r.id()).equals(o.loop().fileName());
     }
 
+    /**
+     * Whether {@code o} is the device of READY volume {@code r} as it was before a growth that the
+     * row records but the device did not get to: same file, label and first byte, fewer bytes.
+     */
+    static boolean matchesBeforeGrowth(VolumeRecord r, ObservedLoop o) {
+        return r.state() == VolumeState.READY
+                && r.region().equals(o.region())
+                && o.loop().offset() == r.deviceOffset()
+                && o.loop().sizeLimit() > 0 && o.loop().sizeLimit() < r.usableBytes()
+                && label(r.id()).equals(o.loop().fileName());
+    }
+
+    private static boolean explains(VolumeRecord r, ObservedLoop o) {
+        return matches(r, o) || matchesBeforeGrowth(r, o);
+    }
+
     static Plan plan(List<VolumeRecord> records, List<ObservedLoop> loops, Map<String, Long> regionSizes) {
         Planner planner = new Planner(regionSizes);
         Set<ObservedLoop> accounted = new HashSet<>();
         for (VolumeRecord r : records) {
-            List<ObservedLoop> mine = loops.stream().filter(o -> matches(r, o)).toList();
+            List<ObservedLoop> mine = loops.stream().filter(o -> explains(r, o)).toList();
             accounted.addAll(mine);
             switch (r.state()) {
                 case READY -> planner.ready(r, mine);
@@ -90,6 +111,7 @@ final class Recovery {
     private static final class Planner {
         private final Map<String, Long> regionSizes;
         private final Map<String, LoopDevice> reuse = new LinkedHashMap<>();
+        private final Map<String, LoopDevice> grow = new LinkedHashMap<>();
         private final List<VolumeRecord> attach = new ArrayList<>();
         private final List<VolumeRecord> rollBack = new ArrayList<>();
         private final List<VolumeRecord> finishDelete = new ArrayList<>();
@@ -108,6 +130,8 @@ final class Recovery {
                     .orElse(mine.isEmpty() ? null : mine.get(0));
             if (keep == null) {
                 attach.add(r);
+            } else if (keep.loop().sizeLimit() != r.usableBytes()) {
+                grow.put(r.id(), keep.loop());
             } else {
                 reuse.put(r.id(), keep.loop());
             }
@@ -152,7 +176,7 @@ final class Recovery {
         }
 
         Plan plan() {
-            return new Plan(reuse, attach, rollBack, finishDelete, stuck, detach, unmanaged);
+            return new Plan(reuse, grow, attach, rollBack, finishDelete, stuck, detach, unmanaged);
         }
     }
 
@@ -160,7 +184,7 @@ final class Recovery {
     static List<UnmanagedExtent> unaccounted(List<VolumeRecord> records, List<ObservedLoop> loops, Map<String, Long> regionSizes) {
         List<UnmanagedExtent> result = new ArrayList<>();
         for (ObservedLoop o : loops) {
-            if (records.stream().noneMatch(r -> matches(r, o))) {
+            if (records.stream().noneMatch(r -> explains(r, o))) {
                 result.add(report(o, regionSizes, o.loop().fileName().startsWith(LABEL_PREFIX)
                         ? "labelled " + o.loop().fileName() + " but matches no volume"
                         : "loop device over the region file not created by the driver"));

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -117,6 +118,17 @@ final class StartupRecovery {
             LOG.info("volume {} keeps {}", id, loop.device());
             table.putDevice(id, loop);
         });
+        for (Map.Entry<String, LoopDevice> g : plan.grow().entrySet()) {
+            VolumeRecord r = table.row(g.getKey());
+            try {
+                LoopDevice loop = loops.resize(g.getValue(), r);
+                LOG.info("volume {} keeps {}, grown to the recorded {} bytes", r.id(), loop.device(), r.usableBytes());
+                table.putDevice(r.id(), loop);
+            } catch (NativeException e) {
+                throw new DeviceException("cannot finish growing volume " + r.id() + " on " + g.getValue().device()
+                        + ": " + e.getMessage(), e);
+            }
+        }
         for (VolumeRecord r : plan.attach()) {
             try {
                 LoopDevice loop = loops.attach(r);

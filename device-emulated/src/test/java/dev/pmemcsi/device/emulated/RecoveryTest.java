@@ -29,6 +29,27 @@ class RecoveryTest {
     }
 
     @Test
+    void aDeviceStillAtItsSizeFromBeforeARecordedGrowthIsKeptAndGrown() {
+        VolumeRecord grown = new VolumeRecord("g", "region0", 0, 64 * MIB, 62 * MIB, VolumeMode.FSDAX, false, Map.of(),
+                VolumeState.READY, false);
+        Recovery.ObservedLoop old = loop(3, "region0", grown.deviceOffset(), 30 * MIB, Recovery.label("g"), true);
+        Recovery.Plan plan = Recovery.plan(List.of(grown), List.of(old), REGIONS);
+        assertEquals(Map.of("g", old.loop()), plan.grow());
+        assertTrue(plan.reuse().isEmpty());
+        assertTrue(plan.attach().isEmpty());
+        assertTrue(plan.detach().isEmpty());
+        assertTrue(plan.unmanaged().isEmpty());
+        assertTrue(Recovery.unaccounted(List.of(grown), List.of(old), REGIONS).isEmpty());
+        // Another first byte, or a larger device, is not the volume's.
+        Recovery.ObservedLoop shifted = loop(4, "region0", grown.deviceOffset() + MIB, 30 * MIB, Recovery.label("g"), false);
+        Recovery.ObservedLoop larger = loop(5, "region0", grown.deviceOffset(), 63 * MIB, Recovery.label("g"), false);
+        Recovery.Plan other = Recovery.plan(List.of(grown), List.of(shifted, larger), REGIONS);
+        assertTrue(other.grow().isEmpty());
+        assertEquals(List.of(grown), other.attach());
+        assertEquals(2, other.detach().size());
+    }
+
+    @Test
     void afterAHostRebootEveryReadyVolumeIsReattached() {
         VolumeRecord a = rec("a", "region0", 0, VolumeState.READY);
         VolumeRecord b = rec("b", "region1", 32, VolumeState.READY);
