@@ -81,6 +81,16 @@ public final class EmulatedDeviceManager implements DeviceManager {
     static final String FAULT_EXPAND_LABELLED = "expand.labelled";
     /** After the loop device grew, before the call returns. */
     static final String FAULT_EXPAND_RESIZED = "expand.resized";
+    /** Moving to grow: after the target extent is reserved, before anything is copied. */
+    static final String FAULT_MOVE_RESERVED = "move.reserved";
+    /** Moving to grow: after the data is copied and flushed, before the row names the target. */
+    static final String FAULT_MOVE_COPIED = "move.copied";
+    /** Moving to grow: after the row names the target, before the old device goes. */
+    static final String FAULT_MOVE_SWITCHED = "move.switched";
+    /** Moving to grow: after the new device is attached, before the old extent is erased. */
+    static final String FAULT_MOVE_ATTACHED = "move.attached";
+    /** Moving to grow: after the old extent is erased, before its row is removed. */
+    static final String FAULT_MOVE_ERASED = "move.erased";
 
     private static final Logger LOG = LoggerFactory.getLogger(EmulatedDeviceManager.class);
 
@@ -97,6 +107,7 @@ public final class EmulatedDeviceManager implements DeviceManager {
     private final StartupRecovery startup;
     private final EmulatedHealth health;
     private final KeyedLocks volumeLocks = new KeyedLocks();
+    private final ExtentCopier copier = new ExtentCopier();
     private volatile boolean ready;
 
     /**
@@ -402,6 +413,7 @@ public final class EmulatedDeviceManager implements DeviceManager {
             VolumeRecord rec;
             VolumeRecord grown;
             LoopDevice loop;
+            boolean move = false;
             synchronized (table) {
                 rec = table.row(volumeId);
                 loop = table.device(volumeId);
@@ -417,12 +429,18 @@ public final class EmulatedDeviceManager implements DeviceManager {
                 if (grown.rawBytes() > rec.rawBytes()) {
                     RegionLayout layout = table.space(regionSizes, alignment).layout(rec.region());
                     if (!VolumeGrowth.freeAfter(layout, rec, grown.rawBytes())) {
-                        throw cannotGrowInPlace(rec, grown, inUse, layout);
+                        if (inUse) {
+                            throw cannotGrowInPlace(rec, grown, layout);
+                        }
+                        move = true;
                     }
                 }
-                if (grown != rec) {
+                if (grown != rec && !move) {
                     table.put(grown);
                 }
+            }
+            if (move) {
+                return relocate(rec, loop, grown.rawBytes(), limitBytes);
             }
             if (grown != rec) {
                 FaultPoints.reached(FAULT_EXPAND_RECORDED);
@@ -463,7 +481,7 @@ public final class EmulatedDeviceManager implements DeviceManager {
      * The refusal when the space right after the volume is not free: a volume in use cannot move;
      * one that is not in use could, but this backend grows volumes in place only.
      */
-    private DeviceException cannotGrowInPlace(VolumeRecord rec, VolumeRecord grown, boolean inUse, RegionLayout layout) {
+    private DeviceException cannotGrowInPlace(VolumeRecord rec, VolumeRecord grown, RegionLayout layout) {
         long from = rec.extent().end();
         long to = rec.offset() + grown.rawBytes();
         String holder;
@@ -478,12 +496,121 @@ public final class EmulatedDeviceManager implements DeviceManager {
         }
         String what = "volume " + rec.id() + " cannot grow in place from " + rec.rawBytes() + " to " + grown.rawBytes()
                 + " bytes of " + rec.region() + ": the bytes " + from + ".." + to + " after it are not free (" + holder + ")";
-        if (inUse) {
-            return new VolumeInUseException(what + "; a volume that has to move to grow must be unpublished and unstaged "
-                    + "first, or the space after it freed");
+        return new VolumeInUseException(what + "; the volume has to move to grow, and a volume in use cannot move: "
+                + "it must be unpublished and unstaged first, or the space after it freed");
+    }
+
+    /**
+     * Grows a volume that is not in use by moving it to a free extent of the new size. Every step
+     * leaves a table from which start() ends with one complete copy: until the switch, the target
+     * extent is held by a DELETING row (a start erases it, the volume stays where it was); the
+     * switch is one write that names the target in the volume's row and hands the old extent to
+     * that DELETING row (a start detaches the old device, erases the old extent, attaches the new).
+     */
+    private PmemVolume relocate(VolumeRecord rec, LoopDevice loop, long rawBytes, long limitBytes) throws DeviceException {
+        String id = rec.id();
+        VolumeRecord target;
+        VolumeRecord reserved;
+        synchronized (table) {
+            RegionSpace space = table.space(regionSizes, alignment);
+            Optional<RegionLayout> region = RegionLayout.chooseRegion(space.layouts(), rawBytes);
+            if (region.isEmpty()) {
+                throw new NoSpaceException("volume " + id + " cannot grow to " + rawBytes + " bytes: the space after it in "
+                        + rec.region() + " is taken, and no region has " + rawBytes + " contiguous free bytes to move it to"
+                        + " (largest free extent: " + space.layouts().stream().mapToLong(RegionLayout::maxExtentBytes).max().orElse(0) + ")");
+            }
+            Extent e = region.get().bestFit(rawBytes).orElseThrow();
+            target = VolumeGrowth.moved(rec, region.get().region(), e.offset(), rawBytes, limitBytes);
+            reserved = VolumeGrowth.moveHolder(target);
+            table.put(reserved);
         }
-        return new NoSpaceException(what + "; the emulated backend grows volumes in place only, so the space after "
-                + "the volume must be freed");
+        FaultPoints.reached(FAULT_MOVE_RESERVED);
+        BlockDevice claimed;
+        try {
+            claimed = loops.stillOurs(loop, rec) ? loops.claim(id, loop) : null;
+        } catch (DeviceException e) {
+            abandonMove(reserved);
+            if (e instanceof VolumeInUseException) {
+                throw new VolumeInUseException(e.getMessage() + "; the volume has to move to grow, which needs it unused", e);
+            }
+            throw e;
+        }
+        try {
+            try {
+                if (claimed != null) {
+                    claimed.fsync();
+                }
+                copier.copy(regions.path(rec.region()), rec.deviceOffset(), regions.path(target.region()),
+                        target.deviceOffset(), rec.usableBytes());
+            } catch (IOException | NativeException e) {
+                abandonMove(reserved);
+                throw new DeviceException("cannot copy volume " + id + " to its new extent: " + e.getMessage(), e);
+            }
+            FaultPoints.reached(FAULT_MOVE_COPIED);
+            VolumeRecord oldExtent = VolumeGrowth.moveHolder(rec);
+            try {
+                table.putAll(List.of(target, oldExtent));
+            } catch (DeviceException e) {
+                abandonMove(reserved);
+                throw e;
+            }
+            FaultPoints.reached(FAULT_MOVE_SWITCHED);
+            return finishMove(rec, target, oldExtent, loop, claimed);
+        } finally {
+            if (claimed != null) {
+                claimed.close();
+            }
+        }
+    }
+
+    /** After the switch, only forward: the old device goes, the new one comes, the old extent is erased. */
+    private PmemVolume finishMove(VolumeRecord rec, VolumeRecord target, VolumeRecord oldExtent, LoopDevice loop,
+                                  BlockDevice claimed) throws DeviceException {
+        String id = rec.id();
+        extents.writeLabel(target);
+        table.removeDevice(id);
+        boolean oldGone = true;
+        if (claimed != null) {
+            try {
+                loops.release(claimed);
+            } catch (NativeException e) {
+                throw new DeviceException("volume " + id + " moved, but its old device " + loop.device()
+                        + " cannot be detached: " + e.getMessage() + "; a restart of the driver finishes the move", e);
+            }
+            claimed.close();
+            oldGone = loops.awaitDetached(loop);
+        }
+        LoopDevice moved;
+        try {
+            moved = loops.attach(target);
+        } catch (NativeException e) {
+            throw new DeviceException("volume " + id + " moved, but no loop device could be attached: " + e.getMessage()
+                    + "; a restart of the driver attaches it", e);
+        }
+        table.putDevice(id, moved);
+        FaultPoints.reached(FAULT_MOVE_ATTACHED);
+        if (oldGone) {
+            extents.release(oldExtent);
+            FaultPoints.reached(FAULT_MOVE_ERASED);
+            table.remove(oldExtent.id());
+        } else {
+            LOG.warn("volume {} moved; its old device {} is still open by another process, so the old extent {}+{} of {}"
+                    + " stays reserved until the next start erases it", id, loop.device(), rec.offset(), rec.rawBytes(), rec.region());
+        }
+        LOG.info("grew volume {} by moving it: capacity {} -> {}, extent {}+{} of {} -> {}+{} of {}, {} -> {}", id,
+                rec.capacity(), target.capacity(), rec.offset(), rec.rawBytes(), rec.region(), target.offset(),
+                target.rawBytes(), target.region(), loop.device(), moved.device());
+        return VolumeTable.toVolume(target, moved);
+    }
+
+    /** Gives back the target of a move that did not happen: erased (it may hold part of a copy) and freed. */
+    private void abandonMove(VolumeRecord reserved) {
+        try {
+            extents.release(reserved);
+            table.remove(reserved.id());
+        } catch (DeviceException e) {
+            LOG.warn("cannot free the target extent of an abandoned move ({}); start() will: {}", reserved.id(), e.getMessage());
+        }
     }
 
     // ---------------------------------------------------------------- capacity and health

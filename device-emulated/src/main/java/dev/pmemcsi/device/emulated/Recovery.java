@@ -25,6 +25,12 @@ import java.util.Set;
 final class Recovery {
 
     static final String LABEL_PREFIX = "pmem-csi:";
+    /**
+     * Suffix of the row that holds the other extent of a volume that is moving to grow: first the
+     * target being filled, then the old extent being erased. Always DELETING, so that a start
+     * erases and frees it. Volume IDs never contain {@code ~}.
+     */
+    static final String MOVE_SUFFIX = "~moving";
 
     private Recovery() {}
 
@@ -59,9 +65,14 @@ final class Recovery {
                 List<Detach> detach,
                 List<UnmanagedExtent> unmanaged) {}
 
-    /** The label of a volume's loop device: the prefix and as much of the ID as fits. */
+    /**
+     * The label of a volume's loop device: the prefix and as much of the ID as fits. The row of a
+     * moving volume's old extent has the volume's label, so that the old device is found, and
+     * detached before the extent is erased, by the deletion that row stands for.
+     */
     static String label(String volumeId) {
-        String label = LABEL_PREFIX + volumeId;
+        String id = volumeId.endsWith(MOVE_SUFFIX) ? volumeId.substring(0, volumeId.length() - MOVE_SUFFIX.length()) : volumeId;
+        String label = LABEL_PREFIX + id;
         byte[] bytes = label.getBytes(StandardCharsets.US_ASCII);
         return bytes.length <= 63 ? label : new String(bytes, 0, 63, StandardCharsets.US_ASCII);
     }

@@ -52,6 +52,23 @@ final class VolumeGrowth {
     }
 
     /**
+     * The row of {@code r} moved to a fresh extent of {@code rawBytes} at {@code offset} of
+     * {@code region}: laid out as a create would lay it out, metadata and all.
+     */
+    static VolumeRecord moved(VolumeRecord r, String region, long offset, long rawBytes, long limitBytes) {
+        long usable = CapacityMath.usableBytes(r.mode(), rawBytes);
+        return new VolumeRecord(r.id(), region, offset, rawBytes, usable, r.mode(), r.eraseAfter(), r.attributes(),
+                VolumeState.READY, false, CapacityMath.capacityBytes(usable, limitBytes), r.access());
+    }
+
+    /** The row that holds {@code extent}'s space for a moving volume: DELETING with erase, so a start frees it. */
+    static VolumeRecord moveHolder(VolumeRecord extent) {
+        return new VolumeRecord(extent.id().endsWith(Recovery.MOVE_SUFFIX) ? extent.id() : extent.id() + Recovery.MOVE_SUFFIX,
+                extent.region(), extent.offset(), extent.rawBytes(), extent.usableBytes(), extent.mode(), false, java.util.Map.of(),
+                VolumeState.DELETING, true);
+    }
+
+    /**
      * Whether {@code layout}, computed with {@code r} in it, has {@code [end of r, offset of r + rawBytes)}
      * free: no volume, no space held by others, no end of the region.
      */

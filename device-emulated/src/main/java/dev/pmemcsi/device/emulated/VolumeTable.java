@@ -96,6 +96,14 @@ final class VolumeTable {
         records.put(r.id(), r);
     }
 
+    /** Records several rows in one durable write: all of them or none. */
+    synchronized void putAll(List<VolumeRecord> rows) throws DeviceException {
+        Map<String, VolumeRecord> next = new TreeMap<>(records);
+        rows.forEach(r -> next.put(r.id(), r));
+        save(next.values());
+        rows.forEach(r -> records.put(r.id(), r));
+    }
+
     synchronized void remove(String id) throws DeviceException {
         if (!records.containsKey(id)) {
             return;

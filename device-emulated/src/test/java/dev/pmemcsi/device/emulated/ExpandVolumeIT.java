@@ -189,8 +189,16 @@ class ExpandVolumeIT {
         VolumeInUseException inUse = assertThrows(VolumeInUseException.class, () -> m.expandVolume("a", 100 * MIB, 0, true));
         assertTrue(inUse.getMessage().contains("unpublished and unstaged"), inUse.getMessage());
         assertTrue(inUse.getMessage().contains("volume b"), inUse.getMessage());
-        NoSpaceException notInUse = assertThrows(NoSpaceException.class, () -> m.expandVolume("a", 100 * MIB, 0, false));
-        assertTrue(notInUse.getMessage().contains("in place only"), notInUse.getMessage());
+        // Moving needs a free extent of the whole new size somewhere.
+        NoSpaceException noRoom = assertThrows(NoSpaceException.class, () -> m.expandVolume("a", 420 * MIB, 0, false));
+        assertTrue(noRoom.getMessage().contains("no region has"), noRoom.getMessage());
+        // Not in use, but open exclusively all the same: not moved.
+        try (BlockDevice holder = BlockDevice.open(a.devicePath(), true)) {
+            assertThrows(VolumeInUseException.class, () -> m.expandVolume("a", 100 * MIB, 0, false));
+        }
+        assertEquals(List.of(), fx.table().stream().filter(r -> r.id().contains("~")).toList(), "no move left behind");
+        assertTrue(EmulatedFixture.allZero(fx.dir.resolve("region0.img"), fx.row("b").extent().end(), 64 * MIB),
+                "an abandoned move's target is erased");
 
         OutOfRangeException limit = assertThrows(OutOfRangeException.class, () -> m.expandVolume("b", 100 * MIB, 80 * MIB, false));
         assertTrue(limit.getMessage().contains("limit_bytes"), limit.getMessage());
@@ -198,8 +206,8 @@ class ExpandVolumeIT {
         assertTrue(huge.getMessage().contains("largest region"), huge.getMessage());
         // b can grow to the end of the region, and not one allocation unit more.
         long toEnd = REGION - fx.row("b").offset();
-        NoSpaceException end = assertThrows(NoSpaceException.class,
-                () -> m.expandVolume("b", toEnd - fx.row("b").rawBytes() + fx.row("b").usableBytes() + 1, 0, false));
+        VolumeInUseException end = assertThrows(VolumeInUseException.class,
+                () -> m.expandVolume("b", toEnd - fx.row("b").rawBytes() + fx.row("b").usableBytes() + 1, 0, true));
         assertTrue(end.getMessage().contains("region ends"), end.getMessage());
         assertThrows(VolumeNotFoundException.class, () -> m.expandVolume("nope", 100 * MIB, 0, false));
 
@@ -219,6 +227,46 @@ class ExpandVolumeIT {
         assertExact(m.capacity(), g.allocatedBytes() + c.allocatedBytes());
         m.deleteVolume("a", false);
         m.deleteVolume("c", false);
+    }
+
+    @Test
+    void aVolumeNotInUseMovesToGrowWithItsIdAndData() throws Exception {
+        EmulatedDeviceManager m = fx.started();
+        PmemVolume a = m.createVolume(req("a", 64 * MIB));
+        PmemVolume b = m.createVolume(req("b", 40 * MIB));
+        VolumeRecord oldRow = fx.row("a");
+        assertEquals(oldRow.extent().end(), fx.row("b").offset(), "fixture: b right after a");
+        Path target = dir.resolve("mnt");
+        String sum = mountWithData(a.devicePath(), target, 5);
+        unmount(target);
+
+        PmemVolume g = m.expandVolume("a", 200 * MIB, 0, false);
+
+        assertEquals("a", g.id());
+        VolumeRecord row = fx.row("a");
+        assertEquals(CapacityMath.rawBytesFor(VolumeMode.FSDAX, 200 * MIB, ALIGN), row.rawBytes());
+        assertTrue(row.offset() >= fx.row("b").extent().end(), "moved past b: " + row);
+        assertEquals(CapacityMath.usableBytes(VolumeMode.FSDAX, row.rawBytes()), g.usableBytes(), "laid out as a create");
+        assertEquals(g.usableBytes(), BlockDevice.sizeOf(g.devicePath()));
+        assertEquals(g, m.getVolume("a").orElseThrow());
+        assertEquals(List.of("a", "b"), fx.table().stream().map(VolumeRecord::id).toList());
+        assertEquals(2, fx.loopsOfDir().size());
+        assertTrue(EmulatedFixture.allZero(fx.dir.resolve("region0.img"), oldRow.offset(), oldRow.rawBytes()),
+                "the old extent is erased");
+        assertEquals(row.rawBytes(), ExtentLabel.read(fx.dir.resolve("region0.img"), row, REGION, ALIGN).orElseThrow().rawBytes());
+        assertExact(m.capacity(), row.rawBytes() + b.allocatedBytes());
+        assertEquals(List.of(), m.unmanagedExtents());
+
+        new CommandRunner().run(List.of("e2fsck", "-f", "-n", g.devicePath().toString()), Duration.ofMinutes(1));
+        Native.check(Native.libc().mount(g.devicePath().toString(), target.toString(), "ext4", 0, null), "mount");
+        try {
+            assertEquals(sum, checksumFromDevice(target));
+        } finally {
+            unmount(target);
+        }
+        m.deleteVolume("a", false);
+        m.deleteVolume("b", false);
+        assertExact(m.capacity(), 0);
     }
 
     @Test
