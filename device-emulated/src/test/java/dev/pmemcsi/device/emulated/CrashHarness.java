@@ -9,8 +9,8 @@ import java.util.Map;
  * Runs one operation in a JVM of its own, so that a crash point can kill it mid-way. Exits 0 when
  * the operation ran to the end, which a crash test treats as a failure.
  *
- * <p>Arguments: emulated dir, region sizes, alignment bytes, {@code create|delete|expand}, volume ID,
- * required bytes (for expand: of a volume in use).
+ * <p>Arguments: emulated dir, region sizes, alignment bytes, {@code create|delete|expand|move}, volume
+ * ID, required bytes (expand: of a volume in use; move: of one not in use).
  */
 public final class CrashHarness {
 
@@ -25,6 +25,7 @@ public final class CrashHarness {
                 case "create" -> m.createVolume(new VolumeRequest(args[4], Long.parseLong(args[5]), 0, VolumeMode.FSDAX, true, Map.of()));
                 case "delete" -> m.deleteVolume(args[4], true);
                 case "expand" -> m.expandVolume(args[4], Long.parseLong(args[5]), 0, true);
+                case "move" -> m.expandVolume(args[4], Long.parseLong(args[5]), 0, false);
                 default -> throw new IllegalArgumentException(args[3]);
             }
         }

@@ -50,13 +50,17 @@ class ExpandCrashIT {
     }
 
     private void crashAt(String point, String id) throws Exception {
+        crashAt(point, "expand", id);
+    }
+
+    private void crashAt(String point, String op, String id) throws Exception {
         Path log = dir.resolve("harness-" + point + ".log");
         ProcessBuilder pb = new ProcessBuilder(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"),
                 "-D" + FaultPoints.PROPERTY + "=" + point,
                 CrashHarness.class.getName(),
-                fx.dir.toString(), REGION / MIB + "Mi", Long.toString(ALIGN), "expand", id, Long.toString(GROWN)))
+                fx.dir.toString(), REGION / MIB + "Mi", Long.toString(ALIGN), op, id, Long.toString(GROWN)))
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile());
         pb.environment().put(FaultPoints.ENV, "1");
@@ -104,6 +108,52 @@ class ExpandCrashIT {
         }
         new CommandRunner().run(List.of("e2fsck", "-f", "-n", v.devicePath().toString()), Duration.ofMinutes(1));
         m.deleteVolume("crash-grow", true);
+        ExpandVolumeIT.assertExact(m.capacity(), 0);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {EmulatedDeviceManager.FAULT_MOVE_RESERVED, EmulatedDeviceManager.FAULT_MOVE_COPIED,
+            EmulatedDeviceManager.FAULT_MOVE_SWITCHED, EmulatedDeviceManager.FAULT_MOVE_ATTACHED,
+            EmulatedDeviceManager.FAULT_MOVE_ERASED})
+    void aCrashDuringAMoveEndsWithOneCompleteVolumeAndNoLeakedSpace(String point) throws Exception {
+        EmulatedDeviceManager first = fx.started();
+        PmemVolume a = first.createVolume(ExpandVolumeIT.req("mover", 64 * MIB));
+        PmemVolume b = first.createVolume(ExpandVolumeIT.req("neighbour", 40 * MIB));
+        VolumeRecord before = fx.row("mover");
+        assertEquals(before.extent().end(), fx.row("neighbour").offset(), "fixture: the space after the volume is taken");
+        byte[] head = EmulatedFixture.pattern(1, (int) (8 * MIB));
+        byte[] tail = EmulatedFixture.pattern(2, (int) MIB);
+        EmulatedFixture.write(a.devicePath(), 0, head);
+        EmulatedFixture.write(a.devicePath(), a.usableBytes() - MIB, tail);
+        first.close();
+
+        crashAt(point, "move", "mover");
+        boolean switched = !point.equals(EmulatedDeviceManager.FAULT_MOVE_RESERVED)
+                && !point.equals(EmulatedDeviceManager.FAULT_MOVE_COPIED);
+        VolumeRecord holder = fx.row("mover" + Recovery.MOVE_SUFFIX);
+        assertEquals(VolumeState.DELETING, holder.state());
+        VolumeRecord crashed = fx.row("mover");
+        assertEquals(switched ? holder.offset() : crashed.offset(), before.offset());
+
+        EmulatedDeviceManager m = fx.started();
+        PmemVolume after = m.getVolume("mover").orElseThrow();
+        VolumeRecord row = fx.row("mover");
+        long raw = CapacityMath.rawBytesFor(VolumeMode.FSDAX, GROWN, ALIGN);
+        assertEquals(switched ? raw : before.rawBytes(), row.rawBytes(), "old or new, never neither");
+        assertEquals(row.usableBytes(), BlockDevice.sizeOf(after.devicePath()));
+        assertEquals(List.of("mover", "neighbour"), fx.table().stream().map(VolumeRecord::id).toList(), "no move row left");
+        assertEquals(2, fx.loopsOfDir().size());
+        assertEquals(List.of(), m.unmanagedExtents());
+        ExpandVolumeIT.assertExact(m.capacity(), row.rawBytes() + b.allocatedBytes());
+        VolumeRecord freed = switched ? before : holder;
+        assertTrue(EmulatedFixture.allZero(fx.dir.resolve("region0.img"), freed.offset(), freed.rawBytes()),
+                "the extent given back is erased");
+        assertEquals(ExpandVolumeIT.sha256(head), ExpandVolumeIT.sha256(EmulatedFixture.read(after.devicePath(), 0, head.length)));
+        assertEquals(ExpandVolumeIT.sha256(tail),
+                ExpandVolumeIT.sha256(EmulatedFixture.read(after.devicePath(), before.usableBytes() - MIB, tail.length)));
+        assertEquals(row.rawBytes(), ExtentLabel.read(fx.dir.resolve("region0.img"), row, REGION, ALIGN).orElseThrow().rawBytes());
+        m.deleteVolume("mover", true);
+        m.deleteVolume("neighbour", true);
         ExpandVolumeIT.assertExact(m.capacity(), 0);
     }
 }

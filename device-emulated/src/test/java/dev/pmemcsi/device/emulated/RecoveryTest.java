@@ -50,6 +50,24 @@ class RecoveryTest {
     }
 
     @Test
+    void theOldExtentOfAMovedVolumeIsNotErasedUnderItsOldDeviceInUse() {
+        VolumeRecord moved = rec("pvc-0123456789abcdef0123456789abcdef0123456789abcdef0123456789a", "region0", 64,
+                VolumeState.READY);
+        VolumeRecord oldExtent = VolumeGrowth.moveHolder(rec(moved.id(), "region0", 0, VolumeState.READY));
+        VolumeRecord shortId = rec("short", "region1", 64, VolumeState.READY);
+        VolumeRecord shortOld = VolumeGrowth.moveHolder(rec("short", "region1", 0, VolumeState.READY));
+        // The old devices still carry the volumes' labels, and someone opened them meanwhile.
+        Recovery.ObservedLoop busyOld = loop(1, "region0", oldExtent.deviceOffset(), oldExtent.usableBytes(),
+                Recovery.label(moved.id()), true);
+        Recovery.ObservedLoop busyShort = loop(2, "region1", shortOld.deviceOffset(), shortOld.usableBytes(),
+                Recovery.label("short"), true);
+        Recovery.Plan plan = Recovery.plan(List.of(moved, oldExtent, shortId, shortOld), List.of(busyOld, busyShort), REGIONS);
+        assertTrue(plan.finishDelete().isEmpty(), "erased under a device in use: " + plan.finishDelete());
+        assertEquals(Map.of(oldExtent.id(), busyOld.loop(), shortOld.id(), busyShort.loop()), plan.stuck());
+        assertEquals(List.of(moved, shortId), plan.attach());
+    }
+
+    @Test
     void afterAHostRebootEveryReadyVolumeIsReattached() {
         VolumeRecord a = rec("a", "region0", 0, VolumeState.READY);
         VolumeRecord b = rec("b", "region1", 32, VolumeState.READY);
