@@ -49,7 +49,7 @@ import org.slf4j.MDC;
  *
  * <p>Loop devices cannot map pages directly, so volumes are never DAX-capable.
  *
- * <p>At a little over 400 lines it is longer than the other classes on purpose: it holds the order
+ * <p>At some 650 lines it is longer than the other classes on purpose: it holds the order
  * of every operation's crash-safe steps, which reads best top to bottom in one place; each step's
  * work lives in the classes named above.
  */
@@ -404,6 +404,7 @@ public final class EmulatedDeviceManager implements DeviceManager {
      * durable before the device grows, so a crash leaves a row that start() finishes by growing the
      * device ({@link Recovery}); the grown space is never free in between. A row already grown
      * whose device did not follow (an earlier attempt failed) has its device grown by a retry.
+     * When the space after the volume is taken, a volume not in use moves ({@link #relocate}).
      */
     @Override
     public PmemVolume expandVolume(String volumeId, long requiredBytes, long limitBytes, boolean inUse)

@@ -3,6 +3,7 @@ package dev.pmemcsi.device.emulated;
 import dev.pmemcsi.device.CapacityMath;
 import dev.pmemcsi.device.OutOfRangeException;
 import dev.pmemcsi.device.RegionLayout;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -64,7 +65,7 @@ final class VolumeGrowth {
     /** The row that holds {@code extent}'s space for a moving volume: DELETING with erase, so a start frees it. */
     static VolumeRecord moveHolder(VolumeRecord extent) {
         return new VolumeRecord(extent.id().endsWith(Recovery.MOVE_SUFFIX) ? extent.id() : extent.id() + Recovery.MOVE_SUFFIX,
-                extent.region(), extent.offset(), extent.rawBytes(), extent.usableBytes(), extent.mode(), false, java.util.Map.of(),
+                extent.region(), extent.offset(), extent.rawBytes(), extent.usableBytes(), extent.mode(), false, Map.of(),
                 VolumeState.DELETING, true);
     }
 
