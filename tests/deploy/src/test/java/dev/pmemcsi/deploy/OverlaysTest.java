@@ -201,6 +201,21 @@ class OverlaysTest {
         assertEquals(List.of("pmem-csi-node"), binding.getSubjects().stream().map(Subject::getName).toList());
     }
 
+    /** docs/install.md names each sidecar with the release the manifests pin, e.g. "**csi-resizer** (v1.14.0)". */
+    @Test
+    void installGuideNamesThePinnedSidecarVersions() throws Exception {
+        String guide = Files.readString(Repo.root().resolve("docs/install.md"));
+        DaemonSet daemonSet = Manifests.render(Repo.kubernetes("overlays/emulated")).one(DaemonSet.class);
+        for (Container container : daemonSet.getSpec().getTemplate().getSpec().getContainers()) {
+            if (container.getName().equals(DeploymentChecks.DRIVER)) {
+                continue;
+            }
+            String tag = container.getImage().substring(container.getImage().lastIndexOf(':') + 1);
+            String named = "**" + container.getName() + "** (" + tag + ")";
+            assertTrue(guide.contains(named), "docs/install.md does not say " + named);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"overlays/direct", "overlays/emulated"})
     void driverImageIsThisVersionsReleaseOnARegistry(String overlay) {
