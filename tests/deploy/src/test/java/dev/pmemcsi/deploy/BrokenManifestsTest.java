@@ -116,6 +116,31 @@ class BrokenManifestsTest {
                         + " privileged driver's socket; set seLinuxOptions.type spc_t"));
     }
 
+    @Test
+    void resizerWithLeaderElection() {
+        assertOnlyCheckFails("resizer-leader-election", "sidecar flags", List.of(
+                "csi-resizer: --leader-election must be off; a leader's driver could grow only its own node's volumes"));
+    }
+
+    @Test
+    void resizerThatWatchesEveryPod() {
+        assertOnlyCheckFails("resizer-watches-pods", "sidecar flags", List.of(
+                "csi-resizer: --handle-volume-inuse-error=true, needs --handle-volume-inuse-error=false"));
+    }
+
+    @Test
+    void resizerThatMayNotPatchClaimStatus() {
+        assertOnlyCheckFails("resizer-missing-rbac", "rbac", List.of(
+                "missing RBAC for the sidecars: patch persistentvolumeclaims/status cluster-wide"));
+    }
+
+    @Test
+    void expandableClassWithoutResizer() {
+        assertOnlyCheckFails("expansion-without-resizer", "volume expansion", List.of(
+                "StorageClass pmem-csi-ext4: allowVolumeExpansion is true but no csi-resizer runs; a grown claim"
+                        + " would wait forever (components/volume-expansion adds it)"));
+    }
+
     private static void assertOnlyCheckFails(String fixture, String check, List<String> expected) {
         Manifests manifests = Manifests.render(Repo.fixture("broken/" + fixture));
         Map<String, List<String>> results = new DeploymentChecks(manifests, DriverHelp.longOptions()).all();

@@ -47,6 +47,8 @@ final class DeploymentChecks {
     static final String PROVISIONER = "external-provisioner";
     static final String REGISTRAR = "node-driver-registrar";
     static final String LIVENESS = "livenessprobe";
+    /** Only where components/volume-expansion added it: the driver can grow volumes there. */
+    static final String RESIZER = "csi-resizer";
 
     static final String DEFAULT_KUBELET_DIR = "/var/lib/kubelet";
     private static final String TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -70,9 +72,10 @@ final class DeploymentChecks {
     /** Sidecar flags that still work but are deprecated, with what replaces them. */
     private static final Map<String, Map<String, String>> DEPRECATED_SIDECAR_FLAGS = Map.of(
             "livenessprobe", Map.of("--health-port", "--http-endpoint", "--metrics-address", "--http-endpoint"),
-            "external-provisioner", Map.of("--metrics-address", "--http-endpoint"));
+            "external-provisioner", Map.of("--metrics-address", "--http-endpoint"),
+            "csi-resizer", Map.of("--metrics-address", "--http-endpoint"));
 
-    /** A flag a sidecar must have; a null value means any value is fine. */
+    /** A flag a sidecar must have (when the sidecar runs); a null value means any value is fine. */
     private record Required(String container, String flag, String value) {}
 
     private static final List<Required> REQUIRED_SIDECAR_FLAGS = List.of(
@@ -88,7 +91,13 @@ final class DeploymentChecks {
             new Required(PROVISIONER, "--timeout", null),
             new Required(REGISTRAR, "--csi-address", null),
             new Required(REGISTRAR, "--kubelet-registration-path", null),
-            new Required(LIVENESS, "--csi-address", null));
+            new Required(LIVENESS, "--csi-address", null),
+            new Required(RESIZER, "--csi-address", null),
+            // The default of 10 s is shorter than growing a volume that has to move.
+            new Required(RESIZER, "--timeout", null),
+            new Required(RESIZER, "--http-endpoint", null),
+            // On: every node's resizer would watch every pod in the cluster, and the RBAC grants no pods.
+            new Required(RESIZER, "--handle-volume-inuse-error", "false"));
 
     /** One permission: verb on group/resource, cluster-wide (namespace null) or in one namespace. */
     record Grant(String namespace, String group, String resource, String verb) {
@@ -132,6 +141,7 @@ final class DeploymentChecks {
         results.put("sidecar flags", sidecarFlags());
         results.put("environment", environment());
         results.put("rbac", rbac());
+        results.put("volume expansion", volumeExpansion());
         results.put("probes and ports", probesAndPorts());
         results.put("resources", resources());
         results.put("scheduling", scheduling());
@@ -174,7 +184,7 @@ final class DeploymentChecks {
         } else {
             checkSocket(DRIVER, "--endpoint", endpoint.get().substring("unix://".length()), socket, problems);
         }
-        for (String sidecar : List.of(PROVISIONER, REGISTRAR, LIVENESS)) {
+        for (String sidecar : sidecars()) {
             args(sidecar).value("--csi-address").ifPresent(address ->
                     checkSocket(sidecar, "--csi-address", address.replaceFirst("^unix://", ""), socket, problems));
         }
@@ -251,6 +261,9 @@ final class DeploymentChecks {
     List<String> sidecarFlags() {
         List<String> problems = new ArrayList<>();
         for (Required required : REQUIRED_SIDECAR_FLAGS) {
+            if (!runs(required.container())) {
+                continue;
+            }
             ContainerArgs args = args(required.container());
             if (!args.has(required.flag())) {
                 problems.add(required.container() + ": missing flag " + required.flag());
@@ -270,7 +283,12 @@ final class DeploymentChecks {
         if (args(PROVISIONER).isTrue("--leader-election")) {
             problems.add(PROVISIONER + ": --leader-election must be off in node deployment mode");
         }
-        for (String sidecar : List.of(PROVISIONER, REGISTRAR, LIVENESS)) {
+        // The same for the resizer: each node's driver grows only its own volumes.
+        if (runs(RESIZER) && args(RESIZER).isTrue("--leader-election")) {
+            problems.add(RESIZER + ": --leader-election must be off; a leader's driver could grow only its own"
+                    + " node's volumes");
+        }
+        for (String sidecar : sidecars()) {
             args(sidecar).duplicates().forEach(flag -> problems.add(sidecar + ": " + flag + " is given more than once"));
             DEPRECATED_SIDECAR_FLAGS.getOrDefault(sidecar, Map.of()).forEach((flag, instead) -> {
                 if (args(sidecar).has(flag)) {
@@ -280,7 +298,7 @@ final class DeploymentChecks {
         }
         // One log schema for the whole pod: sidecars log JSON when the driver does.
         if (args(DRIVER).value("--log-format").map("json"::equals).orElse(false)) {
-            for (String sidecar : List.of(PROVISIONER, REGISTRAR, LIVENESS)) {
+            for (String sidecar : sidecars()) {
                 if (!args(sidecar).value("--logging-format").map("json"::equals).orElse(false)) {
                     problems.add(sidecar + ": logs text while the driver logs JSON; add --logging-format=json");
                 }
@@ -301,6 +319,16 @@ final class DeploymentChecks {
                         + " so the metrics Service cannot reach it");
             }
         });
+        if (runs(RESIZER)) {
+            args(RESIZER).value("--http-endpoint").flatMap(DeploymentChecks::portOf).ifPresent(port -> {
+                if (!port.equals(namedPort(container(RESIZER), "resizer"))) {
+                    problems.add(RESIZER + ": --http-endpoint port " + port + " is not its container port 'resizer',"
+                            + " so the metrics Service cannot reach it");
+                }
+            });
+            args(RESIZER).value("--timeout").filter(t -> goDurationSeconds(t).isEmpty())
+                    .ifPresent(t -> problems.add(RESIZER + ": --timeout=" + t + " is not a duration"));
+        }
         return problems;
     }
 
@@ -351,7 +379,10 @@ final class DeploymentChecks {
         return problems;
     }
 
-    /** What external-provisioner in node-deployment mode with capacity tracking needs. Nothing else is granted. */
+    /**
+     * What external-provisioner in node-deployment mode with capacity tracking needs, and
+     * csi-resizer where it runs. Nothing else is granted.
+     */
     List<Grant> requiredGrants() {
         List<Grant> grants = new ArrayList<>();
         addGrants(grants, null, "", "persistentvolumes", "get", "list", "watch", "create", "patch", "delete");
@@ -361,6 +392,14 @@ final class DeploymentChecks {
         addGrants(grants, namespace, "storage.k8s.io", "csistoragecapacities",
                 "get", "list", "watch", "create", "update", "patch", "delete");
         addGrants(grants, namespace, "", "pods", "get");
+        if (runs(RESIZER)) {
+            // PVs: patch spec.capacity after growing; PVCs: watch, and patch their status. Its
+            // events and the rest of its reads the provisioner's grants cover already.
+            addGrants(grants, null, "", "persistentvolumes", "get", "list", "watch", "patch");
+            addGrants(grants, null, "", "persistentvolumeclaims", "get", "list", "watch");
+            addGrants(grants, null, "", "persistentvolumeclaims/status", "patch");
+            addGrants(grants, null, "", "events", "create", "patch");
+        }
         return grants;
     }
 
@@ -407,18 +446,19 @@ final class DeploymentChecks {
                 .sorted(Comparator.comparing(Grant::toString))
                 .forEach(g -> problems.add("RBAC grants more than the sidecars need: " + g));
 
-        // Only the provisioner talks to the API server: the privileged driver must hold no token.
+        // Only the API clients (provisioner, resizer) get a token: the privileged driver must hold none.
+        List<String> apiClients = runs(RESIZER) ? List.of(PROVISIONER, RESIZER) : List.of(PROVISIONER);
         if (!Boolean.FALSE.equals(pod.getAutomountServiceAccountToken())) {
             problems.add("the pod mounts API credentials into every container; set automountServiceAccountToken: false"
-                    + " and give only " + PROVISIONER + " a projected token");
+                    + " and give only " + String.join(" and ", apiClients) + " a projected token");
         }
         for (Container container : pod.getContainers()) {
             boolean hasToken = mounts(container).stream().anyMatch(m -> TOKEN_DIR.equals(m.getMountPath())
                     && isProjectedToken(m.getName()));
-            if (container.getName().equals(PROVISIONER) && !hasToken) {
-                problems.add(PROVISIONER + ": has no service account token at " + TOKEN_DIR);
-            } else if (!container.getName().equals(PROVISIONER) && mounts(container).stream()
-                    .anyMatch(m -> isProjectedToken(m.getName()))) {
+            boolean client = apiClients.contains(container.getName());
+            if (client && !hasToken) {
+                problems.add(container.getName() + ": has no service account token at " + TOKEN_DIR);
+            } else if (!client && mounts(container).stream().anyMatch(m -> isProjectedToken(m.getName()))) {
                 problems.add(container.getName() + ": mounts API credentials it does not need");
             }
         }
@@ -491,6 +531,27 @@ final class DeploymentChecks {
         return volume(volumeName).map(Volume::getProjected)
                 .map(p -> p.getSources().stream().anyMatch(s -> s.getServiceAccountToken() != null))
                 .orElse(false);
+    }
+
+    /**
+     * StorageClasses allow expansion exactly where csi-resizer runs. Without it a grown claim is
+     * accepted and then waits forever; with it, a class that forbids expansion hides what the
+     * deployment offers.
+     */
+    List<String> volumeExpansion() {
+        List<String> problems = new ArrayList<>();
+        boolean resizer = runs(RESIZER);
+        for (StorageClass sc : manifests.all(StorageClass.class)) {
+            boolean allows = Boolean.TRUE.equals(sc.getAllowVolumeExpansion());
+            if (allows && !resizer) {
+                problems.add("StorageClass " + sc.getMetadata().getName() + ": allowVolumeExpansion is true but no "
+                        + RESIZER + " runs; a grown claim would wait forever (components/volume-expansion adds it)");
+            } else if (!allows && resizer) {
+                problems.add("StorageClass " + sc.getMetadata().getName() + ": allowVolumeExpansion is not true although "
+                        + RESIZER + " runs; claims of this class cannot grow");
+            }
+        }
+        return problems;
     }
 
     List<String> probesAndPorts() {
@@ -676,6 +737,16 @@ final class DeploymentChecks {
 
     String csiDriverName() {
         return manifests.all(CSIDriver.class).stream().map(d -> d.getMetadata().getName()).findFirst().orElse("<no CSIDriver>");
+    }
+
+    /** Whether the DaemonSet runs a container of that name. */
+    boolean runs(String name) {
+        return pod.getContainers().stream().anyMatch(c -> name.equals(c.getName()));
+    }
+
+    /** The sidecars the DaemonSet runs: every container but the driver. */
+    List<String> sidecars() {
+        return pod.getContainers().stream().map(Container::getName).filter(n -> !n.equals(DRIVER)).toList();
     }
 
     Container container(String name) {

@@ -4,6 +4,8 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.Probe;
 import io.fabric8.kubernetes.api.model.Toleration;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
@@ -65,9 +67,11 @@ class OverlaysTest {
         Manifests manifests = Manifests.render(Repo.kubernetes(kustomization));
         Map<String, Long> kinds = manifests.all().stream()
                 .collect(Collectors.groupingBy(o -> o.getKind(), Collectors.counting()));
+        // The emulated overlay adds csi-resizer's ClusterRole and its binding.
+        long clusterRoles = kustomization.equals("overlays/emulated") ? 2L : 1L;
         assertEquals(Map.of(
-                "Namespace", 1L, "CSIDriver", 1L, "ServiceAccount", 1L, "ClusterRole", 1L,
-                "ClusterRoleBinding", 1L, "Role", 1L, "RoleBinding", 1L, "DaemonSet", 1L,
+                "Namespace", 1L, "CSIDriver", 1L, "ServiceAccount", 1L, "ClusterRole", clusterRoles,
+                "ClusterRoleBinding", clusterRoles, "Role", 1L, "RoleBinding", 1L, "DaemonSet", 1L,
                 "Service", 1L, "StorageClass", 2L), kinds);
         String namespace = manifests.one(Namespace.class).getMetadata().getName();
         manifests.all().stream()
@@ -95,16 +99,19 @@ class OverlaysTest {
         assertEquals("File", driver.getSpec().getFsGroupPolicy());
     }
 
-    @Test
-    void storageClassesBindLateAndUseOnlyKnownParameters() {
-        List<StorageClass> classes = Manifests.render(Repo.kubernetes("base")).all(StorageClass.class);
+    @ParameterizedTest
+    @ValueSource(strings = {"base", "overlays/direct", "overlays/emulated"})
+    void storageClassesBindLateAndUseOnlyKnownParameters(String kustomization) {
+        List<StorageClass> classes = Manifests.render(Repo.kubernetes(kustomization)).all(StorageClass.class);
+        // Only the emulated device manager grows volumes; the ndctl one does not yet.
+        boolean grows = kustomization.equals("overlays/emulated");
         assertEquals(Set.of("pmem-csi-ext4", "pmem-csi-xfs"),
                 classes.stream().map(c -> c.getMetadata().getName()).collect(Collectors.toSet()));
         for (StorageClass sc : classes) {
             String name = sc.getMetadata().getName();
             assertEquals("WaitForFirstConsumer", sc.getVolumeBindingMode(), name + ": node-local storage must bind late");
             assertEquals("Delete", sc.getReclaimPolicy(), name);
-            assertEquals(Boolean.FALSE, sc.getAllowVolumeExpansion(), name + ": the driver cannot expand volumes");
+            assertEquals(grows, sc.getAllowVolumeExpansion(), name + " in " + kustomization + ": allowVolumeExpansion");
             assertTrue(STORAGE_CLASS_PARAMETERS.containsAll(sc.getParameters().keySet()),
                     name + ": unknown parameters in " + sc.getParameters().keySet());
             assertEquals(name.substring("pmem-csi-".length()), sc.getParameters().get("csi.storage.k8s.io/fstype"), name);
@@ -128,9 +135,10 @@ class OverlaysTest {
         assertTrue(args.has("--emulated-regions"));
     }
 
-    @Test
-    void sidecarsUsePinnedUpstreamImages() {
-        DaemonSet daemonSet = Manifests.render(Repo.kubernetes("overlays/direct")).one(DaemonSet.class);
+    @ParameterizedTest
+    @ValueSource(strings = {"overlays/direct", "overlays/emulated"})
+    void sidecarsUsePinnedUpstreamImages(String overlay) {
+        DaemonSet daemonSet = Manifests.render(Repo.kubernetes(overlay)).one(DaemonSet.class);
         for (Container container : daemonSet.getSpec().getTemplate().getSpec().getContainers()) {
             if (container.getName().equals(DeploymentChecks.DRIVER)) {
                 continue;
@@ -140,6 +148,72 @@ class OverlaysTest {
         }
         assertTrue(daemonSet.getSpec().getTemplate().getSpec().getContainers().stream()
                 .anyMatch(c -> c.getImage().startsWith("registry.k8s.io/sig-storage/csi-provisioner:v5.")));
+    }
+
+    /**
+     * csi-resizer exits at start when the driver advertises no expansion, as the ndctl device
+     * manager does not yet: in the direct overlay it would keep the pod unready and stop a rolling
+     * update at the first node. Where it runs it is the v1 line (v2 needs Kubernetes 1.34), acts
+     * on its own node's driver only, and talks to the API server with its own projected token.
+     */
+    @Test
+    void onlyTheEmulatedOverlayRunsTheResizer() {
+        DeploymentChecks direct = new DeploymentChecks(
+                Manifests.render(Repo.kubernetes("overlays/direct")), DriverHelp.longOptions());
+        assertFalse(direct.runs(DeploymentChecks.RESIZER));
+
+        Manifests manifests = Manifests.render(Repo.kubernetes("overlays/emulated"));
+        DeploymentChecks emulated = new DeploymentChecks(manifests, DriverHelp.longOptions());
+        List<String> containers = manifests.one(DaemonSet.class).getSpec().getTemplate().getSpec().getContainers()
+                .stream().map(Container::getName).toList();
+        assertEquals(List.of(DeploymentChecks.DRIVER, DeploymentChecks.PROVISIONER, DeploymentChecks.REGISTRAR,
+                DeploymentChecks.LIVENESS, DeploymentChecks.RESIZER), containers,
+                "appended last: the overlays' patches address the driver as container 0");
+        Container resizer = emulated.container(DeploymentChecks.RESIZER);
+        assertTrue(resizer.getImage().startsWith("registry.k8s.io/sig-storage/csi-resizer:v1."), resizer.getImage());
+        ContainerArgs args = emulated.args(DeploymentChecks.RESIZER);
+        assertEquals("/csi/csi.sock", args.value("--csi-address").orElseThrow());
+        assertEquals("json", args.value("--logging-format").orElseThrow());
+        assertEquals("false", args.value("--handle-volume-inuse-error").orElseThrow());
+        assertFalse(args.isTrue("--leader-election"));
+        assertTrue(DeploymentChecks.goDurationSeconds(args.value("--timeout").orElseThrow()).getAsLong() >= 60,
+                "a volume that moves is copied before ControllerExpandVolume answers");
+        int port = DeploymentChecks.portOf(args.value("--http-endpoint").orElseThrow()).orElseThrow();
+        Set<Integer> otherPorts = Set.of(8080, 9808, 9809, 10010);
+        assertFalse(otherPorts.contains(port), "port " + port + " is taken by another container");
+        Service service = manifests.one(Service.class);
+        assertTrue(service.getSpec().getPorts().stream()
+                .anyMatch(p -> "resizer".equals(p.getName()) && port == p.getPort()), "the metrics Service exposes it");
+
+        ClusterRole role = manifests.named(ClusterRole.class, "pmem-csi-external-resizer");
+        Map<String, Set<String>> verbs = new LinkedHashMap<>();
+        for (PolicyRule rule : role.getRules()) {
+            assertEquals(List.of(""), rule.getApiGroups());
+            rule.getResources().forEach(r -> verbs.computeIfAbsent(r, k -> new java.util.TreeSet<>()).addAll(rule.getVerbs()));
+        }
+        assertEquals(Map.of(
+                "persistentvolumes", Set.of("get", "list", "watch", "patch"),
+                "persistentvolumeclaims", Set.of("get", "list", "watch"),
+                "persistentvolumeclaims/status", Set.of("patch"),
+                "events", Set.of("create", "patch")), verbs, "no pods, leases or secrets");
+        ClusterRoleBinding binding = manifests.named(ClusterRoleBinding.class, "pmem-csi-external-resizer");
+        assertEquals(role.getMetadata().getName(), binding.getRoleRef().getName());
+        assertEquals(List.of("pmem-csi-node"), binding.getSubjects().stream().map(Subject::getName).toList());
+    }
+
+    /** docs/install.md names each sidecar with the release the manifests pin, e.g. "**csi-resizer** (v1.14.0)". */
+    @Test
+    void installGuideNamesThePinnedSidecarVersions() throws Exception {
+        String guide = Files.readString(Repo.root().resolve("docs/install.md"));
+        DaemonSet daemonSet = Manifests.render(Repo.kubernetes("overlays/emulated")).one(DaemonSet.class);
+        for (Container container : daemonSet.getSpec().getTemplate().getSpec().getContainers()) {
+            if (container.getName().equals(DeploymentChecks.DRIVER)) {
+                continue;
+            }
+            String tag = container.getImage().substring(container.getImage().lastIndexOf(':') + 1);
+            String named = "**" + container.getName() + "** (" + tag + ")";
+            assertTrue(guide.contains(named), "docs/install.md does not say " + named);
+        }
     }
 
     @ParameterizedTest
@@ -249,7 +323,12 @@ class OverlaysTest {
         assertTrue(all.size() >= 3, "components: " + all);
         Path scratch = Files.createDirectories(Path.of("target/component-renders"));
         for (String overlay : List.of("overlays/direct", "overlays/emulated")) {
+            String overlayKustomization = Files.readString(Repo.kubernetes(overlay).resolve("kustomization.yaml"));
             for (Path component : all) {
+                // A component the overlay already includes (volume-expansion in emulated) is not added twice.
+                if (overlayKustomization.contains("../../components/" + component.getFileName() + "\n")) {
+                    continue;
+                }
                 Path dir = Files.createDirectories(scratch.resolve(overlay.replace('/', '-') + "-" + component.getFileName()));
                 // kustomize takes relative paths only.
                 Path absolute = dir.toAbsolutePath();
@@ -264,9 +343,11 @@ class OverlaysTest {
         }
     }
 
-    @Test
-    void serviceMonitorComponentScrapesTheMetricsService() {
-        Manifests manifests = Manifests.render(Repo.fixture("with-servicemonitor"));
+    @ParameterizedTest
+    @ValueSource(strings = {"with-servicemonitor", "with-servicemonitor-emulated"})
+    void serviceMonitorComponentScrapesTheMetricsService(String fixture) {
+        Manifests manifests = Manifests.render(Repo.fixture(fixture));
+        boolean resizer = new DeploymentChecks(manifests, DriverHelp.longOptions()).runs(DeploymentChecks.RESIZER);
         ServiceMonitor monitor = manifests.one(ServiceMonitor.class);
         Service service = manifests.one(Service.class);
         Map<String, String> labels = service.getMetadata().getLabels();
@@ -275,7 +356,9 @@ class OverlaysTest {
         assertTrue(monitor.getSpec().namespaceSelector.matchNames.contains(service.getMetadata().getNamespace()));
         Set<String> servicePorts = service.getSpec().getPorts().stream().map(p -> p.getName()).collect(Collectors.toSet());
         for (ServiceMonitor.Endpoint endpoint : monitor.getSpec().endpoints) {
-            assertTrue(servicePorts.contains(endpoint.port), "no Service port named " + endpoint.port);
+            // The resizer's endpoint selects a target only where components/volume-expansion runs it.
+            boolean expected = !endpoint.port.equals("resizer") || resizer;
+            assertEquals(expected, servicePorts.contains(endpoint.port), fixture + ": Service port named " + endpoint.port);
             assertEquals("/metrics", endpoint.path);
         }
         assertEquals(1, manifests.all(ServiceAccount.class).size());
