@@ -365,7 +365,10 @@ class DriverObservabilityIT {
         // which gRPC's frame logger would dump in hex at debug.
         ControllerGrpc.newBlockingStub(channels.channel()).deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("x")
                 .putSecrets("k", SECRET).build());
-        Thread.sleep(200);
+        // The call's own closing line comes after everything the call logged: once it is in the
+        // file, so is whatever might carry the secret.
+        awaitLogLine("the DeleteVolume of x", n -> n.get("logger").asText().equals("dev.pmemcsi.rpc")
+                && n.path("method").asText().equals("DeleteVolume") && n.path("volumeID").asText().equals("x"));
         String text = Files.readString(log, StandardCharsets.UTF_8) + Files.readString(work.resolve("driver.out"));
         for (String secret : List.of(SECRET, SECRET + "-pw")) {
             byte[] bytes = secret.getBytes(StandardCharsets.UTF_8);
@@ -376,5 +379,24 @@ class DriverObservabilityIT {
             assertFalse(text.contains(secret.substring(7, 25)), "the log contains part of a secret");
         }
         assertFalse(text.contains("csi.storage.k8s.io/token"), "secret keys do not appear either");
+    }
+    /** Waits until the driver's JSON log has a line that {@code wanted} accepts. */
+    private static void awaitLogLine(String what, Predicate<JsonNode> wanted) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
+                JsonNode n;
+                try {
+                    n = JSON.readTree(line);
+                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                    continue; // the line being written
+                }
+                if (n != null && n.isObject() && wanted.test(n)) {
+                    return;
+                }
+            }
+            assertTrue(System.nanoTime() < deadline, "timed out waiting for the log line of " + what);
+            Thread.sleep(50);
+        }
     }
 }

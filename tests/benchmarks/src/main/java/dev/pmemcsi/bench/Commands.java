@@ -6,12 +6,12 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /** Runs the external tools the floors are made of, each with an argument vector, never a shell. */
-final class Commands {
+public final class Commands {
 
     private Commands() {}
 
     /** Runs {@code argv}; returns its standard output; throws with the output when it fails. */
-    static String run(List<String> argv) throws IOException, InterruptedException {
+    public static String run(List<String> argv) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
         byte[] out = p.getInputStream().readAllBytes();
         if (!p.waitFor(5, TimeUnit.MINUTES)) {

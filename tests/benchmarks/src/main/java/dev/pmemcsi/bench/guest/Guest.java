@@ -1,12 +1,11 @@
 package dev.pmemcsi.bench.guest;
 
 import dev.pmemcsi.app.observability.Logging;
+import dev.pmemcsi.bench.Commands;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.ndctl.NdctlDeviceManager;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /** What the guest benchmarks share: the device layer on real NVDIMMs, the external tools, medians. */
 final class Guest {
@@ -56,17 +55,7 @@ final class Guest {
 
     /** Runs an external tool with an argument vector; returns its output, throws with it on failure. */
     static String run(String... argv) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-        byte[] out = p.getInputStream().readAllBytes();
-        if (!p.waitFor(5, TimeUnit.MINUTES)) {
-            p.destroyForcibly();
-            throw new IOException(String.join(" ", argv) + ": timed out");
-        }
-        String text = new String(out, StandardCharsets.UTF_8);
-        if (p.exitValue() != 0) {
-            throw new IOException(String.join(" ", argv) + " failed with " + p.exitValue() + ": " + text.strip());
-        }
-        return text;
+        return Commands.run(List.of(argv));
     }
 
     /** In milliseconds; nearest rank, and the mean of the two middle values for the median of an even count. */
