@@ -17,6 +17,7 @@ import dev.pmemcsi.driver.OperationInProgressException;
 import dev.pmemcsi.driver.PreconditionFailedException;
 import dev.pmemcsi.driver.VolumeCapabilities;
 import dev.pmemcsi.driver.VolumeLocks;
+import java.util.List;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -77,6 +78,15 @@ final class VolumeExpansion {
         }
         try (VolumeLocks.Held held = locks.acquire(id)) {
             PmemVolume before = devices.getVolume(id).orElseThrow(() -> notFound(id));
+            if (cap.isPresent()) {
+                // The answer's node_expansion_required follows the capability: one the volume does
+                // not serve would skip (or ask for) a filesystem step that does not fit the volume.
+                VolumeAccess asked = VolumeCapabilities.access(List.of(cap.get()));
+                if (!before.access().serves(asked)) {
+                    throw new InvalidRequestException("volume " + id + " was created for "
+                            + before.access().describe() + ", not for " + asked.describe());
+                }
+            }
             Optional<String> where = use.usage(id);
             PmemVolume after;
             try {

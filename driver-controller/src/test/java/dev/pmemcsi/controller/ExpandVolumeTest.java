@@ -118,6 +118,21 @@ class ExpandVolumeTest {
     }
 
     @Test
+    void aCapabilityTheVolumeWasNotCreatedForIsInvalid() throws Exception {
+        start(Expansion.ONLINE, 8 * GIB);
+        String fs = volume("pvc-fs", GIB);
+        String block = blockVolume("pvc-block", GIB);
+        Status s = failure(() -> expand(grow(fs, 2 * GIB).setVolumeCapability(Fixture.block(Mode.SINGLE_NODE_WRITER))));
+        assertEquals(Status.Code.INVALID_ARGUMENT, s.getCode());
+        assertTrue(s.getDescription().contains("created for an ext4 filesystem"), s.getDescription());
+        assertEquals(Status.Code.INVALID_ARGUMENT, code(grow(block, 2 * GIB).setVolumeCapability(Fixture.mount())));
+        assertEquals(Status.Code.INVALID_ARGUMENT, code(grow(fs, 2 * GIB)
+                .setVolumeCapability(Fixture.mount("xfs", Mode.SINGLE_NODE_WRITER))));
+        assertUngrown(fs);
+        assertUngrown(block);
+    }
+
+    @Test
     void unknownVolumesAreNotFound() throws Exception {
         start(Expansion.ONLINE, 8 * GIB);
         assertEquals(Status.Code.NOT_FOUND, code(grow(VolumeIds.fromName("never-created"), GIB)));
