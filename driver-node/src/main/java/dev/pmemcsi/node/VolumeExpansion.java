@@ -116,8 +116,11 @@ final class VolumeExpansion {
                     before.totalBytes(), target);
             return target;
         }
-        LOG.info("growing the {} filesystem of volume {} at {} from {} to {} bytes: {}", a.fsType(), id, mountPoint,
-                before.totalBytes(), target, Filesystems.growArgv(a.fsType(), volume.devicePath(), mountPoint, target));
+        // statfs cannot tell a filesystem that already has the target size (its metadata is left
+        // out of the count) from a smaller one, so the tool decides; it does nothing when grown.
+        LOG.debug("growing the {} filesystem of volume {} at {} ({} bytes counted) to {} bytes: {}", a.fsType(), id,
+                mountPoint, before.totalBytes(), target,
+                Filesystems.growArgv(a.fsType(), volume.devicePath(), mountPoint, target));
         try {
             filesystems.grow(a.fsType(), volume.devicePath(), mountPoint, target);
         } catch (CommandFailedException e) {
@@ -133,8 +136,12 @@ final class VolumeExpansion {
                     + after.totalBytes() + " bytes; it held " + before.totalBytes() + " and should hold up to "
                     + target);
         }
-        LOG.info("grew the {} filesystem of volume {} to {} bytes ({} before)", a.fsType(), id, after.totalBytes(),
-                before.totalBytes());
+        if (after.totalBytes() > before.totalBytes()) {
+            LOG.info("grew the {} filesystem of volume {} at {} to {} bytes ({} counted by statfs, {} before)",
+                    a.fsType(), id, mountPoint, target, after.totalBytes(), before.totalBytes());
+        } else {
+            LOG.debug("the {} filesystem at {} already had {} bytes", a.fsType(), mountPoint, target);
+        }
         return target;
     }
 
