@@ -29,6 +29,7 @@ public final class InMemoryDeviceManager implements DeviceManager {
     private final Map<String, RealDevice> deviceOverrides = new ConcurrentHashMap<>();
     private volatile boolean started;
     private volatile OperationListener listener = OperationListener.NONE;
+    private volatile Expansion expansion = Expansion.NONE;
 
     /** Regions {@code region0..N} of the given sizes, 16 MiB allocation unit. */
     public InMemoryDeviceManager(long... regionBytes) {
@@ -45,6 +46,12 @@ public final class InMemoryDeviceManager implements DeviceManager {
     /** Reports creates and deletes to {@code listener}, as every backend does. */
     public InMemoryDeviceManager reportingTo(OperationListener listener) {
         this.listener = listener;
+        return this;
+    }
+
+    /** Grows volumes as {@code expansion} says; a new fake offers no expansion, as the interface's default. */
+    public InMemoryDeviceManager offering(Expansion expansion) {
+        this.expansion = expansion;
         return this;
     }
 
@@ -126,11 +133,83 @@ public final class InMemoryDeviceManager implements DeviceManager {
         gone.remove(volumeId);
     }
 
+    @Override
+    public Expansion expansion() {
+        return expansion;
+    }
+
+    /**
+     * As the contract says: in place when the space after the volume's extent is free, else moved
+     * (a new extent by best fit, the device path kept, since the fake has no devices) unless the
+     * volume is in use, by the caller's word or the fake's {@link #setInUse}.
+     */
+    @Override
+    public synchronized PmemVolume expandVolume(String volumeId, long requiredBytes, long limitBytes, boolean used)
+            throws DeviceException {
+        if (expansion == Expansion.NONE) {
+            throw new UnsupportedOperationException(backendName() + " volumes cannot grow");
+        }
+        PmemVolume v = volumes.get(volumeId);
+        if (v == null) {
+            throw new VolumeNotFoundException("volume " + volumeId + " not found");
+        }
+        if (limitBytes != 0 && limitBytes < requiredBytes) {
+            throw new OutOfRangeException("limit " + limitBytes + " is below the required " + requiredBytes);
+        }
+        if (v.capacityBytes() >= requiredBytes) {
+            return v;
+        }
+        CapacityMath.checkLimit(v.mode(), limitBytes, alignment);
+        long raw = CapacityMath.rawBytesFor(v.mode(), requiredBytes, alignment);
+        long largest = regionSizes.values().stream().mapToLong(Long::longValue).max().orElse(0);
+        if (raw == Long.MAX_VALUE || raw > CapacityMath.alignDown(largest, alignment)) {
+            throw new OutOfRangeException(requiredBytes + " bytes are more than a region of this node holds");
+        }
+        Extent old = extents.get(volumeId);
+        String region = v.region();
+        Extent grown;
+        if (roomAfter(v.region(), old) >= raw) {
+            grown = new Extent(old.offset(), raw);
+        } else {
+            if (used || inUse.contains(volumeId)) {
+                throw new VolumeInUseException("volume " + volumeId + " can only grow by moving, and it is in use");
+            }
+            // Its old extent is free for the new one: layouts() skips a volume without an extent.
+            extents.remove(volumeId);
+            Optional<RegionLayout> target = RegionLayout.chooseRegion(layouts(), raw);
+            if (target.isEmpty()) {
+                extents.put(volumeId, old);
+                throw new NoSpaceException("no region has " + raw + " contiguous free bytes for volume " + volumeId);
+            }
+            region = target.get().region();
+            grown = target.get().bestFit(raw).orElseThrow();
+        }
+        long usable = CapacityMath.usableBytes(v.mode(), raw);
+        PmemVolume bigger = new PmemVolume(v.id(), region, v.mode(), raw, usable, v.devicePath(), v.daxCapable(),
+                v.eraseAfter(), v.attributes(), CapacityMath.capacityBytes(usable, limitBytes), v.access());
+        volumes.put(volumeId, bigger);
+        extents.put(volumeId, grown);
+        return bigger;
+    }
+
+    /** Bytes from the start of {@code extent} to the next volume's extent or the region's end. */
+    private long roomAfter(String region, Extent extent) {
+        long end = CapacityMath.alignDown(regionSizes.get(region), alignment);
+        for (PmemVolume other : volumes.values()) {
+            Extent e = extents.get(other.id());
+            if (other.region().equals(region) && e.offset() > extent.offset()) {
+                end = Math.min(end, e.offset());
+            }
+        }
+        return end - extent.offset();
+    }
+
     private List<RegionLayout> layouts() {
         List<RegionLayout> result = new ArrayList<>();
         regionSizes.forEach((name, size) -> {
             List<Extent> used = new ArrayList<>();
-            volumes.values().stream().filter(v -> v.region().equals(name)).forEach(v -> used.add(extents.get(v.id())));
+            volumes.values().stream().filter(v -> v.region().equals(name) && extents.containsKey(v.id()))
+                    .forEach(v -> used.add(extents.get(v.id())));
             result.add(new RegionLayout(name, 0, size, alignment, used, -1));
         });
         return result;

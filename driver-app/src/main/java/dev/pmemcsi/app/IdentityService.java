@@ -18,11 +18,18 @@ public final class IdentityService extends IdentityGrpc.IdentityImplBase {
 
     private final DriverConfig config;
     private final boolean controller;
+    private final boolean expansion;
     private final BooleanSupplier ready;
 
     public IdentityService(DriverConfig config, boolean controller, BooleanSupplier ready) {
+        this(config, controller, false, ready);
+    }
+
+    /** @param expansion whether the backend grows volumes, even while they are in use */
+    public IdentityService(DriverConfig config, boolean controller, boolean expansion, BooleanSupplier ready) {
         this.config = config;
         this.controller = controller;
+        this.expansion = expansion;
         this.ready = ready;
     }
 
@@ -43,6 +50,11 @@ public final class IdentityService extends IdentityGrpc.IdentityImplBase {
             b.addCapabilities(service(PluginCapability.Service.Type.CONTROLLER_SERVICE));
         }
         b.addCapabilities(service(PluginCapability.Service.Type.VOLUME_ACCESSIBILITY_CONSTRAINTS));
+        if (expansion) {
+            // ONLINE: a volume may grow while a pod uses it (the backend refuses only a move then).
+            b.addCapabilities(PluginCapability.newBuilder().setVolumeExpansion(PluginCapability.VolumeExpansion
+                    .newBuilder().setType(PluginCapability.VolumeExpansion.Type.ONLINE)).build());
+        }
         response.onNext(b.build());
         response.onCompleted();
     }

@@ -27,9 +27,13 @@ class IdentityServiceTest {
     private ManagedChannel channel;
 
     private IdentityGrpc.IdentityBlockingStub start(boolean controller) throws Exception {
+        return start(controller, false);
+    }
+
+    private IdentityGrpc.IdentityBlockingStub start(boolean controller, boolean expansion) throws Exception {
         String name = InProcessServerBuilder.generateName();
         server = InProcessServerBuilder.forName(name).directExecutor()
-                .addService(new IdentityService(config, controller, ready::get)).build().start();
+                .addService(new IdentityService(config, controller, expansion, ready::get)).build().start();
         channel = InProcessChannelBuilder.forName(name).directExecutor().build();
         return IdentityGrpc.newBlockingStub(channel);
     }
@@ -57,6 +61,16 @@ class IdentityServiceTest {
         var nodeOnly = start(false).getPluginCapabilities(GetPluginCapabilitiesRequest.getDefaultInstance());
         assertEquals(List.of(PluginCapability.Service.Type.VOLUME_ACCESSIBILITY_CONSTRAINTS),
                 nodeOnly.getCapabilitiesList().stream().map(c -> c.getService().getType()).toList());
+    }
+
+    @Test
+    void onlineExpansionIsAdvertisedOnlyWhenTheBackendGrowsVolumes() throws Exception {
+        var without = start(true, false).getPluginCapabilities(GetPluginCapabilitiesRequest.getDefaultInstance());
+        assertTrue(without.getCapabilitiesList().stream().noneMatch(PluginCapability::hasVolumeExpansion));
+        stop();
+        var with = start(true, true).getPluginCapabilities(GetPluginCapabilitiesRequest.getDefaultInstance());
+        assertEquals(List.of(PluginCapability.VolumeExpansion.Type.ONLINE), with.getCapabilitiesList().stream()
+                .filter(PluginCapability::hasVolumeExpansion).map(c -> c.getVolumeExpansion().getType()).toList());
     }
 
     @Test

@@ -40,6 +40,7 @@ import dev.pmemcsi.driver.NotOfferedException;
 import dev.pmemcsi.driver.RpcEdge;
 import dev.pmemcsi.driver.VolumeLocks;
 import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 
@@ -49,13 +50,13 @@ import java.util.Objects;
  * learns where space is from GetCapacity.
  *
  * <p>This class only connects gRPC to the use cases ({@link VolumeCreation}, {@link VolumeDeletion},
- * {@link VolumeListing}, {@link CapabilityValidation}, {@link CapacityReport}); they throw typed
- * exceptions, and {@link RpcEdge} turns them into the status codes of the CSI spec. The server's
- * interceptor logs and times every call.
+ * {@link VolumeListing}, {@link CapabilityValidation}, {@link CapacityReport},
+ * {@link VolumeExpansion}); they throw typed exceptions, and {@link RpcEdge} turns them into the
+ * status codes of the CSI spec. The server's interceptor logs and times every call.
  */
 public final class ControllerService extends ControllerGrpc.ControllerImplBase {
 
-    /** What this service implements, and nothing more. */
+    /** What this service implements, and nothing more; EXPAND_VOLUME joins when the backend grows volumes. */
     private static final List<Type> CAPABILITIES = List.of(
             Type.CREATE_DELETE_VOLUME,
             Type.LIST_VOLUMES,
@@ -76,10 +77,11 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
     private final VolumeListing listing;
     private final CapabilityValidation validation;
     private final CapacityReport capacity;
+    private final VolumeExpansion expansion;
 
     /**
      * @param locks the per-volume locks the node service shares
-     * @param use   whether a volume is in use on this node, asked before deleting it
+     * @param use   whether a volume is in use on this node, asked before deleting or growing it
      */
     public ControllerService(DriverConfig config, DeviceManager devices, VolumeLocks locks, NodeVolumeUse use) {
         LocalNode node = new LocalNode(Objects.requireNonNull(config, "config"));
@@ -91,6 +93,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
         this.listing = new VolumeListing(node, devices);
         this.validation = new CapabilityValidation(listing);
         this.capacity = new CapacityReport(node, devices);
+        this.expansion = new VolumeExpansion(node, devices, locks, use);
     }
 
     @Override
@@ -129,7 +132,11 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
                                           StreamObserver<ControllerGetCapabilitiesResponse> response) {
         RpcEdge.answer(response, () -> {
             ControllerGetCapabilitiesResponse.Builder out = ControllerGetCapabilitiesResponse.newBuilder();
-            for (Type t : CAPABILITIES) {
+            List<Type> offered = new ArrayList<>(CAPABILITIES);
+            if (expansion.offered()) {
+                offered.add(Type.EXPAND_VOLUME);
+            }
+            for (Type t : offered) {
                 out.addCapabilities(ControllerServiceCapability.newBuilder()
                         .setRpc(ControllerServiceCapability.RPC.newBuilder().setType(t)));
             }
@@ -177,7 +184,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
     @Override
     public void controllerExpandVolume(ControllerExpandVolumeRequest req,
                                        StreamObserver<ControllerExpandVolumeResponse> response) {
-        notOffered(response, "ControllerExpandVolume: volumes cannot be resized (EXPAND_VOLUME is not offered)");
+        RpcEdge.answer(response, () -> expansion.expand(req));
     }
 
     @Override

@@ -1,5 +1,7 @@
 package dev.pmemcsi.node;
 
+import dev.pmemcsi.csi.v1.NodeExpandVolumeRequest;
+import dev.pmemcsi.csi.v1.NodeExpandVolumeResponse;
 import dev.pmemcsi.csi.v1.NodeGetCapabilitiesRequest;
 import dev.pmemcsi.csi.v1.NodeGetCapabilitiesResponse;
 import dev.pmemcsi.csi.v1.NodeGetInfoRequest;
@@ -47,8 +49,8 @@ import java.util.Optional;
  * restart ({@link StartupRecovery}).
  *
  * <p>This class only answers gRPC: each call goes to its use case, and {@link RpcEdge} turns the
- * outcome into the response or the status. NodeExpandVolume is left to the generated base class,
- * which answers UNIMPLEMENTED: PMEM volumes cannot be expanded.
+ * outcome into the response or the status. NodeExpandVolume grows a mounted filesystem
+ * ({@link VolumeExpansion}) when the backend grows volumes; otherwise it answers UNIMPLEMENTED.
  */
 public final class NodeService extends NodeGrpc.NodeImplBase implements NodeVolumeUse {
 
@@ -58,6 +60,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements NodeVolu
     private final Staging staging;
     private final Publishing publishing;
     private final VolumeStats stats;
+    private final VolumeExpansion expansion;
 
     /** @param paths where staging and target paths may lie; the state dir is kept out of them here */
     public NodeService(DriverConfig config, DeviceManager devices, VolumeLocks locks, Path stateDir,
@@ -74,8 +77,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements NodeVolu
         // Where read-only and other restricted publications are prepared (see Mounter.bind).
         Mounter mounter = new Mounter(stateDir.resolve("private-binds"));
         CommandRunner runner = new CommandRunner();
-        FilesystemMounter filesystems = new FilesystemMounter(mounter, new Filesystems(runner),
-                new FilesystemProbe(runner), listener);
+        Filesystems mkfs = new Filesystems(runner);
+        FilesystemMounter filesystems = new FilesystemMounter(mounter, mkfs, new FilesystemProbe(runner), listener);
         OperationLocks operationLocks = new OperationLocks(locks);
         NodeVolumes volumes = new NodeVolumes(devices, config.nodeId());
         MountPoints mountPoints = new MountPoints(state, confined, mounter, filesystems, devices);
@@ -84,6 +87,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements NodeVolu
         this.staging = new Staging(state, confined, operationLocks, volumes, mountPoints, filesystems);
         this.publishing = new Publishing(state, confined, operationLocks, volumes, mountPoints, mounter, ephemeral);
         this.stats = new VolumeStats(state, confined, devices);
+        this.expansion = new VolumeExpansion(state, confined, operationLocks, devices, mkfs);
     }
 
     /** Loads the records and reconciles them with the mounts; see {@link StartupRecovery}. */
@@ -104,11 +108,15 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements NodeVolu
     public void nodeGetCapabilities(NodeGetCapabilitiesRequest request, StreamObserver<NodeGetCapabilitiesResponse> obs) {
         RpcEdge.answer(obs, () -> {
             NodeGetCapabilitiesResponse.Builder b = NodeGetCapabilitiesResponse.newBuilder();
-            for (NodeServiceCapability.RPC.Type t : List.of(
+            List<NodeServiceCapability.RPC.Type> offered = new ArrayList<>(List.of(
                     NodeServiceCapability.RPC.Type.STAGE_UNSTAGE_VOLUME,
                     NodeServiceCapability.RPC.Type.GET_VOLUME_STATS,
                     NodeServiceCapability.RPC.Type.VOLUME_CONDITION,
-                    NodeServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER)) {
+                    NodeServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER));
+            if (expansion.offered()) {
+                offered.add(NodeServiceCapability.RPC.Type.EXPAND_VOLUME);
+            }
+            for (NodeServiceCapability.RPC.Type t : offered) {
                 b.addCapabilities(NodeServiceCapability.newBuilder()
                         .setRpc(NodeServiceCapability.RPC.newBuilder().setType(t)));
             }
@@ -151,6 +159,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements NodeVolu
     @Override
     public void nodeGetVolumeStats(NodeGetVolumeStatsRequest request, StreamObserver<NodeGetVolumeStatsResponse> obs) {
         RpcEdge.answer(obs, () -> stats.stats(request));
+    }
+
+    @Override
+    public void nodeExpandVolume(NodeExpandVolumeRequest request, StreamObserver<NodeExpandVolumeResponse> obs) {
+        RpcEdge.answer(obs, () -> expansion.expand(request));
     }
 
     @Override

@@ -78,6 +78,28 @@ public final class Filesystems {
         };
     }
 
+    /**
+     * The command that grows the mounted filesystem of {@code fsType} to {@code sizeBytes} (rounded
+     * down to whole 4 KiB blocks). Both tools grow a mounted filesystem online: resize2fs takes the
+     * device and the size in KiB, xfs_growfs the mount point and the size in filesystem blocks
+     * ({@link #BLOCK_SIZE}, as the driver makes them). Neither shrinks a mounted filesystem.
+     */
+    public static List<String> growArgv(String fsType, Path device, Path mountPoint, long sizeBytes) {
+        long blocks = sizeBytes / BLOCK_SIZE;
+        if (blocks <= 0) {
+            throw new IllegalArgumentException("a filesystem needs at least one block, not " + sizeBytes + " bytes");
+        }
+        return switch (fsType) {
+            case EXT4 -> List.of("resize2fs", device.toString(), blocks * (BLOCK_SIZE / 1024) + "K");
+            case XFS -> List.of("xfs_growfs", "-D", Long.toString(blocks), mountPoint.toString());
+            default -> throw new IllegalArgumentException("unsupported filesystem type: " + fsType);
+        };
+    }
+
+    /** Grows a mounted filesystem (see {@link #growArgv}). */
+    public void grow(String fsType, Path device, Path mountPoint, long sizeBytes) throws CommandFailedException {
+        runner.run(growArgv(fsType, device, mountPoint, sizeBytes), MKFS_TIMEOUT);
+    }
 
     public void mkfs(String fsType, Path device) throws CommandFailedException {
         mkfs(fsType, device, 0);

@@ -70,4 +70,17 @@ class FilesystemsTest {
         long rdev = (259L << 8) | (300L & 0xff) | ((300L & ~0xffL) << 12);
         assertEquals(new DeviceNumber(259, 300), DeviceNumber.fromRdev(rdev));
     }
+
+    @Test
+    void growCommandsNameTheSizeInWholeBlocks() {
+        long size = 2L * 1024 * 1024 * 1024 + 4096 + 100;
+        assertEquals(List.of("resize2fs", "/dev/pmem0", (2L * 1024 * 1024 + 4) + "K"),
+                Filesystems.growArgv("ext4", Path.of("/dev/pmem0"), Path.of("/mnt/a"), size));
+        assertEquals(List.of("xfs_growfs", "-D", Long.toString(512L * 1024 + 1), "/mnt/a"),
+                Filesystems.growArgv("xfs", Path.of("/dev/pmem0"), Path.of("/mnt/a"), size));
+        assertThrows(IllegalArgumentException.class,
+                () -> Filesystems.growArgv("ext4", Path.of("/dev/pmem0"), Path.of("/mnt/a"), 4095));
+        assertThrows(IllegalArgumentException.class,
+                () -> Filesystems.growArgv("btrfs", Path.of("/dev/pmem0"), Path.of("/mnt/a"), size));
+    }
 }

@@ -5,6 +5,7 @@ import static dev.pmemcsi.reliability.Csi.codeOf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.google.protobuf.Int64Value;
 import dev.pmemcsi.csi.v1.CapacityRange;
@@ -64,6 +65,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
@@ -124,6 +126,23 @@ class ConformanceIT {
         return Topology.newBuilder().putSegments(TOPOLOGY_KEY, node).build();
     }
 
+    /**
+     * Whether the driver grows volumes: the backend decides, and the plugin says so with the ONLINE
+     * VolumeExpansion capability.
+     */
+    private boolean expansionOffered() {
+        return csi.identity().getPluginCapabilities(GetPluginCapabilitiesRequest.getDefaultInstance())
+                .getCapabilitiesList().stream().filter(PluginCapability::hasVolumeExpansion)
+                .anyMatch(c -> c.getVolumeExpansion().getType() == PluginCapability.VolumeExpansion.Type.ONLINE);
+    }
+
+    /** The advertised capabilities apart from {@code optional}, which depends on the backend. */
+    private static <T> Set<T> without(Set<T> types, T optional) {
+        Set<T> rest = new HashSet<>(types);
+        rest.remove(optional);
+        return rest;
+    }
+
     // ================================================================= Identity
 
     @Nested
@@ -142,9 +161,22 @@ class ConformanceIT {
         void capabilitiesNameTheControllerAndTopology() {
             Set<PluginCapability.Service.Type> types = new HashSet<>();
             csi.identity().getPluginCapabilities(GetPluginCapabilitiesRequest.getDefaultInstance())
-                    .getCapabilitiesList().forEach(c -> types.add(c.getService().getType()));
+                    .getCapabilitiesList().stream().filter(PluginCapability::hasService)
+                    .forEach(c -> types.add(c.getService().getType()));
             assertEquals(Set.of(PluginCapability.Service.Type.CONTROLLER_SERVICE,
                     PluginCapability.Service.Type.VOLUME_ACCESSIBILITY_CONSTRAINTS), types);
+        }
+
+        @Test
+        void expansionIsOfferedEverywhereOrNowhere() {
+            boolean controller = csi.controller().controllerGetCapabilities(
+                            ControllerGetCapabilitiesRequest.getDefaultInstance()).getCapabilitiesList().stream()
+                    .anyMatch(c -> c.getRpc().getType() == ControllerServiceCapability.RPC.Type.EXPAND_VOLUME);
+            boolean node = csi.node().nodeGetCapabilities(NodeGetCapabilitiesRequest.getDefaultInstance())
+                    .getCapabilitiesList().stream()
+                    .anyMatch(c -> c.getRpc().getType() == NodeServiceCapability.RPC.Type.EXPAND_VOLUME);
+            assertEquals(expansionOffered(), controller, "controller EXPAND_VOLUME");
+            assertEquals(expansionOffered(), node, "node EXPAND_VOLUME");
         }
 
         @Test
@@ -168,7 +200,8 @@ class ConformanceIT {
                     ControllerServiceCapability.RPC.Type.GET_CAPACITY,
                     ControllerServiceCapability.RPC.Type.GET_VOLUME,
                     ControllerServiceCapability.RPC.Type.VOLUME_CONDITION,
-                    ControllerServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER), types);
+                    ControllerServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER), without(types,
+                    ControllerServiceCapability.RPC.Type.EXPAND_VOLUME));
             var c = csi.controller();
             assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.controllerPublishVolume(
                     ControllerPublishVolumeRequest.newBuilder().setVolumeId("x").setNodeId("n").build())));
@@ -181,8 +214,10 @@ class ConformanceIT {
             assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.listSnapshots(ListSnapshotsRequest.getDefaultInstance())));
             assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.getSnapshot(
                     GetSnapshotRequest.newBuilder().setSnapshotId("s").build())));
-            assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.controllerExpandVolume(
-                    ControllerExpandVolumeRequest.newBuilder().setVolumeId("x").build())));
+            if (!expansionOffered()) {
+                assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.controllerExpandVolume(
+                        ControllerExpandVolumeRequest.newBuilder().setVolumeId("x").build())));
+            }
             assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.controllerModifyVolume(
                     ControllerModifyVolumeRequest.newBuilder().setVolumeId("x").build())));
         }
@@ -574,14 +609,17 @@ class ConformanceIT {
             assertEquals(Set.of(NodeServiceCapability.RPC.Type.STAGE_UNSTAGE_VOLUME,
                     NodeServiceCapability.RPC.Type.GET_VOLUME_STATS,
                     NodeServiceCapability.RPC.Type.VOLUME_CONDITION,
-                    NodeServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER), types);
+                    NodeServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER), without(types,
+                    NodeServiceCapability.RPC.Type.EXPAND_VOLUME));
             NodeGetInfoResponse info = csi.node().nodeGetInfo(NodeGetInfoRequest.getDefaultInstance());
             assertEquals(DriverProcess.NODE, info.getNodeId());
             assertEquals(0, info.getMaxVolumesPerNode());
             assertEquals(topology(DriverProcess.NODE), info.getAccessibleTopology(),
                     "the node's topology is the one volumes are accessible from");
-            assertEquals(Code.UNIMPLEMENTED, codeOf(() -> csi.node().nodeExpandVolume(
-                    NodeExpandVolumeRequest.newBuilder().setVolumeId("x").setVolumePath("/x").build())));
+            if (!expansionOffered()) {
+                assertEquals(Code.UNIMPLEMENTED, codeOf(() -> csi.node().nodeExpandVolume(
+                        NodeExpandVolumeRequest.newBuilder().setVolumeId("x").setVolumePath("/x").build())));
+            }
         }
     }
 
@@ -793,6 +831,154 @@ class ConformanceIT {
             return;
         }
         throw new AssertionError("a write to a read-only publication succeeded");
+    }
+
+    // ================================================================= Expansion
+
+    /**
+     * What csi-sanity checks of ControllerExpandVolume and NodeExpandVolume, and a filesystem that
+     * grows under a published volume with its data kept. Skipped while the backend grows no volumes.
+     */
+    @Nested
+    class Expansion {
+
+        private static final long GROWN = 2 * SIZE;
+
+        @BeforeEach
+        void onlyWhereOffered() {
+            assumeTrue(expansionOffered(), "the backend does not grow volumes (DeviceManager.expansion() is NONE):"
+                    + " the expansion cases run once it does");
+        }
+
+        private ControllerExpandVolumeRequest.Builder grow(String id, long required) {
+            return ControllerExpandVolumeRequest.newBuilder().setVolumeId(id)
+                    .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(required));
+        }
+
+        @Test
+        void controllerRefusesRequestsWithoutVolumeIdOrCapacity() {
+            Volume v = csi.create("conf-grow-args", SIZE);
+            try {
+                assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.controller().controllerExpandVolume(
+                        grow("", GROWN).build())));
+                assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.controller().controllerExpandVolume(
+                        ControllerExpandVolumeRequest.newBuilder().setVolumeId(v.getVolumeId()).build())));
+                assertEquals(Code.NOT_FOUND, codeOf(() -> csi.controller().controllerExpandVolume(
+                        grow("conf-ghost", GROWN).build())));
+            } finally {
+                csi.delete(v.getVolumeId());
+            }
+        }
+
+        @Test
+        void controllerGrowsACreatedVolume() {
+            Volume v = csi.create("conf-grow", SIZE);
+            try {
+                var r = csi.controller().controllerExpandVolume(grow(v.getVolumeId(), GROWN)
+                        .setVolumeCapability(Csi.mount()).build());
+                assertTrue(r.getCapacityBytes() >= GROWN, "capacity " + r.getCapacityBytes());
+                assertTrue(r.getNodeExpansionRequired(), "a filesystem volume grows on the node too");
+                assertEquals(r.getCapacityBytes(), csi.controller().controllerGetVolume(ControllerGetVolumeRequest
+                        .newBuilder().setVolumeId(v.getVolumeId()).build()).getVolume().getCapacityBytes());
+                assertEquals(r, csi.controller().controllerExpandVolume(grow(v.getVolumeId(), GROWN)
+                        .setVolumeCapability(Csi.mount()).build()), "a repeated call answers the same");
+            } finally {
+                csi.delete(v.getVolumeId());
+            }
+        }
+
+        @Test
+        void nodeRefusesRequestsWithoutVolumeIdOrPathAndUnknownVolumes() throws Exception {
+            Path target = ws.newTargetPath();
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.node().nodeExpandVolume(NodeExpandVolumeRequest
+                    .newBuilder().setVolumePath(target.toString()).build())));
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.node().nodeExpandVolume(NodeExpandVolumeRequest
+                    .newBuilder().setVolumeId("conf-ghost").build())));
+            assertEquals(Code.NOT_FOUND, codeOf(() -> csi.node().nodeExpandVolume(NodeExpandVolumeRequest
+                    .newBuilder().setVolumeId("conf-ghost").setVolumePath(target.toString()).build())));
+        }
+
+        /** xfs grows without privileges beyond root's; ext4 needs CAP_SYS_RESOURCE, see the assumption. */
+        @Test
+        void nodeGrowsThePublishedXfsFilesystemAndKeepsItsData() throws Exception {
+            growPublished("xfs", 600 * MIB, 700 * MIB);
+        }
+
+        @Test
+        void nodeGrowsThePublishedExt4FilesystemAndKeepsItsData() throws Exception {
+            assumeTrue(Files.readAllLines(Path.of("/proc/self/status")).stream()
+                            .filter(l -> l.startsWith("CapEff:"))
+                            .anyMatch(l -> (Long.parseUnsignedLong(l.substring(7).strip(), 16) & (1L << 24)) != 0),
+                    "the kernel grows ext4 only for a process with CAP_SYS_RESOURCE, which this one lacks");
+            growPublished("ext4", SIZE, GROWN);
+        }
+
+        private void growPublished(String fs, long size, long grown) throws Exception {
+            VolumeCapability cap = Csi.mount(fs, Mode.SINGLE_NODE_WRITER);
+            Volume v = csi.controller().createVolume(create("conf-grow-" + fs).setCapacityRange(CapacityRange
+                    .newBuilder().setRequiredBytes(size).setLimitBytes(size)).clearVolumeCapabilities()
+                    .addVolumeCapabilities(cap).build()).getVolume();
+            String id = v.getVolumeId();
+            Path staging = ws.newStagingPath();
+            Path target = ws.newTargetPath();
+            try {
+                csi.stage(id, staging, cap);
+                csi.publish(id, staging, target, cap);
+                Files.writeString(target.resolve("hello"), "kept", StandardCharsets.UTF_8);
+                long before = total(id, target);
+                var c = csi.controller().controllerExpandVolume(grow(id, grown).setVolumeCapability(cap).build());
+                assertTrue(c.getNodeExpansionRequired());
+                var n = csi.node().nodeExpandVolume(NodeExpandVolumeRequest.newBuilder().setVolumeId(id)
+                        .setVolumePath(target.toString()).setStagingTargetPath(staging.toString())
+                        .setVolumeCapability(cap)
+                        .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(grown)).build());
+                assertTrue(n.getCapacityBytes() >= grown, "node capacity " + n.getCapacityBytes());
+                long after = total(id, target);
+                assertTrue(after > before + (grown - size) * 9 / 10 && after <= c.getCapacityBytes(),
+                        "the filesystem grew: " + before + " -> " + after);
+                assertEquals("kept", Files.readString(target.resolve("hello")));
+                csi.unpublish(id, target);
+                csi.unstage(id, staging);
+                csi.stage(id, staging, cap);
+                Path again = ws.newTargetPath();
+                csi.publish(id, staging, again, cap);
+                assertEquals(after, total(id, again), "the growth is on disk");
+                assertEquals("kept", Files.readString(again.resolve("hello")));
+                csi.unpublish(id, again);
+            } finally {
+                csi.unpublish(id, target);
+                csi.unstage(id, staging);
+                csi.delete(id);
+            }
+        }
+
+        @Test
+        void aRawBlockVolumeNeedsNoNodeStep() throws Exception {
+            Volume v = csi.controller().createVolume(create("conf-grow-block").clearVolumeCapabilities()
+                    .addVolumeCapabilities(Csi.block()).build()).getVolume();
+            String id = v.getVolumeId();
+            Path staging = ws.newStagingPath();
+            Path target = ws.newTargetPathUnchecked();
+            try {
+                csi.stage(id, staging, Csi.block());
+                csi.publish(id, staging, target, Csi.block());
+                var c = csi.controller().controllerExpandVolume(grow(id, GROWN).build());
+                assertFalse(c.getNodeExpansionRequired(), "created for raw block access");
+                var n = csi.node().nodeExpandVolume(NodeExpandVolumeRequest.newBuilder().setVolumeId(id)
+                        .setVolumePath(target.toString()).build());
+                assertTrue(n.getCapacityBytes() >= GROWN, "the device grew in place: " + n.getCapacityBytes());
+            } finally {
+                csi.unpublish(id, target);
+                csi.unstage(id, staging);
+                csi.delete(id);
+            }
+        }
+
+        private long total(String id, Path path) {
+            return csi.node().nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder().setVolumeId(id)
+                    .setVolumePath(path.toString()).build()).getUsageList().stream()
+                    .filter(u -> u.getUnit() == VolumeUsage.Unit.BYTES).findFirst().orElseThrow().getTotal();
+        }
     }
 
     @FunctionalInterface
