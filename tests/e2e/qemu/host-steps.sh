@@ -25,7 +25,7 @@ hstep_host_it() {
     mvn -B -Dstyle.color=never -f "$E2E_REPO/pom.xml" -pl :e2e verify \
         -Dpmemcsi.e2e.endpoint="127.0.0.1:$E2E_PORT" -Dpmemcsi.e2e.kubeletDir="$E2E_GUEST_KUBELET_DIR" || rc=$?
     mkdir -p "$E2E_OUT/junit/host-it"
-    cp "$E2E_REPO"/e2e/target/failsafe-reports/TEST-*.xml "$E2E_OUT/junit/host-it/" 2>/dev/null || true
+    cp "$E2E_REPO"/tests/e2e/target/failsafe-reports/TEST-*.xml "$E2E_OUT/junit/host-it/" 2>/dev/null || true
     return "$rc"
 }
 

@@ -28,6 +28,11 @@ final class DriverProcess implements AutoCloseable {
     static final Path JAR = Path.of(System.getProperty("pmemcsi.driver.jar",
             "../../driver-app/target/pmem-csi-driver.jar")).toAbsolutePath().normalize();
     static final String NODE = "reliability-node";
+    /**
+     * Start-up takes some 20 s in the QEMU guest (TCG, where class loading alone is slow), and more
+     * on a busy host; a second of it on a real machine.
+     */
+    static final long READY_TIMEOUT_S = 120;
     static final String REGIONS = "2Gi,2Gi";
 
     private final Workspace ws;
@@ -123,7 +128,7 @@ final class DriverProcess implements AutoCloseable {
     }
 
     void awaitReady() throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(READY_TIMEOUT_S);
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
                 fail("the driver exited with " + process.exitValue() + " before it was ready:\n" + logTail());
@@ -139,7 +144,7 @@ final class DriverProcess implements AutoCloseable {
             }
             Thread.sleep(50);
         }
-        fail("the driver was not ready within 60 s:\n" + logTail());
+        fail("the driver was not ready within " + READY_TIMEOUT_S + " s:\n" + logTail());
     }
 
     Csi csi() {
