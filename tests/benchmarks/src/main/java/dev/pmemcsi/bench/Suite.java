@@ -12,7 +12,7 @@ import java.util.Map;
  * Runs the whole-driver benchmark scenarios and prints their figures. Started by bin/benchmark:
  * <pre>
  *   bin/benchmark [--quick] [--fs-type ext4|xfs] [--stage-device DEV]
- *                 [startup] [memory] [rpc] [provisioning] [stage] [parallelism] [erase] [jmh]
+ *                 [startup] [memory] [rpc] [provisioning] [stage] [expand] [parallelism] [erase] [jmh]
  * </pre>
  * Without scenario names, all of them run. Needs root (loop devices, mkfs, mount). The benchmarks
  * that need real NVDIMMs are separate programs in {@code dev.pmemcsi.bench.guest}.
@@ -24,7 +24,8 @@ public final class Suite {
     public static void main(String[] args) throws Exception {
         Map<String, Scenario> all = new LinkedHashMap<>();
         for (Scenario s : List.of(new StartupScenario(), new MemoryScenario(), new RpcLatencyScenario(),
-                new ProvisioningScenario(), new NodeStageScenario(), new ParallelismScenario(), new EraseScenario(), new JmhScenario())) {
+                new ProvisioningScenario(), new NodeStageScenario(), new ExpansionScenario(), new ParallelismScenario(),
+                new EraseScenario(), new JmhScenario())) {
             all.put(s.name(), s);
         }
         Path repo = Path.of(System.getProperty("pmem-csi.repo", ".")).toAbsolutePath().normalize();
