@@ -74,7 +74,7 @@ gstep_guest_reliability() {
  -Dpmemcsi.driver.logs=$logs -Dpmemcsi.storm.create-calls=100 -Dpmemcsi.storm.mixed-threads=6 \
  -Dpmemcsi.storm.mixed-ops-per-thread=20" \
     run_launcher guest-reliability \
-        --config jqwik.tries.default=30 \
+        --config jqwik.tries.default=15 \
         --config "jqwik.database=/tmp/e2e-jqwik-database" \
         --select-class dev.pmemcsi.reliability.ConformanceIT \
         --select-class dev.pmemcsi.reliability.StormIT \
