@@ -1,5 +1,6 @@
 package dev.pmemcsi.node;
 
+import dev.pmemcsi.device.VolumeNotFoundException;
 import dev.pmemcsi.driver.InvalidRequestException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -259,5 +260,24 @@ public final class NodePaths {
 
     static boolean exists(Path p) {
         return Files.exists(p, LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /**
+     * The volume_path of NodeGetVolumeStats or NodeExpandVolume. The driver never puts a volume at
+     * a path it would refuse, so such a path holds no volume: NOT_FOUND, not INVALID_ARGUMENT.
+     */
+    Path volumePath(String volumeId, String given) throws VolumeNotFoundException {
+        Path path;
+        try {
+            path = parse("volume_path", given);
+        } catch (InvalidRequestException e) {
+            throw new VolumeNotFoundException("volume " + volumeId + " does not exist on the specified path: "
+                    + e.getMessage());
+        }
+        if (!allows(path)) {
+            throw new VolumeNotFoundException("volume " + volumeId + " does not exist on the specified path: volume_path "
+                    + path + " lies outside the kubelet trees (or in the driver's own directories)");
+        }
+        return path;
     }
 }

@@ -125,6 +125,13 @@ public final class NodeState {
         AtomicFile.delete(f);
     }
 
+    /** The finished publication of volume {@code volumeId} at {@code path}, or else its finished staging there. */
+    Optional<Attachment> doneAt(String volumeId, Path path) {
+        return publishedAt(path).filter(p -> p.volumeId().equals(volumeId))
+                .or(() -> staged(volumeId).filter(s -> s.path().equals(path)))
+                .filter(r -> r.phase() == Attachment.Phase.DONE);
+    }
+
     public Collection<Attachment> all() {
         return List.copyOf(records.values());
     }

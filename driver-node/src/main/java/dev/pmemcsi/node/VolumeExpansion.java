@@ -63,7 +63,7 @@ final class VolumeExpansion {
                     + " volumes cannot grow (EXPAND_VOLUME is not offered)");
         }
         String id = RequestFields.nonEmpty("volume_id", req.getVolumeId());
-        Path path = volumePath(id, RequestFields.nonEmpty("volume_path", req.getVolumePath()));
+        Path path = paths.volumePath(id, RequestFields.nonEmpty("volume_path", req.getVolumePath()));
         if (req.hasVolumeCapability()) {
             VolumeCapabilities.validate(req.getVolumeCapability());
         }
@@ -74,9 +74,7 @@ final class VolumeExpansion {
                     + ", limit_bytes " + limit);
         }
         try (VolumeLocks.Held held = locks.volume(id)) {
-            Attachment a = state.publishedAt(path).filter(p -> p.volumeId().equals(id))
-                    .or(() -> state.staged(id).filter(s -> s.path().equals(path)))
-                    .filter(r -> r.phase() == Attachment.Phase.DONE)
+            Attachment a = state.doneAt(id, path)
                     .orElseThrow(() -> new VolumeNotFoundException("volume " + id + " is neither staged nor"
                             + " published at " + path));
             PmemVolume volume = devices.getVolume(a.deviceId()).orElseThrow(() -> new VolumeNotFoundException(
@@ -176,21 +174,5 @@ final class VolumeExpansion {
             }
         }
         return a.realPath();
-    }
-
-    /** The volume_path; one the driver would refuse cannot hold a volume, which is NOT_FOUND. */
-    private Path volumePath(String id, String given) throws VolumeNotFoundException {
-        Path path;
-        try {
-            path = NodePaths.parse("volume_path", given);
-        } catch (InvalidRequestException e) {
-            throw new VolumeNotFoundException("volume " + id + " does not exist on the specified path: "
-                    + e.getMessage());
-        }
-        if (!paths.allows(path)) {
-            throw new VolumeNotFoundException("volume " + id + " does not exist on the specified path: volume_path "
-                    + path + " lies outside the kubelet trees (or in the driver's own directories)");
-        }
-        return path;
     }
 }

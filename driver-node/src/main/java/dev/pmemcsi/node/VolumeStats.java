@@ -8,7 +8,6 @@ import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeNotFoundException;
-import dev.pmemcsi.driver.InvalidRequestException;
 import dev.pmemcsi.pmemnative.BlockDevice;
 import dev.pmemcsi.pmemnative.NativeException;
 import dev.pmemcsi.pmemnative.mount.FsStats;
@@ -41,10 +40,8 @@ final class VolumeStats {
 
     NodeGetVolumeStatsResponse stats(NodeGetVolumeStatsRequest req) throws Exception {
         String id = RequestFields.nonEmpty("volume_id", req.getVolumeId());
-        Path path = volumePath(id, RequestFields.nonEmpty("volume_path", req.getVolumePath()));
-        Attachment a = state.publishedAt(path).filter(p -> p.volumeId().equals(id))
-                .or(() -> state.staged(id).filter(s -> s.path().equals(path)))
-                .filter(r -> r.phase() == Attachment.Phase.DONE)
+        Path path = paths.volumePath(id, RequestFields.nonEmpty("volume_path", req.getVolumePath()));
+        Attachment a = state.doneAt(id, path)
                 .orElseThrow(() -> new VolumeNotFoundException("volume " + id + " is neither staged nor"
                         + " published at " + path));
         boolean expectMount = !(a.kind() == Attachment.Kind.STAGED && a.access() == Attachment.Access.BLOCK);
@@ -74,23 +71,6 @@ final class VolumeStats {
             LOG.warn("volume {} at {} is abnormal: {}", id, path, String.join("; ", problems));
         }
         return b.build();
-    }
-
-    /** The volume_path; one the driver would refuse cannot hold a volume, which is NOT_FOUND. */
-    private Path volumePath(String id, String given) throws VolumeNotFoundException {
-        Path path;
-        try {
-            path = NodePaths.parse("volume_path", given);
-        } catch (InvalidRequestException e) {
-            // The driver never puts a volume at a path it would refuse, so the volume is not there.
-            throw new VolumeNotFoundException("volume " + id + " does not exist on the specified path: "
-                    + e.getMessage());
-        }
-        if (!paths.allows(path)) {
-            throw new VolumeNotFoundException("volume " + id + " does not exist on the specified path: volume_path "
-                    + path + " lies outside the kubelet trees (or in the driver's own directories)");
-        }
-        return path;
     }
 
     /** What the device manager and the device node say is wrong with the volume. */
