@@ -44,7 +44,7 @@ gstep_setup() {
 gstep_guest_tests() {
     run_launcher guest-tests \
         --scan-class-path "$E2E_GUEST_TEST_ROOTS" \
-        --include-classname '.*GuestTest$' \
+        --include-classname "$E2E_GUEST_TESTS" \
         --exclude-classname "$E2E_SELF_TEST_CLASS_REGEX"
 }
 

@@ -26,6 +26,8 @@ E2E_REPO=$(cd "$E2E_QEMU_DIR/../../.." && pwd)
 : "${E2E_SELF_TEST:=1}"                                 # 1: also run the self-test; only: nothing else
 : "${E2E_KEEP_IMAGES:=0}"                               # 1: keep the NVDIMM backing files
 : "${E2E_BENCHMARKS:=0}"                                # 1: also build and run the guest benchmarks
+: "${E2E_STEPS:=}"                                      # only these steps (and setup); empty: the whole plan
+: "${E2E_GUEST_TESTS:=.*GuestTest\$}"                  # class-name regex of the guest-tests step
 : "${JAVA_HOME:=/usr/lib/jvm/java-17-openjdk-amd64}"
 : "${E2E_GUEST_JVM_OPTS:=-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto}"
 : "${E2E_DRIVER_JAR:=$E2E_REPO/driver-app/target/pmem-csi-driver.jar}"
@@ -60,7 +62,7 @@ write_guest_config() {
         for v in E2E_QEMU_DIR E2E_REPO E2E_OUT E2E_SHARE E2E_NVDIMMS E2E_PORT E2E_GUEST_PORT \
                  E2E_HOST_STEP_TIMEOUT E2E_DRIVER_START_TIMEOUT JAVA_HOME E2E_GUEST_JVM_OPTS \
                  E2E_DRIVER_JAR E2E_DRIVER_LAUNCHER E2E_DRIVER_ARGS E2E_GUEST_KUBELET_DIR E2E_CONSOLE_LAUNCHER \
-                 E2E_TEST_CLASSES E2E_GUEST_TEST_ROOTS E2E_TEST_CLASSPATH E2E_SELF_TEST_CLASS E2E_SELF_TEST_CLASS_REGEX \
+                 E2E_TEST_CLASSES E2E_GUEST_TEST_ROOTS E2E_GUEST_TESTS E2E_TEST_CLASSPATH E2E_SELF_TEST_CLASS E2E_SELF_TEST_CLASS_REGEX \
                  E2E_RELIABILITY_CLASSES E2E_RELIABILITY_CLASSPATH E2E_BENCHMARKS_CLASSPATH E2E_BENCHMARK_CLASSES; do
             printf 'export %s=%q\n' "$v" "${!v}"
         done
