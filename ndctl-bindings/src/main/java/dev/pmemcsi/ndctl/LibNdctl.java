@@ -23,6 +23,12 @@ public interface LibNdctl {
 
     int ND_CMD_SMART = 1;
 
+    /** A namespace type without labels: one namespace over the whole region, as on e820 or label-less NVDIMMs. */
+    int ND_DEVICE_NAMESPACE_IO = 4;
+
+    /** A namespace type with labels: a region divides into many namespaces. */
+    int ND_DEVICE_NAMESPACE_PMEM = 5;
+
     int ndctl_new(PointerByReference ctx);
 
     Pointer ndctl_unref(Pointer ctx);
@@ -118,6 +124,9 @@ public interface LibNdctl {
 
     int ndctl_region_is_enabled(Pointer region);
 
+    /** {@code ND_DEVICE_NAMESPACE_PMEM} (5) with label support, {@code ND_DEVICE_NAMESPACE_IO} (4) without (label-less, e820). */
+    int ndctl_region_get_nstype(Pointer region);
+
     Pointer ndctl_region_get_namespace_seed(Pointer region);
 
     Pointer ndctl_region_get_pfn_seed(Pointer region);
@@ -178,6 +187,9 @@ public interface LibNdctl {
 
     int ndctl_namespace_get_numa_node(Pointer ns);
 
+    /** The namespace's device type, the same values as {@link #ndctl_region_get_nstype}. */
+    int ndctl_namespace_get_type(Pointer ns);
+
     Pointer ndctl_namespace_get_pfn(Pointer ns);
 
     Pointer ndctl_namespace_get_dax(Pointer ns);
@@ -192,6 +204,8 @@ public interface LibNdctl {
     String ndctl_pfn_get_devname(Pointer pfn);
 
     int ndctl_pfn_set_uuid(Pointer pfn, @In byte[] uuid16);
+
+    void ndctl_pfn_get_uuid(Pointer pfn, @Out byte[] uuid16);
 
     int ndctl_pfn_set_location(Pointer pfn, int location);
 

@@ -39,8 +39,9 @@ public final class NdctlBus {
     public List<NdctlRegion> regions() {
         context.check();
         List<NdctlRegion> result = new ArrayList<>();
+        String provider = provider();
         for (Pointer r = context.lib.ndctl_region_get_first(bus); r != null; r = context.lib.ndctl_region_get_next(r)) {
-            result.add(new NdctlRegion(context, r, devname()));
+            result.add(new NdctlRegion(context, r, devname(), provider));
         }
         result.sort(Comparator.comparingInt(NdctlRegion::id));
         return result;

@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 import jnr.constants.platform.Errno;
 import jnr.ffi.Pointer;
@@ -70,6 +71,26 @@ public final class NdctlNamespace {
         byte[] b = new byte[16];
         lib().ndctl_namespace_get_uuid(ptr(), b);
         return Uuids.fromBytes(b);
+    }
+
+    /**
+     * The UUID of the pfn device that claims the namespace, as recorded in its info block (and so
+     * kept across reboots); {@link NamespaceInfo#NIL} when no pfn device claims it.
+     */
+    public UUID deviceUuid() {
+        LibNdctl lib = lib();
+        Pointer pfn = lib.ndctl_namespace_get_pfn(ptr());
+        if (pfn == null) {
+            return NamespaceInfo.NIL;
+        }
+        byte[] b = new byte[16];
+        lib.ndctl_pfn_get_uuid(pfn, b);
+        return Uuids.fromBytes(b);
+    }
+
+    /** Whether the namespace has a label; label-less ones have no name, no UUID and no holder class. */
+    public boolean isLabelled() {
+        return lib().ndctl_namespace_get_type(ptr()) == LibNdctl.ND_DEVICE_NAMESPACE_PMEM;
     }
 
     public NamespaceMode mode() {
@@ -179,7 +200,172 @@ public final class NdctlNamespace {
         NamespaceMode mode = mode();
         return new NamespaceInfo(region.devname(), devname(), altName(), uuid(), mode, size(), resource(), isActive(),
                 isConfigurationIdle(), blockDevice(), mode == NamespaceMode.DEVDAX ? charDevice() : "", deviceSize(),
-                align(), badBlocks());
+                align(), badBlocks(), deviceUuid());
+    }
+
+    /**
+     * Enables an inactive namespace as it is, as a boot would: a disabled pfn, dax or btt device
+     * that an interrupted change left claiming it lets go, forced raw mode is lifted, and the kernel
+     * brings the namespace back in the mode its info block records (fsdax, devdax, sector), or raw
+     * when it has none. Writes nothing to the namespace. Only inside {@link NdctlContext#configure}.
+     */
+    public void enable() throws NdctlException {
+        context.checkConfiguring();
+        Pointer p = ptr();
+        LibNdctl lib = context.lib;
+        String name = devname();
+        if (lib.ndctl_namespace_is_active(p) != 0) {
+            return;
+        }
+        releaseClaims(p, name);
+        int rc = lib.ndctl_namespace_set_raw_mode(p, 0);
+        if (rc < 0) {
+            throw NdctlException.returned("ndctl_namespace_set_raw_mode", name, rc, null);
+        }
+        rc = lib.ndctl_namespace_enable(p);
+        if (rc < 0) {
+            throw NdctlException.enableFailed("ndctl_namespace_enable", name, rc);
+        }
+        log.info("enabled namespace {} in {}: it came back {}", name, region.devname(), mode().cliName());
+    }
+
+    /**
+     * Turns the namespace into an fsdax namespace in place, keeping its size, name and UUID, as
+     * {@code ndctl create-namespace --force --reconfig=<namespace> --mode=fsdax} does. On a
+     * label-less region (e820, NVDIMMs without labels) this is the only way to give the one
+     * namespace a page map, since the region cannot hold a second one:
+     * <ol>
+     *   <li>disable it safely (refused with EBUSY while its device is mounted or open) and release
+     *       any claim;</li>
+     *   <li>force raw mode and enable it, so that its block device shows the whole namespace from
+     *       its first byte;</li>
+     *   <li>ask {@code check}: if it refuses, the namespace is given back as it was (enabled, raw
+     *       mode lifted, so an info block on it takes effect again) and the reason returned;</li>
+     *   <li>zero its 8 KiB info block, so that no earlier configuration can come back;</li>
+     *   <li>lift raw mode, disable it, and enforce fsdax (label-less namespaces have no holder class:
+     *       the kernel refuses that write, and it is not needed there);</li>
+     *   <li>the region's pfn seed gets {@code deviceUuid}, its page map on the PMEM and
+     *       {@code align} (always set: on e820 the default would be 4 KiB), claims the namespace and
+     *       is enabled. The kernel writes a new info block and the page map over the start of the
+     *       namespace.</li>
+     * </ol>
+     * If a step after the check fails, the namespace is left raw and enabled: empty, and ready for
+     * another attempt. Only inside {@link NdctlContext#configure}.
+     *
+     * @return empty when the namespace is now fsdax; the check's reason when it was left alone
+     */
+    public Optional<String> reconfigureToFsdax(UUID deviceUuid, long align, RawContentCheck check,
+            CreateObserver observer) throws NdctlException {
+        context.checkConfiguring();
+        Pointer p = ptr();
+        LibNdctl lib = context.lib;
+        String name = devname();
+        boolean labelled = isLabelled();
+        int rc = lib.ndctl_namespace_disable_safe(p);
+        if (rc < 0) {
+            throw NdctlException.returned("ndctl_namespace_disable_safe", name, rc,
+                    -rc == Errno.EBUSY.intValue() ? "the device is mounted or open" : null);
+        }
+        Path raw;
+        try {
+            releaseClaims(p, name);
+            enforceMode(p, name, labelled, NamespaceMode.RAW);
+            rc = lib.ndctl_namespace_set_raw_mode(p, 1);
+            if (rc < 0) {
+                throw NdctlException.returned("ndctl_namespace_set_raw_mode", name, rc, null);
+            }
+            rc = lib.ndctl_namespace_enable(p);
+            if (rc < 0) {
+                throw NdctlException.enableFailed("ndctl_namespace_enable", name, rc);
+            }
+            String bdev = nonNull(lib.ndctl_namespace_get_block_device(p));
+            if (bdev.isEmpty()) {
+                throw new NdctlException("ndctl_namespace_get_block_device", name, Errno.ENODEV,
+                        "the raw namespace has no block device");
+            }
+            raw = Path.of("/dev", bdev);
+            Optional<String> refusal = check.refusal(raw);
+            if (refusal.isPresent()) {
+                giveBack(p, name);
+                log.info("left namespace {} in {} as it was: {}", name, region.devname(), refusal.get());
+                return refusal;
+            }
+            zeroInfoBlock(raw);
+            lib.ndctl_namespace_set_raw_mode(p, 0);
+            rc = lib.ndctl_namespace_disable_invalidate(p);
+            if (rc < 0) {
+                throw NdctlException.returned("ndctl_namespace_disable_invalidate", name, rc, null);
+            }
+            enforceMode(p, name, labelled, NamespaceMode.FSDAX);
+        } catch (NdctlException | RuntimeException e) {
+            giveBack(p, name);
+            throw e;
+        }
+        Pointer pfn = region.pfnSeed();
+        String pfnName = lib.ndctl_pfn_get_devname(pfn);
+        boolean claimed = false;
+        try {
+            NdctlRegion.check(lib.ndctl_pfn_set_uuid(pfn, Uuids.toBytes(deviceUuid)), "ndctl_pfn_set_uuid", pfnName);
+            NdctlRegion.check(lib.ndctl_pfn_set_location(pfn, NdctlRegion.PFN_LOC_PMEM), "ndctl_pfn_set_location", pfnName);
+            if (lib.ndctl_pfn_has_align(pfn) > 0) {
+                NdctlRegion.check(lib.ndctl_pfn_set_align(pfn, align), "ndctl_pfn_set_align", pfnName);
+            }
+            NdctlRegion.check(lib.ndctl_pfn_set_namespace(pfn, p), "ndctl_pfn_set_namespace", pfnName);
+            claimed = true;
+            observer.completed(CreateStep.CLAIMED, name);
+            rc = lib.ndctl_pfn_enable(pfn);
+            if (rc < 0) {
+                throw NdctlException.enableFailed("ndctl_pfn_enable", pfnName, rc);
+            }
+        } catch (NdctlException | RuntimeException e) {
+            if (claimed) {
+                lib.ndctl_pfn_set_namespace(pfn, null);
+            }
+            lib.ndctl_namespace_set_enforce_mode(p, NamespaceMode.RAW.code());
+            giveBack(p, name);
+            throw e;
+        }
+        observer.completed(CreateStep.ENABLED, name);
+        long actualAlign = lib.ndctl_pfn_get_align(pfn);
+        if (actualAlign != align) {
+            log.warn("namespace {} in {} is fsdax with a page-map alignment of {} bytes, not {}", name,
+                    region.devname(), actualAlign, align);
+        }
+        log.info("reconfigured namespace {} in {} to fsdax ({} usable bytes, {})", name, region.devname(),
+                lib.ndctl_pfn_get_size(pfn), pfnName);
+        return Optional.empty();
+    }
+
+    /** Label-less namespaces have no holder class; writing it fails there, and nothing depends on it. */
+    private void enforceMode(Pointer p, String name, boolean labelled, NamespaceMode mode) throws NdctlException {
+        int rc = context.lib.ndctl_namespace_set_enforce_mode(p, mode.code());
+        if (rc < 0 && labelled) {
+            throw NdctlException.returned("ndctl_namespace_set_enforce_mode", name, rc, null);
+        }
+    }
+
+    /**
+     * After a refused or failed reconfiguration: the namespace enabled again without forced raw mode,
+     * so that it is in service as before (in the mode its info block records, or raw). Best effort:
+     * the failure that led here is what the caller reports.
+     */
+    private void giveBack(Pointer p, String name) {
+        LibNdctl lib = context.lib;
+        if (lib.ndctl_namespace_is_enabled(p) > 0 && lib.ndctl_namespace_disable_safe(p) < 0) {
+            log.warn("namespace {} stays enabled in forced raw mode: it could not be disabled", name);
+            return;
+        }
+        try {
+            releaseClaims(p, name);
+        } catch (NdctlException e) {
+            log.warn("namespace {}: {}", name, e.getMessage());
+        }
+        lib.ndctl_namespace_set_raw_mode(p, 0);
+        int rc = lib.ndctl_namespace_enable(p);
+        if (rc < 0) {
+            log.warn("namespace {} could not be enabled again: {}", name,
+                    NdctlException.enableFailed("ndctl_namespace_enable", name, rc).getMessage());
+        }
     }
 
     /**

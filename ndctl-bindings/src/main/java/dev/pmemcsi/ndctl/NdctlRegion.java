@@ -17,16 +17,18 @@ public final class NdctlRegion {
     private static final Logger log = LoggerFactory.getLogger(NdctlRegion.class);
 
     /** {@code NDCTL_PFN_LOC_PMEM}: the page map lives on the namespace itself, not in RAM. */
-    private static final int PFN_LOC_PMEM = 2;
+    static final int PFN_LOC_PMEM = 2;
 
     private final NdctlContext context;
     private final Pointer region;
     private final String bus;
+    private final String provider;
 
-    NdctlRegion(NdctlContext context, Pointer region, String bus) {
+    NdctlRegion(NdctlContext context, Pointer region, String bus, String provider) {
         this.context = context;
         this.region = region;
         this.bus = bus;
+        this.provider = provider == null ? "" : provider;
     }
 
     private LibNdctl lib() {
@@ -36,6 +38,19 @@ public final class NdctlRegion {
 
     public String bus() {
         return bus;
+    }
+
+    /** The provider of the region's bus, e.g. {@code ACPI.NFIT} or {@code e820}. */
+    public String provider() {
+        return provider;
+    }
+
+    /**
+     * Whether the region has namespace labels. Without them (e820, NVDIMMs without a label area) the
+     * region holds one namespace over all of it, and the kernel refuses to divide it.
+     */
+    public boolean isLabelled() {
+        return lib().ndctl_region_get_nstype(region) == LibNdctl.ND_DEVICE_NAMESPACE_PMEM;
     }
 
     public int id() {
@@ -122,7 +137,7 @@ public final class NdctlRegion {
         }
         return new RegionInfo(bus, devname(), type(), size(), availableSize(), maxAvailableExtent(), align(),
                 interleaveWays(), numaNode(), persistenceDomain(), lib().ndctl_region_get_resource(region),
-                isReadOnly(), isEnabled(), badBlocks(), namespaces);
+                isReadOnly(), isEnabled(), badBlocks(), namespaces, provider, isLabelled());
     }
 
     /**
@@ -259,6 +274,11 @@ public final class NdctlRegion {
         } else {
             log.warn("rolled back namespace {} after a failed create: {}", nsName, failure.getMessage());
         }
+    }
+
+    /** The region's pfn seed, read afresh: it moves on after every enable. */
+    Pointer pfnSeed() throws NdctlException {
+        return seed(context.lib.ndctl_region_get_pfn_seed(region), "ndctl_region_get_pfn_seed", devname());
     }
 
     private static Pointer seed(Pointer seed, String call, String region) throws NdctlException {

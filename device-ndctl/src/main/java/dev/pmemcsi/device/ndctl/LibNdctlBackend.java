@@ -10,14 +10,17 @@ import dev.pmemcsi.ndctl.NdctlDimm;
 import dev.pmemcsi.ndctl.NdctlException;
 import dev.pmemcsi.ndctl.NdctlNamespace;
 import dev.pmemcsi.ndctl.NdctlRegion;
+import dev.pmemcsi.ndctl.RawContentCheck;
 import dev.pmemcsi.ndctl.RegionInfo;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
 import java.util.function.Predicate;
 import jnr.constants.platform.Errno;
 
-/** {@link NamespaceBackend} on libndctl. */
-public final class LibNdctlBackend implements NamespaceBackend {
+/** {@link NamespaceBackend} and {@link PoolNamespaceBackend} on libndctl. */
+public final class LibNdctlBackend implements PoolNamespaceBackend {
 
     private final CreateObserver observer;
 
@@ -73,6 +76,38 @@ public final class LibNdctlBackend implements NamespaceBackend {
     @Override
     public List<NamespaceInfo> destroy(Predicate<NamespaceInfo> which) throws NdctlException {
         return NdctlContext.configure(ctx -> destroyMatching(ctx, which));
+    }
+
+    @Override
+    public void enable(String region, String devname, Predicate<NamespaceInfo> which) throws NdctlException {
+        NdctlContext.configure(ctx -> {
+            namespace(ctx, region, devname, which).enable();
+            return null;
+        });
+    }
+
+    @Override
+    public Optional<String> reconfigureToFsdax(String region, String devname, Predicate<NamespaceInfo> which,
+            UUID deviceUuid, long align, RawContentCheck check) throws NdctlException {
+        return NdctlContext.configure(ctx ->
+                namespace(ctx, region, devname, which).reconfigureToFsdax(deviceUuid, align, check, observer));
+    }
+
+    /** The namespace, if it is still as the caller read it. */
+    private static NdctlNamespace namespace(NdctlContext ctx, String region, String devname,
+            Predicate<NamespaceInfo> which) throws NdctlException {
+        NdctlRegion r = ctx.region(region).orElseThrow(() ->
+                new NdctlException("ndctl_region_get_first", region, Errno.ENODEV, "no such region"));
+        for (NdctlNamespace ns : r.namespaces()) {
+            if (ns.devname().equals(devname)) {
+                if (!which.test(ns.info())) {
+                    throw new NdctlException("ndctl_namespace_get_first", devname, Errno.EAGAIN,
+                            "the namespace changed since it was read; nothing was done");
+                }
+                return ns;
+            }
+        }
+        throw new NdctlException("ndctl_namespace_get_first", devname, Errno.ENODEV, "no such namespace in " + region);
     }
 
     private static List<NamespaceInfo> destroyMatching(NdctlContext ctx, Predicate<NamespaceInfo> which) throws NdctlException {

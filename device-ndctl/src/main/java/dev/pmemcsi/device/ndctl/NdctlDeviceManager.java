@@ -64,6 +64,14 @@ public final class NdctlDeviceManager implements DeviceManager {
 
     private static final Logger log = LoggerFactory.getLogger(NdctlDeviceManager.class);
 
+    /**
+     * Why direct mode cannot use a label-less region, and what can. Such a region (e820 PMEM, or
+     * NVDIMMs without a label area) holds one namespace over all of it, and the kernel refuses a second.
+     */
+    static final String LABELLESS = "a label-less region holds one namespace over all of it and the kernel refuses to "
+            + "divide it (\"Legacy / label-less namespaces do not support sub-dividing a region\"), so direct mode "
+            + "cannot make volumes there; LVM mode (--device-manager lvm) uses such a region whole, as one pool device";
+
     /** The region alignment the kernel uses when a region reports none. */
     static final long DEFAULT_REGION_ALIGN = 16 * CapacityMath.MIB;
 
@@ -119,6 +127,11 @@ public final class NdctlDeviceManager implements DeviceManager {
             throw new DeviceException("no enabled, writable PMEM region on the NVDIMM bus: "
                     + "check the DIMMs' region configuration and that the regions are enabled (ndctl list -R)");
         }
+        for (RegionInfo r : managedRegions(regions)) {
+            if (!r.labelled()) {
+                log.warn("region {} ({}, {}) is label-less: {}", r.devname(), r.bus(), r.provider(), LABELLESS);
+            }
+        }
         List<NamespaceInfo> cleaned = change(() -> backend.destroy(this::isLeftover));
         for (NamespaceInfo ns : cleaned) {
             log.warn("destroyed {} in {}: an interrupted create or delete of volume {} left it allocated but not enabled",
@@ -167,6 +180,11 @@ public final class NdctlDeviceManager implements DeviceManager {
             if (existing.isPresent()) {
                 return req.requireSatisfiedBy(existing.get());
             }
+            List<RegionInfo> divisible = regions.stream().filter(RegionInfo::labelled).toList();
+            if (divisible.isEmpty() && !regions.isEmpty()) {
+                throw new NoSpaceException("no region of this node can be divided into volumes: "
+                        + describe(regions) + (regions.size() == 1 ? " is" : " are") + " label-less; " + LABELLESS);
+            }
             // Sorted by name: of two regions that fit alike, the lower name is chosen.
             List<RegionLayout> layouts = regions.stream().map(this::layoutOf)
                     .sorted(Comparator.comparing(RegionLayout::region)).toList();
@@ -175,7 +193,9 @@ public final class NdctlDeviceManager implements DeviceManager {
             RegionLayout chosen = RegionLayout.chooseRegion(layouts,
                     r -> CapacityMath.rawBytesFor(req.mode(), required, r.alignment())).orElseThrow(() ->
                     new NoSpaceException("no region has room for a " + req.mode() + " volume of " + required
-                            + " usable bytes; largest free extents: " + largestExtents(regions)));
+                            + " usable bytes; largest free extents: " + largestExtents(regions)
+                            + (divisible.size() < regions.size() ? "; the label-less regions cannot be divided into volumes, "
+                                    + "LVM mode (--device-manager lvm) can use them" : "")));
             long raw = CapacityMath.rawBytesFor(req.mode(), required, chosen.alignment());
             // The capacity goes into the UUID, which is set before the namespace has a size, so a
             // limited one comes from the model and the device is checked against it once it
@@ -282,7 +302,8 @@ public final class NdctlDeviceManager implements DeviceManager {
                     continue;
                 }
                 Optional<VolumeNamespaces.Owned> owner = naming.owner(ns);
-                String reason = owner.isEmpty() ? "foreign namespace"
+                String reason = !r.labelled() ? "the one namespace of a label-less region, which direct mode cannot divide"
+                        : owner.isEmpty() ? "foreign namespace"
                         : !ns.active() ? "unfinished namespace of volume " + owner.get().volumeId() + " (destroyed on the next start or create)"
                         : "namespace of volume " + owner.get().volumeId() + " in unsupported mode " + ns.mode().cliName();
                 long offset = ns.resource() >= 0 && ns.resource() >= r.resource() ? ns.resource() - r.resource() : -1;
@@ -372,6 +393,10 @@ public final class NdctlDeviceManager implements DeviceManager {
         long used = r.namespaces().stream().filter(ns -> toVolume(ns).isPresent()).mapToLong(NamespaceInfo::sizeBytes).sum();
         return RegionLayout.reported(r.devname(), r.numaNode(), r.sizeBytes(), align,
                 CapacityMath.alignDown(r.availableBytes(), align), CapacityMath.alignDown(r.maxExtentBytes(), align), used);
+    }
+
+    private static String describe(List<RegionInfo> regions) {
+        return String.join(", ", regions.stream().map(r -> r.devname() + " (" + r.bus() + ", " + r.provider() + ")").toList());
     }
 
     private String largestExtents(List<RegionInfo> regions) {

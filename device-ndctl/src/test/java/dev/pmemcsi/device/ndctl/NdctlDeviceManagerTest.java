@@ -413,4 +413,48 @@ class NdctlDeviceManagerTest {
                 "ERASE volume " + v.id() + " on " + v.devicePath() + ": ok",
                 "DELETE volume " + v.id() + ": ok"), reported);
     }
+
+    @Test
+    void onlyLabellessRegionsAnswerCreateWithNoSpaceNamingLvmMode() throws DeviceException {
+        for (String provider : List.of(RegionInfo.NFIT, "e820")) {
+            FakeNamespaceBackend labelless = new FakeNamespaceBackend().withLabellessRegions(provider, 2, 4 * GIB);
+            NdctlDeviceManager direct = new NdctlDeviceManager("pmem-csi.dev", labelless, NO_MEDIA);
+            direct.start();
+            NoSpaceException e = assertThrows(NoSpaceException.class,
+                    () -> direct.createVolume(request("pvc-ll", 64 * MIB, VolumeMode.FSDAX, false)));
+            assertTrue(e.getMessage().contains("--device-manager lvm"), e.getMessage());
+            assertTrue(e.getMessage().contains("region0") && e.getMessage().contains("region1"), e.getMessage());
+            assertTrue(e.getMessage().contains("label-less"), e.getMessage());
+            // Nothing was tried: the one raw namespace of each region is as it was.
+            assertEquals(List.of("namespace0.0", "namespace1.0"),
+                    labelless.allNamespaces().stream().map(NamespaceInfo::devname).toList());
+            assertTrue(labelless.calls.stream().noneMatch(c -> c.startsWith("create") || c.startsWith("destroy")),
+                    labelless.calls.toString());
+            assertEquals(0, direct.capacity().maxVolumeBytes());
+            // Its namespaces are reported for what they are.
+            List<UnmanagedExtent> extents = direct.unmanagedExtents();
+            assertEquals(2, extents.size());
+            extents.forEach(x -> assertTrue(x.reason().contains("label-less"), x.reason()));
+        }
+    }
+
+    @Test
+    void aFullLabelledRegionNextToLabellessOnesMentionsLvmMode() throws DeviceException {
+        backend.withLabellessRegions("e820", 1, GIB);
+        NdctlDeviceManager mixed = manager();
+        mixed.start();
+        NoSpaceException e = assertThrows(NoSpaceException.class,
+                () -> mixed.createVolume(request("pvc-big", 5 * GIB, VolumeMode.FSDAX, false)));
+        assertTrue(e.getMessage().contains("--device-manager lvm"), e.getMessage());
+        // The labelled regions still serve volumes that fit.
+        assertEquals("region0", mixed.createVolume(request("pvc-fits", GIB, VolumeMode.FSDAX, false)).region());
+    }
+
+    private static final VolumeEraser NO_MEDIA = new VolumeEraser() {
+        @Override
+        public void erase(String volumeId, Path device) {}
+
+        @Override
+        public void wipeSignatures(String volumeId, Path device) {}
+    };
 }
