@@ -17,21 +17,28 @@ region_count() { ndctl list --regions | jq -r 'if type == "array" then length el
 
 gstep_setup() {
     hostname e2e-guest
-    log "loading the NVDIMM, DAX, file system and network modules"
+    log "loading the NVDIMM, DAX, file system and network modules (VM shape: $E2E_SHAPE)"
     modprobe -a nfit libnvdimm nd_pmem nd_btt dax_pmem device_dax ext4 xfs virtio_net
+    # Without udev nothing loads the e820 bus driver for memmap= PMEM.
+    [[ $E2E_SHAPE != e820 ]] || modprobe nd_e820
     local i
     for (( i = 0; i < 60; i++ )); do
-        [[ $(region_count) == "$E2E_NVDIMMS" ]] && break
+        [[ $(region_count) == "$E2E_REGIONS" ]] && break
         sleep 0.5
     done
-    [[ $(region_count) == "$E2E_NVDIMMS" ]] || { log "expected $E2E_NVDIMMS regions, found $(region_count)"; ndctl list -RD; return 1; }
+    [[ $(region_count) == "$E2E_REGIONS" ]] || { log "expected $E2E_REGIONS regions, found $(region_count)"; ndctl list -RDN; return 1; }
 
-    log "initialising namespace labels on fresh NVDIMM images"
-    ndctl disable-region all
-    ndctl init-labels -f all
-    ndctl enable-region all
-    [[ $(region_count) == "$E2E_NVDIMMS" ]] || { log "regions lost after init-labels"; return 1; }
-    ndctl list --regions --dimms --human
+    if [[ $E2E_SHAPE == labelled ]]; then
+        log "initialising namespace labels on fresh NVDIMM images"
+        ndctl disable-region all
+        ndctl init-labels -f all
+        ndctl enable-region all
+        [[ $(region_count) == "$E2E_REGIONS" ]] || { log "regions lost after init-labels"; return 1; }
+        ndctl list --regions --dimms --human
+    else
+        log "$E2E_SHAPE regions: no labels, one namespace each"
+        ndctl list --buses --regions --namespaces --human
+    fi
 
     log "network: $GUEST_IP via $GUEST_GW (QEMU user networking)"
     ip link set lo up
@@ -97,7 +104,7 @@ run_launcher() {
     read -r -a props <<< "${LAUNCHER_JVM_PROPS:-}"
     log "JUnit console launcher for $step"
     "$JAVA_HOME/bin/java" "${jvm[@]}" "${props[@]}" \
-        -Dpmemcsi.e2e.nvdimms="$E2E_NVDIMMS" \
+        -Dpmemcsi.e2e.nvdimms="$E2E_NVDIMMS" -Dpmemcsi.e2e.shape="$E2E_SHAPE" -Dpmemcsi.e2e.regions="$E2E_REGIONS" \
         -jar "$E2E_CONSOLE_LAUNCHER" execute \
         --class-path "${LAUNCHER_CLASSPATH:-$E2E_GUEST_TEST_ROOTS:$E2E_TEST_CLASSPATH}" \
         --reports-dir "$reports" \

@@ -169,14 +169,25 @@ driver_available() {
 to_bytes() { numfmt --from=iec "$1"; }
 
 # QEMU maps (file size - label size) of each file as PMEM and packs the next DIMM right behind it:
-# padding each file by the label size keeps every region the full size and 16M-aligned.
+# padding each file by the label size keeps every region the full size and 16M-aligned. Label-less
+# NVDIMMs have no label area; the e820 shape has no NVDIMM at all (its PMEM is guest RAM).
 prepare_images() {
-    local i
-    NVDIMM_FILE_BYTES=$(( $(to_bytes "$E2E_NVDIMM_SIZE") + $(to_bytes "$E2E_LABEL_SIZE") ))
+    local i label=0
     rm -rf "$E2E_IMAGES"
     mkdir -p "$E2E_IMAGES"
+    if [[ $E2E_SHAPE == e820 ]]; then
+        NVDIMM_FILE_BYTES=0
+        log "e820 PMEM (memmap=${E2E_E820_MEMMAP// / memmap=}): no NVDIMM images"
+        return 0
+    fi
+    [[ $E2E_SHAPE == labelled ]] && label=$(to_bytes "$E2E_LABEL_SIZE")
+    NVDIMM_FILE_BYTES=$(( $(to_bytes "$E2E_NVDIMM_SIZE") + label ))
     for (( i = 0; i < E2E_NVDIMMS; i++ )); do
         truncate -s "$NVDIMM_FILE_BYTES" "$E2E_IMAGES/nvdimm$i.img"
     done
-    log "$E2E_NVDIMMS NVDIMM images of $E2E_NVDIMM_SIZE + $E2E_LABEL_SIZE labels in $E2E_IMAGES"
+    if [[ $E2E_SHAPE == labelled ]]; then
+        log "$E2E_NVDIMMS NVDIMM images of $E2E_NVDIMM_SIZE + $E2E_LABEL_SIZE labels in $E2E_IMAGES"
+    else
+        log "$E2E_NVDIMMS label-less NVDIMM images of $E2E_NVDIMM_SIZE in $E2E_IMAGES"
+    fi
 }

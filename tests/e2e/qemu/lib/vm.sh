@@ -26,29 +26,56 @@ accelerator() {
     fi
 }
 
-qemu_args() {
-    local i mem_bytes maxmem_g
-    mem_bytes=$(to_bytes "$E2E_MEM")
-    maxmem_g=$(( (mem_bytes + E2E_NVDIMMS * NVDIMM_FILE_BYTES) / (1 << 30) + 2 ))
-    # QEMU's own option syntax separates with commas.
-    # shellcheck disable=SC2054
-    QEMU_ARGS=(
-        -machine pc,nvdimm=on
-        -accel "$(accelerator)"
-        -cpu max -smp "$E2E_SMP"
-        -m "$E2E_MEM,slots=$(( E2E_NVDIMMS > 0 ? E2E_NVDIMMS : 1 )),maxmem=${maxmem_g}G"
-    )
-    for (( i = 0; i < E2E_NVDIMMS; i++ )); do
-        # shellcheck disable=SC2054
-        QEMU_ARGS+=(
-            -object "memory-backend-file,id=mem$i,share=on,mem-path=$E2E_IMAGES/nvdimm$i.img,size=$NVDIMM_FILE_BYTES"
-            -device "nvdimm,id=nvdimm$i,memdev=mem$i,label-size=$E2E_LABEL_SIZE"
-        )
+# The guest RAM the e820 shape needs: the pc machine keeps 3G below 4G once the RAM reaches 3.5G and
+# puts the rest from 4G up, so the RAM must be the end of the last memmap= range minus 1G (and no
+# range may start below 4G, where the PCI hole is).
+e820_mem_bytes() {
+    local range size start end=0 mem
+    for range in "${E2E_E820_RANGES[@]}"; do
+        size=$(to_bytes "${range%%!*}")
+        start=$(to_bytes "${range#*!}")
+        (( start >= 1 << 32 )) || { echo "memmap=$range starts below 4G, in or below the PCI hole" >&2; return 1; }
+        (( start + size > end )) && end=$(( start + size ))
     done
+    mem=$(( end - (1 << 30) ))
+    (( mem > $(to_bytes "$E2E_MEM") )) || mem=$(to_bytes "$E2E_MEM")
+    echo "$mem"
+}
+
+qemu_args() {
+    local i mem_bytes maxmem_g label='' kernel_args range
+    kernel_args="console=ttyS0 panic=-1 loglevel=4 mitigations=off tsc=reliable e2e.share=$E2E_SHARE e2e.main=$E2E_QEMU_DIR/guest/main.sh e2e.moddir=$KMODDIR e2e.kver=$KVER"
+    if [[ $E2E_SHAPE == e820 ]]; then
+        mem_bytes=$(e820_mem_bytes)
+        QEMU_ARGS=(-machine pc -accel "$(accelerator)" -cpu max -smp "$E2E_SMP" -m "$(( mem_bytes >> 20 ))M")
+        for range in "${E2E_E820_RANGES[@]}"; do
+            kernel_args+=" memmap=$range"
+        done
+    else
+        mem_bytes=$(to_bytes "$E2E_MEM")
+        maxmem_g=$(( (mem_bytes + E2E_NVDIMMS * NVDIMM_FILE_BYTES) / (1 << 30) + 2 ))
+        # QEMU's own option syntax separates with commas.
+        # shellcheck disable=SC2054
+        QEMU_ARGS=(
+            -machine pc,nvdimm=on
+            -accel "$(accelerator)"
+            -cpu max -smp "$E2E_SMP"
+            -m "$E2E_MEM,slots=$(( E2E_NVDIMMS > 0 ? E2E_NVDIMMS : 1 )),maxmem=${maxmem_g}G"
+        )
+        # Without a label area QEMU's NVDIMMs are label-less: one namespace over each whole region.
+        [[ $E2E_SHAPE == labelled ]] && label=",label-size=$E2E_LABEL_SIZE"
+        for (( i = 0; i < E2E_NVDIMMS; i++ )); do
+            # shellcheck disable=SC2054
+            QEMU_ARGS+=(
+                -object "memory-backend-file,id=mem$i,share=on,mem-path=$E2E_IMAGES/nvdimm$i.img,size=$NVDIMM_FILE_BYTES"
+                -device "nvdimm,id=nvdimm$i,memdev=mem$i$label"
+            )
+        done
+    fi
     # shellcheck disable=SC2054
     QEMU_ARGS+=(
         -kernel "$KERNEL" -initrd "$INITRD"
-        -append "console=ttyS0 panic=-1 loglevel=4 mitigations=off tsc=reliable e2e.share=$E2E_SHARE e2e.main=$E2E_QEMU_DIR/guest/main.sh e2e.moddir=$KMODDIR e2e.kver=$KVER"
+        -append "$kernel_args"
         -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
         -virtfs "local,path=$E2E_SHARE,mount_tag=e2eshare,security_model=none,multidevs=remap"
         -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$E2E_PORT-:$E2E_GUEST_PORT"

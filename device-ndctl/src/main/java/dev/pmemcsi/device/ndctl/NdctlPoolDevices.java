@@ -59,6 +59,7 @@ public final class NdctlPoolDevices implements PoolDevices {
     private final VolumeNamespaces volumes;
     private final int percentage;
     private final RawContentCheck content;
+    private final VolumeEraser eraser;
 
     /** The production wiring: libndctl, and blkid for the content check. */
     public NdctlPoolDevices(String driverName, int percentage) {
@@ -70,10 +71,12 @@ public final class NdctlPoolDevices implements PoolDevices {
      *                   are always used whole
      */
     public NdctlPoolDevices(String driverName, PoolNamespaceBackend backend, int percentage) {
-        this(driverName, backend, percentage, new RawNamespaceContent());
+        this(driverName, backend, percentage, new RawNamespaceContent(),
+                new BlockDeviceEraser(BlockDeviceEraser.Method.ZEROOUT));
     }
 
-    NdctlPoolDevices(String driverName, PoolNamespaceBackend backend, int percentage, RawContentCheck content) {
+    NdctlPoolDevices(String driverName, PoolNamespaceBackend backend, int percentage, RawContentCheck content,
+            VolumeEraser eraser) {
         if (percentage < 1 || percentage > 100) {
             throw new IllegalArgumentException("the PMEM percentage must be between 1 and 100, not " + percentage);
         }
@@ -82,6 +85,7 @@ public final class NdctlPoolDevices implements PoolDevices {
         this.volumes = new VolumeNamespaces(driverName);
         this.percentage = percentage;
         this.content = content;
+        this.eraser = eraser;
     }
 
     /** The name of the pool namespace in a labelled region. */
@@ -256,8 +260,12 @@ public final class NdctlPoolDevices implements PoolDevices {
     /** Runs the steps for one region until it is used or skipped; every change is followed by a fresh look. */
     private Step prepare(RegionInfo first) throws DeviceException {
         RegionInfo r = first;
+        boolean made = false;
         for (int changes = 0; ; changes++) {
             Step step = plan(r);
+            if (step instanceof Use use && made) {
+                return wiped(use);
+            }
             if (step instanceof Use || step instanceof Skip) {
                 return step;
             }
@@ -269,6 +277,7 @@ public final class NdctlPoolDevices implements PoolDevices {
                 if (refusal.isPresent()) {
                     return new Skip(refusal.get());
                 }
+                made |= step instanceof Create || step instanceof Reconfigure;
             } catch (NdctlException e) {
                 // The bindings leave a region they fail on in a state the next start can continue from.
                 log.error("preparing region {} for LVM mode failed: {}", r.devname(), e.getMessage());
@@ -280,6 +289,22 @@ public final class NdctlPoolDevices implements PoolDevices {
                 return new Skip("the region vanished while it was prepared");
             }
             r = again.get();
+        }
+    }
+
+    /**
+     * A pool device this preparation made gets its first and last MiB zeroed: its start lies where
+     * an earlier namespace's data may still be, and an old filesystem or physical volume must not
+     * show up on it. A device that already was the pool's, or came back from its info block, keeps
+     * everything.
+     */
+    private Step wiped(Use use) {
+        try {
+            eraser.wipeSignatures(use.device().region() + " pool device", Path.of(use.device().devicePath()));
+            return use;
+        } catch (DeviceException e) {
+            log.error("the new pool device of {} could not be cleared: {}", use.device().region(), e.getMessage());
+            return new Skip("its new pool device " + use.device().devicePath() + " could not be cleared: " + e.getMessage());
         }
     }
 

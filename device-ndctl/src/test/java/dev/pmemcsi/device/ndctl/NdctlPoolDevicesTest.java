@@ -42,9 +42,21 @@ class NdctlPoolDevicesTest {
         return Optional.ofNullable(signatures.get(device)).map(sig -> device + " holds " + sig);
     };
     private final PoolNamespaces marks = new PoolNamespaces(DRIVER);
+    private final List<Path> wiped = new ArrayList<>();
+    private final VolumeEraser eraser = new VolumeEraser() {
+        @Override
+        public void erase(String id, Path device) {
+            throw new AssertionError("a pool device is never erased");
+        }
+
+        @Override
+        public void wipeSignatures(String id, Path device) {
+            wiped.add(device);
+        }
+    };
 
     private NdctlPoolDevices pool(FakeNamespaceBackend backend, int percentage) {
-        return new NdctlPoolDevices(DRIVER, backend, percentage, content);
+        return new NdctlPoolDevices(DRIVER, backend, percentage, content, eraser);
     }
 
     private static long fsdaxUsable(long size) {
@@ -73,6 +85,7 @@ class NdctlPoolDevicesTest {
         }
         assertTrue(!backend.allNamespaces().get(0).uuid().equals(backend.allNamespaces().get(1).uuid()),
                 "namespace UUIDs are unique on a bus");
+        assertEquals(List.of(Path.of("/dev/pmem0"), Path.of("/dev/pmem1")), wiped, "new pool devices start clean");
     }
 
     @Test
@@ -80,10 +93,12 @@ class NdctlPoolDevicesTest {
         FakeNamespaceBackend backend = new FakeNamespaceBackend().withQemuRegions();
         Preparation first = pool(backend, 50).prepare();
         backend.calls.clear();
+        wiped.clear();
         // A restarted driver, with another percentage: the existing pool namespaces are kept as they are.
         Preparation second = pool(backend, 80).prepare();
         assertEquals(first, second);
         assertEquals(List.of(), changes(backend));
+        assertEquals(List.of(), wiped, "nothing is cleared on a device that already was the pool's");
     }
 
     @Test
@@ -169,8 +184,10 @@ class NdctlPoolDevicesTest {
         NamespaceInfo before = backend.namespace("namespace0.0");
         backend.disable("namespace0.0");
         backend.calls.clear();
+        wiped.clear();
         Preparation second = pool(backend, 50).prepare();
         assertEquals(first, second);
+        assertEquals(List.of(), wiped, "the volume group on it is kept");
         assertEquals(List.of("enable namespace0.0"), changes(backend), "no reconfiguration, no create, no destroy");
         assertEquals(before.deviceUuid(), backend.namespace("namespace0.0").deviceUuid(),
                 "the kernel brought it back from its info block");
@@ -208,6 +225,7 @@ class NdctlPoolDevicesTest {
             assertEquals(NamespaceInfo.NIL, ns.uuid(), "a label-less namespace has no UUID of its own");
         }
         assertEquals(List.of("reconfigure namespace0.0", "reconfigure namespace1.0"), changes(backend));
+        assertEquals(List.of(Path.of("/dev/pmem0"), Path.of("/dev/pmem1")), wiped);
 
         backend.calls.clear();
         assertEquals(p, pool(backend, 50).prepare());
@@ -330,7 +348,7 @@ class NdctlPoolDevicesTest {
 
     @Test
     void poolNamesFitTheLabelAndMarksTellDriversApart() {
-        assertEquals(POOL, new NdctlPoolDevices(DRIVER, new FakeNamespaceBackend(), 50, content).namespaceName());
+        assertEquals(POOL, new NdctlPoolDevices(DRIVER, new FakeNamespaceBackend(), 50, content, eraser).namespaceName());
         String longName = "a".repeat(63);
         String name = new PoolNamespaces(longName).name();
         assertEquals(63, name.length());
@@ -342,5 +360,22 @@ class NdctlPoolDevicesTest {
         assertFalse(marks.isMarked(UUID.randomUUID()));
         assertFalse(new PoolNamespaces("other.example").isMarked(u));
         assertFalse(marks.newUuid().equals(u));
+    }
+
+    @Test
+    void aNewPoolDeviceThatCannotBeClearedIsNotUsed() throws DeviceException {
+        FakeNamespaceBackend backend = new FakeNamespaceBackend().withLabellessRegions(RegionInfo.NFIT, 1, 4 * GIB);
+        NdctlPoolDevices failing = new NdctlPoolDevices(DRIVER, backend, 50, content, new VolumeEraser() {
+            @Override
+            public void erase(String id, Path device) {}
+
+            @Override
+            public void wipeSignatures(String id, Path device) throws DeviceException {
+                throw new DeviceException("clearing old signatures on " + device + " failed: EIO");
+            }
+        });
+        Preparation p = failing.prepare();
+        assertEquals(List.of(), p.devices());
+        assertTrue(p.skipped().get(0).reason().contains("could not be cleared"), p.skipped().get(0).reason());
     }
 }

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.condition.DisabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -29,6 +30,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * every emulated region takes ext4 and xfs, both mount with DAX, a written file really is DAX, and
  * destroying the namespace leaves the region empty. Runs only inside the QEMU guest.
  */
+// Divides regions into namespaces: only the labelled VM shape can (docs/testing.md, E2E_SHAPE).
+@DisabledIfSystemProperty(named = "pmemcsi.e2e.shape", matches = "labelless|e820")
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class NdctlCliGuestTest {
 
