@@ -9,10 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.pmemcsi.device.NoSpaceException;
-import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.PoolDevice;
 import dev.pmemcsi.device.PoolDevices.Preparation;
 import dev.pmemcsi.device.PoolDevices.SkippedRegion;
+import dev.pmemcsi.device.VolumeAccess;
 import dev.pmemcsi.device.VolumeIds;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
@@ -20,6 +20,7 @@ import dev.pmemcsi.device.ndctl.NdctlDeviceManagerGuestTest.SimulatedCrash;
 import dev.pmemcsi.ndctl.CreateStep;
 import dev.pmemcsi.ndctl.NamespaceInfo;
 import dev.pmemcsi.ndctl.NamespaceMode;
+import dev.pmemcsi.ndctl.NamespaceSpec;
 import dev.pmemcsi.ndctl.RegionInfo;
 import dev.pmemcsi.pmemnative.BlockDevice;
 import java.io.IOException;
@@ -32,6 +33,7 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
@@ -55,8 +57,9 @@ import org.junit.jupiter.api.io.TempDir;
  *       tests build on each other, in order; they leave the regions fsdax, which only these
  *       shapes' runs see.</li>
  * </ul>
- * Each shape proves that the pool device takes data and ext4 with DAX, and that a second
- * preparation changes nothing.
+ * Each shape proves that the pool devices take data and that a second preparation changes
+ * nothing; the label-less shapes also mount ext4 on one with DAX (in the labelled shape the pool
+ * device is an fsdax namespace like any other, and NodeDaxGuestTest proves DAX on those).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class NdctlPoolDevicesGuestTest {
@@ -103,45 +106,24 @@ class NdctlPoolDevicesGuestTest {
         if (!labelled()) {
             return;
         }
-        try (NdctlDeviceManager direct = new NdctlDeviceManager(DRIVER)) {
-            direct.start();
-            for (PmemVolume v : direct.listVolumes()) {
-                direct.deleteVolume(v.id(), false);
-            }
-        }
-        new LibNdctlBackend().destroy(ns -> ns.altName().equals(POOL) || ns.altName().startsWith("pool-guest-"));
+        new LibNdctlBackend().destroy(ns -> ns.altName().equals(POOL) || ns.altName().startsWith("pool-guest-")
+                || ns.altName().equals(VOLUME));
         assertEquals(List.of(), allocated(), "the labelled regions must be left empty");
     }
 
+    private static final String VOLUME = VolumeIds.fromName("pool-guest-volume");
+
+    /**
+     * One pass, to spend few namespace creates under TCG: a create interrupted after the pfn
+     * device claimed the namespace (the claim must be let go before the namespace can be enabled;
+     * a crash right after set_size, without a claim, the unit tests cover), then the named
+     * namespaces of the percentage, a second preparation, and a pool namespace an administrator
+     * disabled. DAX on fsdax namespaces NodeDaxGuestTest proves in this shape.
+     */
     @Test
     @Order(1)
-    void labelledRegionsGetANamedFsdaxNamespaceOfThePercentage(@TempDir Path mnt) throws Exception {
+    void labelledRegionsGetTheNamedNamespaceOfThePercentageAfterAnInterruptedCreate() throws Exception {
         assumeTrue(labelled(), "labelled NVDIMMs only");
-        Preparation p = pool().prepare();
-        assertEquals(List.of(), p.skipped());
-        assertEquals(regions().size(), p.devices().size());
-        for (PoolDevice d : p.devices()) {
-            NamespaceInfo ns = namespaceOf(d.region());
-            assertEquals(POOL, ns.altName());
-            assertEquals(NamespaceMode.FSDAX, ns.mode());
-            // 10% of 4 GiB is 409.6 MiB, aligned down to the 16 MiB allocation unit.
-            assertEquals(400 * MIB, ns.sizeBytes());
-            assertEquals(2 * MIB, ns.align());
-            assertWiped(d);
-            assertUsable(d);
-        }
-        List<NamespaceInfo> before = allocated();
-        assertEquals(p, pool().prepare(), "a second preparation finds the same devices");
-        assertEquals(before, allocated(), "and changes nothing");
-        assertDaxExt4(p.devices().get(0), mnt);
-    }
-
-    @Test
-    @Order(2)
-    void anInterruptedCreateIsCompletedAndADisabledPoolNamespaceComesBack() throws Exception {
-        assumeTrue(labelled(), "labelled NVDIMMs only");
-        // A crash after the pfn device claimed the namespace: the claim must be let go before the
-        // namespace can be enabled. (A crash right after set_size, without a claim, the unit tests cover.)
         NdctlPoolDevices crashing = new NdctlPoolDevices(DRIVER, new LibNdctlBackend((step, ns) -> {
             if (step == CreateStep.CLAIMED) {
                 throw new SimulatedCrash(step);
@@ -153,35 +135,45 @@ class NdctlPoolDevicesGuestTest {
         assertFalse(half.get(0).active());
 
         Preparation p = pool().prepare();
+        assertEquals(List.of(), p.skipped());
         assertEquals(regions().size(), p.devices().size());
         NamespaceInfo completed = namespaceOf(half.get(0).region());
         assertEquals(half.get(0).devname(), completed.devname(), "completed in place, not made anew");
         assertEquals(half.get(0).uuid(), completed.uuid());
-        assertEquals(NamespaceMode.FSDAX, completed.mode());
-        p.devices().forEach(NdctlPoolDevicesGuestTest::assertUsable);
+        for (PoolDevice d : p.devices()) {
+            NamespaceInfo ns = namespaceOf(d.region());
+            assertEquals(POOL, ns.altName());
+            assertEquals(NamespaceMode.FSDAX, ns.mode());
+            // 10% of 4 GiB is 409.6 MiB, aligned down to the 16 MiB allocation unit.
+            assertEquals(400 * MIB, ns.sizeBytes());
+            assertEquals(2 * MIB, ns.align());
+            assertWiped(d);
+            assertUsable(d);
+        }
+
+        List<NamespaceInfo> before = allocated();
+        assertEquals(p, pool().prepare(), "a second preparation finds the same devices");
+        assertEquals(before, allocated(), "and changes nothing");
 
         // An administrator disabled a pool namespace that holds data: it is brought back, not replaced.
         PoolDevice d = p.devices().get(0);
         byte[] marker = writeMarker(Path.of(d.devicePath()), 64 * MIB);
-        NdctlDeviceManagerGuestTest.run("ndctl", "disable-namespace", completed.devname());
+        NdctlDeviceManagerGuestTest.run("ndctl", "disable-namespace", namespaceOf(d.region()).devname());
         assertFalse(namespaceOf(d.region()).active());
         assertEquals(p, pool().prepare());
-        assertEquals(completed.uuid(), namespaceOf(d.region()).uuid());
+        assertEquals(before, allocated());
         assertArrayEquals(marker, read(Path.of(d.devicePath()), 64 * MIB, marker.length), "the data is still there");
     }
 
     @Test
-    @Order(3)
+    @Order(2)
     void regionsWithVolumesOrForeignNamespacesAreSkippedUntouched() throws Exception {
         assumeTrue(labelled(), "labelled NVDIMMs only");
-        try (NdctlDeviceManager direct = new NdctlDeviceManager(DRIVER)) {
-            direct.start();
-            PmemVolume v = direct.createVolume(new VolumeRequest(VolumeIds.fromName("pool-guest-volume"), 64 * MIB, 0,
-                    VolumeMode.FSDAX, false, Map.of()));
-            assertEquals("region0", v.region());
-        }
-        NdctlDeviceManagerGuestTest.run("ndctl", "create-namespace", "--region=region1", "--mode=fsdax", "--size=32M",
-                "--name=pool-guest-foreign");
+        LibNdctlBackend backend = new LibNdctlBackend();
+        backend.create("region0", NamespaceSpec.of(NamespaceMode.FSDAX, 32 * MIB, VOLUME,
+                new VolumeNamespaces(DRIVER).uuidFor(VOLUME, false, 0, VolumeAccess.UNRECORDED)), ns -> false);
+        backend.create("region1", NamespaceSpec.of(NamespaceMode.FSDAX, 32 * MIB, "pool-guest-foreign",
+                UUID.randomUUID()), ns -> false);
         List<NamespaceInfo> before = allocated();
         Preparation p = pool().prepare();
         assertEquals(List.of(), p.devices());
