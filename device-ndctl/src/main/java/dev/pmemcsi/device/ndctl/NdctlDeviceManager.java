@@ -78,6 +78,7 @@ public final class NdctlDeviceManager implements DeviceManager {
     private final NamespaceBackend backend;
     private final VolumeEraser eraser;
     private final VolumeNamespaces naming;
+    private final PoolNamespaces pool;
     private final OperationListener listener;
     private final KeyedLocks idLocks = new KeyedLocks();
     /** Attributes of volumes created by this process; the labels have no room for them. */
@@ -101,6 +102,7 @@ public final class NdctlDeviceManager implements DeviceManager {
     /** @param listener is told about every create, delete and erase of a volume */
     public NdctlDeviceManager(String driverName, NamespaceBackend backend, VolumeEraser eraser, OperationListener listener) {
         this.naming = new VolumeNamespaces(driverName);
+        this.pool = new PoolNamespaces(driverName);
         this.backend = backend;
         this.eraser = eraser;
         this.listener = listener;
@@ -302,7 +304,8 @@ public final class NdctlDeviceManager implements DeviceManager {
                     continue;
                 }
                 Optional<VolumeNamespaces.Owned> owner = naming.owner(ns);
-                String reason = !r.labelled() ? "the one namespace of a label-less region, which direct mode cannot divide"
+                String reason = pool.isLabelledPool(ns) || pool.isLabellessPool(ns) ? "pool namespace of LVM mode"
+                        : !r.labelled() ? "the one namespace of a label-less region, which direct mode cannot divide"
                         : owner.isEmpty() ? "foreign namespace"
                         : !ns.active() ? "unfinished namespace of volume " + owner.get().volumeId() + " (destroyed on the next start or create)"
                         : "namespace of volume " + owner.get().volumeId() + " in unsupported mode " + ns.mode().cliName();

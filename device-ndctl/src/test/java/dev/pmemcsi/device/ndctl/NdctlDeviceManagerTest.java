@@ -457,4 +457,17 @@ class NdctlDeviceManagerTest {
         @Override
         public void wipeSignatures(String volumeId, Path device) {}
     };
+
+    @Test
+    void poolNamespacesOfLvmModeAreReportedAsSuchAndNeverTouched() throws DeviceException {
+        new NdctlPoolDevices("pmem-csi.dev", backend, 25, device -> Optional.empty(), NO_MEDIA).prepare();
+        List<NamespaceInfo> pools = backend.allNamespaces();
+        NdctlDeviceManager restarted = manager();
+        restarted.start();
+        assertEquals(List.of(), restarted.listVolumes());
+        List<UnmanagedExtent> extents = restarted.unmanagedExtents();
+        assertEquals(2, extents.size());
+        extents.forEach(x -> assertEquals("pool namespace of LVM mode", x.reason()));
+        assertEquals(pools, backend.allNamespaces());
+    }
 }

@@ -33,6 +33,7 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -90,12 +91,22 @@ class NdctlPoolDevicesGuestTest {
         return new LibNdctlBackend().regions();
     }
 
+    // Each look opens a libndctl context and reads everything, about a second under TCG: look once, use often.
+
     private static List<NamespaceInfo> allocated() throws Exception {
-        return regions().stream().flatMap(r -> r.namespaces().stream()).filter(NamespaceInfo::allocated).toList();
+        return allocated(regions());
+    }
+
+    private static List<NamespaceInfo> allocated(List<RegionInfo> regions) {
+        return regions.stream().flatMap(r -> r.namespaces().stream()).filter(NamespaceInfo::allocated).toList();
     }
 
     private static NamespaceInfo namespaceOf(String region) throws Exception {
-        return regions().stream().filter(r -> r.devname().equals(region)).flatMap(r -> r.namespaces().stream())
+        return namespaceOf(regions(), region);
+    }
+
+    private static NamespaceInfo namespaceOf(List<RegionInfo> regions, String region) {
+        return regions.stream().filter(r -> r.devname().equals(region)).flatMap(r -> r.namespaces().stream())
                 .filter(NamespaceInfo::allocated).findFirst().orElseThrow();
     }
 
@@ -135,13 +146,15 @@ class NdctlPoolDevicesGuestTest {
         assertFalse(half.get(0).active());
 
         Preparation p = pool().prepare();
+        List<RegionInfo> regions = regions();
         assertEquals(List.of(), p.skipped());
-        assertEquals(regions().size(), p.devices().size());
-        NamespaceInfo completed = namespaceOf(half.get(0).region());
+        assertEquals(regions.size(), p.devices().size());
+        regions.forEach(r -> assertTrue(r.labelled() && r.provider().equals(RegionInfo.NFIT), r.toString()));
+        NamespaceInfo completed = namespaceOf(regions, half.get(0).region());
         assertEquals(half.get(0).devname(), completed.devname(), "completed in place, not made anew");
         assertEquals(half.get(0).uuid(), completed.uuid());
         for (PoolDevice d : p.devices()) {
-            NamespaceInfo ns = namespaceOf(d.region());
+            NamespaceInfo ns = namespaceOf(regions, d.region());
             assertEquals(POOL, ns.altName());
             assertEquals(NamespaceMode.FSDAX, ns.mode());
             // 10% of 4 GiB is 409.6 MiB, aligned down to the 16 MiB allocation unit.
@@ -151,14 +164,14 @@ class NdctlPoolDevicesGuestTest {
             assertUsable(d);
         }
 
-        List<NamespaceInfo> before = allocated();
+        List<NamespaceInfo> before = allocated(regions);
         assertEquals(p, pool().prepare(), "a second preparation finds the same devices");
         assertEquals(before, allocated(), "and changes nothing");
 
         // An administrator disabled a pool namespace that holds data: it is brought back, not replaced.
         PoolDevice d = p.devices().get(0);
         byte[] marker = writeMarker(Path.of(d.devicePath()), 64 * MIB);
-        NdctlDeviceManagerGuestTest.run("ndctl", "disable-namespace", namespaceOf(d.region()).devname());
+        NdctlDeviceManagerGuestTest.run("ndctl", "disable-namespace", namespaceOf(regions, d.region()).devname());
         assertFalse(namespaceOf(d.region()).active());
         assertEquals(p, pool().prepare());
         assertEquals(before, allocated());
@@ -216,6 +229,14 @@ class NdctlPoolDevicesGuestTest {
         Files.writeString(mnt.resolve("keep.txt"), "data that must survive");
         NdctlDeviceManagerGuestTest.run("umount", mnt.toString());
         byte[] sumBefore = sha256(dev, 16 * MIB);
+
+        // The bindings look at the raw device again before they write, and give the namespace back
+        // as it was when the check refuses: enabled, in its mode, not forced raw.
+        Optional<String> refusal = new LibNdctlBackend().reconfigureToFsdax(withData.devname(),
+                raw.devname(), ns -> ns.devname().equals(raw.devname()), NamespaceInfo.NIL, 2 * MIB,
+                new RawNamespaceContent());
+        assertTrue(refusal.isPresent() && refusal.get().contains("ext4"), refusal.toString());
+        assertEquals(raw, namespaceOf(withData.devname()), "given back as it was");
 
         Preparation p = pool().prepare();
         assertEquals(regions.size() - 1, p.devices().size(), p.toString());
