@@ -266,7 +266,7 @@ public final class NdctlNamespace {
             throw NdctlException.returned("ndctl_namespace_disable_safe", name, rc,
                     -rc == Errno.EBUSY.intValue() ? "the device is mounted or open" : null);
         }
-        Path raw;
+        Pointer pfn;
         try {
             releaseClaims(p, name);
             enforceMode(p, name, labelled, NamespaceMode.RAW);
@@ -283,7 +283,7 @@ public final class NdctlNamespace {
                 throw new NdctlException("ndctl_namespace_get_block_device", name, Errno.ENODEV,
                         "the raw namespace has no block device");
             }
-            raw = Path.of("/dev", bdev);
+            Path raw = Path.of("/dev", bdev);
             Optional<String> refusal = check.refusal(raw);
             if (refusal.isPresent()) {
                 giveBack(p, name);
@@ -297,11 +297,12 @@ public final class NdctlNamespace {
                 throw NdctlException.returned("ndctl_namespace_disable_invalidate", name, rc, null);
             }
             enforceMode(p, name, labelled, NamespaceMode.FSDAX);
+            pfn = region.pfnSeed();
         } catch (NdctlException | RuntimeException e) {
+            lib.ndctl_namespace_set_enforce_mode(p, NamespaceMode.RAW.code());
             giveBack(p, name);
             throw e;
         }
-        Pointer pfn = region.pfnSeed();
         String pfnName = lib.ndctl_pfn_get_devname(pfn);
         boolean claimed = false;
         try {
