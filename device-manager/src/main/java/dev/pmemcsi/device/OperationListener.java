@@ -15,7 +15,13 @@ public interface OperationListener {
 
     /** The operations that are timed. */
     enum Kind {
-        CREATE, DELETE, ERASE, MKFS, MOUNT;
+        CREATE, DELETE, ERASE, MKFS, MOUNT,
+        /** Copying a volume's device into a snapshot image. */
+        SNAPSHOT,
+        /** Copying a snapshot image onto a new volume's device. */
+        RESTORE,
+        /** Copying one volume's device onto a new volume's device. */
+        CLONE;
 
         /** The metric label value, e.g. {@code erase}. */
         public String label() {

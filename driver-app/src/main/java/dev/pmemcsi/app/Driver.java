@@ -7,10 +7,12 @@ import dev.pmemcsi.app.observability.HttpEndpoints;
 import dev.pmemcsi.app.observability.Logging;
 import dev.pmemcsi.app.observability.RpcInterceptor;
 import dev.pmemcsi.controller.ControllerService;
+import dev.pmemcsi.controller.snapshot.SnapshotConfig;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.driver.DriverConfig;
+import dev.pmemcsi.driver.FilesystemFreezer;
 import dev.pmemcsi.driver.VolumeLocks;
 import dev.pmemcsi.driver.NodeVolumeUse;
 import dev.pmemcsi.node.NodePaths;
@@ -53,6 +55,7 @@ public final class Driver implements AutoCloseable {
     private final RpcInterceptor interceptor;
     private volatile boolean ready;
     private NodeService node;
+    private ControllerService controllerService;
     private CsiServer server;
     private volatile HttpEndpoints http;
 
@@ -199,7 +202,12 @@ public final class Driver implements AutoCloseable {
         }
         if (controller) {
             NodeVolumeUse usage = node != null ? node : NodeVolumeUse.none();
-            services.add(new ControllerService(config, devices, locks, usage));
+            // The node service knows where a volume is staged, so it freezes what a snapshot copies.
+            FilesystemFreezer freezer = node != null ? node : FilesystemFreezer.none();
+            SnapshotConfig snapshots = new SnapshotConfig(options.snapshotDir(), options.stateDir.resolve("controller"),
+                    options.snapshotFreezeLimit(), freezer);
+            controllerService = new ControllerService(config, devices, locks, usage, snapshots, operations);
+            services.add(controllerService);
         }
         if (!options.metricsAddress.isBlank()) {
             http = HttpEndpoints.start(options.metricsAddress, registry, new HealthChecks(this::isLive, this::isReady, devices));
@@ -211,11 +219,17 @@ public final class Driver implements AutoCloseable {
             if (node != null) {
                 node.start();
             }
+            if (controllerService != null) {
+                controllerService.start();
+            }
         } catch (DeviceException | IOException | RuntimeException e) {
             interceptor.startFailed(e.getMessage());
             throw e;
         }
         DriverMetrics.register(registry, config, devices, node != null ? node : NodeVolumeUse.none());
+        if (controllerService != null) {
+            controllerService.snapshotStore().ifPresent(store -> DriverMetrics.registerSnapshots(registry, store));
+        }
         ready = true;
         interceptor.started();
         LOG.info("driver {} {} ready on node {} with the {} backend after {} ms", config.driverName(), config.version(),
@@ -227,7 +241,7 @@ public final class Driver implements AutoCloseable {
      * and never in the driver's own state, emulated-region or socket directory.
      */
     private NodePaths nodePaths(Endpoint endpoint) throws StartupException, IOException {
-        List<Path> own = new ArrayList<>(List.of(options.stateDir, options.emulatedDir()));
+        List<Path> own = new ArrayList<>(List.of(options.stateDir, options.emulatedDir(), options.snapshotDir()));
         if (endpoint instanceof Endpoint.Unix unix) {
             own.add(unix.path().toAbsolutePath().getParent());
         }

@@ -56,6 +56,16 @@ public final class DriverOptions {
             description = "Emulated mode: comma-separated region sizes as Kubernetes quantities (default: ${DEFAULT-VALUE}).")
     String emulatedRegions = "4Gi,4Gi";
 
+    @Option(names = "--snapshot-dir", paramLabel = "DIR",
+            description = "Where snapshot images and their metadata live, on the node's ordinary disk, not PMEM"
+                    + " (default: STATE-DIR/snapshots).")
+    Path snapshotDir;
+
+    @Option(names = "--snapshot-freeze-limit", paramLabel = "DURATION",
+            description = "How long a staged filesystem may stay frozen while a snapshot or clone copies it; a copy"
+                    + " that takes longer is thawed and fails (default: ${DEFAULT-VALUE}).")
+    String snapshotFreezeLimit = "2m";
+
     @Option(names = "--metrics-address", paramLabel = "HOST:PORT",
             description = "Serve /metrics, /healthz and /readyz over HTTP here; empty turns it off (default: off).")
     String metricsAddress = "";
@@ -87,6 +97,7 @@ public final class DriverOptions {
     void validate() {
         check("--endpoint", () -> Endpoint.parse(endpoint));
         check("--drain-timeout", this::drainTimeout);
+        check("--snapshot-freeze-limit", this::snapshotFreezeLimit);
         check("--log-level", () -> Logging.parseLevel(logLevel));
         if (deviceManager == DeviceManagerKind.emulated) {
             check("--emulated-regions", () -> EmulatedDeviceManager.parseRegionSizes(emulatedRegions));
@@ -104,6 +115,18 @@ public final class DriverOptions {
 
     Path emulatedDir() {
         return emulatedDir != null ? emulatedDir : stateDir.resolve("emulated");
+    }
+
+    Path snapshotDir() {
+        return snapshotDir != null ? snapshotDir : stateDir.resolve("snapshots");
+    }
+
+    Duration snapshotFreezeLimit() {
+        Duration d = parseDuration(snapshotFreezeLimit);
+        if (d.isZero() || d.isNegative()) {
+            throw new IllegalArgumentException("must be positive, not " + snapshotFreezeLimit);
+        }
+        return d;
     }
 
     String nodeId() {

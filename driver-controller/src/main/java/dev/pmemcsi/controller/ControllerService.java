@@ -33,16 +33,26 @@ import dev.pmemcsi.csi.v1.ListVolumesRequest;
 import dev.pmemcsi.csi.v1.ListVolumesResponse;
 import dev.pmemcsi.csi.v1.ValidateVolumeCapabilitiesRequest;
 import dev.pmemcsi.csi.v1.ValidateVolumeCapabilitiesResponse;
+import dev.pmemcsi.controller.snapshot.SnapshotConfig;
+import dev.pmemcsi.controller.snapshot.SnapshotStore;
+import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceManager;
+import dev.pmemcsi.device.OperationListener;
+import dev.pmemcsi.device.PmemVolume;
+import dev.pmemcsi.controller.snapshot.RestoreJournal;
 import dev.pmemcsi.driver.DriverConfig;
 import dev.pmemcsi.driver.NodeVolumeUse;
 import dev.pmemcsi.driver.NotOfferedException;
 import dev.pmemcsi.driver.RpcEdge;
 import dev.pmemcsi.driver.VolumeLocks;
 import io.grpc.stub.StreamObserver;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The CSI Controller service of one node. Every driver instance provisions only the PMEM of its
@@ -51,10 +61,19 @@ import java.util.Objects;
  *
  * <p>This class only connects gRPC to the use cases ({@link VolumeCreation}, {@link VolumeDeletion},
  * {@link VolumeListing}, {@link CapabilityValidation}, {@link CapacityReport},
- * {@link VolumeExpansion}); they throw typed exceptions, and {@link RpcEdge} turns them into the
- * status codes of the CSI spec. The server's interceptor logs and times every call.
+ * {@link VolumeExpansion}, and with snapshots {@link SnapshotCreation}, {@link SnapshotDeletion},
+ * {@link SnapshotListing} and {@link VolumeSources}); they throw typed exceptions, and {@link RpcEdge}
+ * turns them into the status codes of the CSI spec. The server's interceptor logs and times every call.
  */
 public final class ControllerService extends ControllerGrpc.ControllerImplBase {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ControllerService.class);
+
+    /** Offered when the driver takes snapshots (a snapshot directory is configured). */
+    private static final List<Type> SNAPSHOT_CAPABILITIES = List.of(
+            Type.CREATE_DELETE_SNAPSHOT,
+            Type.LIST_SNAPSHOTS,
+            Type.CLONE_VOLUME);
 
     /** What this service implements, and nothing more; EXPAND_VOLUME joins when the backend grows volumes. */
     private static final List<Type> CAPABILITIES = List.of(
@@ -71,6 +90,8 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
     public static final String FAULT_CREATE_DONE = "controller.create.done";
     /** The volume is gone; DeleteVolume has not answered. */
     public static final String FAULT_DELETE_DONE = "controller.delete.done";
+    /** The snapshot is complete and durable; CreateSnapshot has not answered. */
+    public static final String FAULT_SNAPSHOT_DONE = "controller.snapshot.done";
 
     private final VolumeCreation creation;
     private final VolumeDeletion deletion;
@@ -78,22 +99,76 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
     private final CapabilityValidation validation;
     private final CapacityReport capacity;
     private final VolumeExpansion expansion;
+    private final DeviceManager devices;
+    /** Null when the driver takes no snapshots; the snapshot use cases are null then too. */
+    private final Snapshots snapshots;
+    private final SnapshotCreation snapshotCreation;
+    private final SnapshotDeletion snapshotDeletion;
+    private final SnapshotListing snapshotListing;
 
     /**
+     * A controller without snapshots, restores or clones.
+     *
      * @param locks the per-volume locks the node service shares
      * @param use   whether a volume is in use on this node, asked before deleting or growing it
      */
     public ControllerService(DriverConfig config, DeviceManager devices, VolumeLocks locks, NodeVolumeUse use) {
+        this(config, devices, locks, use, null, OperationListener.NONE);
+    }
+
+    /**
+     * @param snapshotConfig where snapshots live and how volumes are held still for a copy; null
+     *                       for a controller without snapshots
+     * @param listener       is told about every snapshot, restore and clone copy
+     */
+    public ControllerService(DriverConfig config, DeviceManager devices, VolumeLocks locks, NodeVolumeUse use,
+                             SnapshotConfig snapshotConfig, OperationListener listener) {
         LocalNode node = new LocalNode(Objects.requireNonNull(config, "config"));
         Objects.requireNonNull(devices, "devices");
         Objects.requireNonNull(locks, "locks");
         Objects.requireNonNull(use, "use");
-        this.creation = new VolumeCreation(node, devices, locks);
-        this.deletion = new VolumeDeletion(node, devices, locks, use);
+        this.devices = devices;
+        this.snapshots = snapshotConfig == null ? null : new Snapshots(snapshotConfig, listener);
+        VolumeSources sources = snapshots == null ? null : new VolumeSources(node, devices, locks, snapshots);
+        this.snapshotCreation = snapshots == null ? null : new SnapshotCreation(node, devices, locks, snapshots);
+        this.snapshotDeletion = snapshots == null ? null : new SnapshotDeletion(node, snapshots);
+        this.snapshotListing = snapshots == null ? null : new SnapshotListing(snapshots);
+        this.creation = new VolumeCreation(node, devices, locks, sources);
+        this.deletion = new VolumeDeletion(node, devices, locks, use, snapshots == null ? null : snapshots.journal);
         this.listing = new VolumeListing(node, devices);
         this.validation = new CapabilityValidation(listing);
         this.capacity = new CapacityReport(node, devices);
         this.expansion = new VolumeExpansion(node, devices, locks, use);
+    }
+
+    /**
+     * Loads the snapshots and finishes what a crash interrupted: temporaries and images without
+     * metadata are removed, a copied filesystem left mounted privately is unmounted, and volumes
+     * whose copy did not finish are deleted. Runs after the device layer has started.
+     */
+    public void start() throws IOException, DeviceException {
+        if (snapshots == null) {
+            return;
+        }
+        snapshots.store.start();
+        snapshots.journal.load();
+        int released = snapshots.filesystems.releaseLeftovers();
+        if (released > 0) {
+            LOG.warn("unmounted {} copied filesystem(s) that an interrupted restore left mounted", released);
+        }
+        for (RestoreJournal.Entry e : snapshots.journal.unfinished()) {
+            Optional<PmemVolume> v = devices.getVolume(e.volumeId());
+            LOG.warn("volume {} holds an unfinished copy of {} {}; deleting it{}", e.volumeId(),
+                    e.kind().name().toLowerCase(java.util.Locale.ROOT), e.sourceId(),
+                    v.isPresent() ? "" : " (it was not created)");
+            snapshots.discardVolume(devices, e.volumeId());
+            snapshots.journal.forget(e.volumeId());
+        }
+    }
+
+    /** The snapshot store, for metrics; empty when the driver takes no snapshots. */
+    public Optional<SnapshotStore> snapshotStore() {
+        return snapshots == null ? Optional.empty() : Optional.of(snapshots.store);
     }
 
     @Override
@@ -136,6 +211,9 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
             if (expansion.offered()) {
                 offered.add(Type.EXPAND_VOLUME);
             }
+            if (snapshots != null) {
+                offered.addAll(SNAPSHOT_CAPABILITIES);
+            }
             for (Type t : offered) {
                 out.addCapabilities(ControllerServiceCapability.newBuilder()
                         .setRpc(ControllerServiceCapability.RPC.newBuilder().setType(t)));
@@ -163,17 +241,29 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
 
     @Override
     public void createSnapshot(CreateSnapshotRequest req, StreamObserver<CreateSnapshotResponse> response) {
-        notOffered(response, "CreateSnapshot: snapshots are not supported (CREATE_DELETE_SNAPSHOT is not offered)");
+        if (snapshots == null) {
+            notOffered(response, "CreateSnapshot: snapshots are not supported (CREATE_DELETE_SNAPSHOT is not offered)");
+            return;
+        }
+        RpcEdge.answer(response, () -> snapshotCreation.create(req));
     }
 
     @Override
     public void deleteSnapshot(DeleteSnapshotRequest req, StreamObserver<DeleteSnapshotResponse> response) {
-        notOffered(response, "DeleteSnapshot: snapshots are not supported (CREATE_DELETE_SNAPSHOT is not offered)");
+        if (snapshots == null) {
+            notOffered(response, "DeleteSnapshot: snapshots are not supported (CREATE_DELETE_SNAPSHOT is not offered)");
+            return;
+        }
+        RpcEdge.answer(response, () -> snapshotDeletion.delete(req.getSnapshotId()));
     }
 
     @Override
     public void listSnapshots(ListSnapshotsRequest req, StreamObserver<ListSnapshotsResponse> response) {
-        notOffered(response, "ListSnapshots: snapshots are not supported (LIST_SNAPSHOTS is not offered)");
+        if (snapshots == null) {
+            notOffered(response, "ListSnapshots: snapshots are not supported (LIST_SNAPSHOTS is not offered)");
+            return;
+        }
+        RpcEdge.answer(response, () -> snapshotListing.list(req));
     }
 
     @Override

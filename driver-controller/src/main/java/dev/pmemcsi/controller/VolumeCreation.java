@@ -37,22 +37,33 @@ final class VolumeCreation {
     private final LocalNode node;
     private final DeviceManager devices;
     private final VolumeLocks locks;
+    /** Restores and clones; null when this driver takes no snapshots. */
+    private final VolumeSources sources;
 
-    VolumeCreation(LocalNode node, DeviceManager devices, VolumeLocks locks) {
+    VolumeCreation(LocalNode node, DeviceManager devices, VolumeLocks locks, VolumeSources sources) {
         this.node = node;
         this.devices = devices;
         this.locks = locks;
+        this.sources = sources;
     }
 
     /** What a valid request asks for; the size is the caller's, before a filesystem's minimum raises it. */
     private record Asked(String name, VolumeRequest request) {}
 
     @SuppressWarnings("try") // the lock only needs releasing
-    CreateVolumeResponse create(CreateVolumeRequest req)
-            throws InvalidRequestException, NodeExcludedException, OperationInProgressException, DeviceException {
+    CreateVolumeResponse create(CreateVolumeRequest req) throws Exception {
         Asked asked = check(req);
         String id = asked.request().volumeId();
         try (VolumeLocks.Held held = locks.acquire(id)) {
+            if (sources != null && sources.concerns(req, id)) {
+                VolumeSources.Made made = sources.create(req, asked.request(),
+                        r -> createNew(req, new Asked(asked.name(), r)));
+                dev.pmemcsi.csi.v1.Volume.Builder v = node.describe(made.volume()).toBuilder();
+                if (made.source() != null) {
+                    v.setContentSource(made.source());
+                }
+                return CreateVolumeResponse.newBuilder().setVolume(v).build();
+            }
             Optional<PmemVolume> existing = devices.getVolume(id);
             PmemVolume volume = existing.isPresent()
                     ? satisfying(asked, existing.get())
@@ -73,10 +84,11 @@ final class VolumeCreation {
                     + " offer MODIFY_VOLUME; got " + req.getMutableParametersList().stream()
                     .map(CreateVolumeRequest.MutableParametersEntry::getKey).toList());
         }
-        if (req.hasVolumeContentSource()) {
+        if (req.hasVolumeContentSource() && sources == null) {
             throw new InvalidRequestException("volume_content_source is not supported: volumes cannot be"
                     + " created from a snapshot or cloned from another volume");
         }
+        VolumeSources.validate(req);
         VolumeParameters params = VolumeParameters.parse(req.getParametersMap(), VolumeParameters.Origin.STORAGE_CLASS);
         SizeRange range = SizeRange.of(req.getCapacityRange());
         checkTopology(req);

@@ -1,6 +1,7 @@
 package dev.pmemcsi.controller;
 
 import dev.pmemcsi.csi.v1.DeleteVolumeResponse;
+import dev.pmemcsi.controller.snapshot.RestoreJournal;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.FaultPoints;
@@ -12,6 +13,7 @@ import dev.pmemcsi.driver.NodeVolumeUse;
 import dev.pmemcsi.driver.OperationInProgressException;
 import dev.pmemcsi.driver.PreconditionFailedException;
 import dev.pmemcsi.driver.VolumeLocks;
+import java.io.IOException;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,17 +30,21 @@ final class VolumeDeletion {
     private final DeviceManager devices;
     private final VolumeLocks locks;
     private final NodeVolumeUse use;
+    /** Forgets where a deleted volume's content came from; null when this driver takes no snapshots. */
+    private final RestoreJournal journal;
 
-    VolumeDeletion(LocalNode node, DeviceManager devices, VolumeLocks locks, NodeVolumeUse use) {
+    VolumeDeletion(LocalNode node, DeviceManager devices, VolumeLocks locks, NodeVolumeUse use,
+                   RestoreJournal journal) {
         this.node = node;
         this.devices = devices;
         this.locks = locks;
         this.use = use;
+        this.journal = journal;
     }
 
     @SuppressWarnings("try") // the lock only needs releasing
     DeleteVolumeResponse delete(String id) throws InvalidRequestException, OperationInProgressException,
-            PreconditionFailedException, DeviceException {
+            PreconditionFailedException, DeviceException, IOException {
         if (id.isEmpty()) {
             throw new InvalidRequestException("volume_id must not be empty");
         }
@@ -54,6 +60,7 @@ final class VolumeDeletion {
                 // still holds its space: the backend finishes it, with the erase it recorded then.
                 // For an unknown ID this does nothing.
                 devices.deleteVolume(id, false);
+                forgetSource(id);
                 LOG.debug("volume does not exist (any unfinished delete of it is finished now)");
                 return DeleteVolumeResponse.getDefaultInstance();
             }
@@ -66,9 +73,16 @@ final class VolumeDeletion {
             } catch (VolumeInUseException e) {
                 throw inUse(id, e.getMessage(), e);
             }
+            forgetSource(id);
             LOG.info("deleted volume{}", volume.get().eraseAfter() ? " and erased its data" : "");
             FaultPoints.reached(ControllerService.FAULT_DELETE_DONE);
             return DeleteVolumeResponse.getDefaultInstance();
+        }
+    }
+
+    private void forgetSource(String id) throws IOException {
+        if (journal != null) {
+            journal.forget(id);
         }
     }
 

@@ -72,7 +72,8 @@ public final class RpcEdge {
         if (e instanceof PreconditionFailedException) {
             return Status.FAILED_PRECONDITION;
         }
-        if (e instanceof OperationInProgressException || e instanceof InvalidStartingTokenException) {
+        if (e instanceof OperationInProgressException || e instanceof InvalidStartingTokenException
+                || e instanceof FreezeExpiredException) {
             return Status.ABORTED;
         }
         if (e instanceof NodeExcludedException) {

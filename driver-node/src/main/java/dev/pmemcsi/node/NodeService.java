@@ -22,6 +22,7 @@ import dev.pmemcsi.csi.v1.Topology;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.driver.DriverConfig;
+import dev.pmemcsi.driver.FilesystemFreezer;
 import dev.pmemcsi.driver.NodeVolumeUse;
 import dev.pmemcsi.driver.RpcEdge;
 import dev.pmemcsi.driver.VolumeLocks;
@@ -32,9 +33,12 @@ import dev.pmemcsi.pmemnative.mount.Mounter;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The CSI Node service: puts PMEM volumes where pods can use them. Mount-access volumes are
@@ -52,7 +56,9 @@ import java.util.Optional;
  * outcome into the response or the status. NodeExpandVolume grows a mounted filesystem
  * ({@link VolumeExpansion}) when the backend grows volumes; otherwise it answers UNIMPLEMENTED.
  */
-public final class NodeService extends NodeGrpc.NodeImplBase implements NodeVolumeUse {
+public final class NodeService extends NodeGrpc.NodeImplBase implements NodeVolumeUse, FilesystemFreezer {
+
+    private static final Logger LOG = LoggerFactory.getLogger(NodeService.class);
 
     private final DriverConfig config;
     private final NodeState state;
@@ -61,6 +67,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements NodeVolu
     private final Publishing publishing;
     private final VolumeStats stats;
     private final VolumeExpansion expansion;
+    private final Freezes freezes;
 
     /** @param paths where staging and target paths may lie; the state dir is kept out of them here */
     public NodeService(DriverConfig config, DeviceManager devices, VolumeLocks locks, Path stateDir,
@@ -88,10 +95,16 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements NodeVolu
         this.publishing = new Publishing(state, confined, operationLocks, volumes, mountPoints, mounter, ephemeral);
         this.stats = new VolumeStats(state, confined, devices);
         this.expansion = new VolumeExpansion(state, confined, operationLocks, devices, mkfs);
+        this.freezes = new Freezes(state, confined, devices, stateDir.resolve("freezes"));
     }
 
     /** Loads the records and reconciles them with the mounts; see {@link StartupRecovery}. */
     public synchronized void start() throws IOException {
+        // First: a filesystem a crash left frozen blocks the writers of every pod that uses it.
+        int thawed = freezes.thawLeftovers();
+        if (thawed > 0) {
+            LOG.warn("thawed {} filesystem(s) that an interrupted snapshot or clone left frozen", thawed);
+        }
         recovery.start();
     }
 
@@ -177,6 +190,13 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements NodeVolu
         }
         where.sort(null);
         return where.isEmpty() ? Optional.empty() : Optional.of(String.join(", ", where));
+    }
+
+    /** Freezes the volume's filesystem where it is staged, for a copy of its device; see {@link Freezes}. */
+    @Override
+    public Held hold(String volumeId, Duration limit) throws IOException,
+            dev.pmemcsi.driver.PreconditionFailedException {
+        return freezes.hold(volumeId, limit);
     }
 
     /** For tests and diagnostics: the records. */

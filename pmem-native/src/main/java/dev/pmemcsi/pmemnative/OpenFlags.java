@@ -14,6 +14,8 @@ public final class OpenFlags {
     public static final int O_DIRECT = ARM64 ? 0x10000 : 0x4000;
     /** Fails with ELOOP when the last component is a symbolic link. */
     public static final int O_NOFOLLOW = ARM64 ? 0x8000 : 0x20000;
+    /** Fails with ENOTDIR unless the path is a directory. */
+    public static final int O_DIRECTORY = ARM64 ? 0x4000 : 0x10000;
 
     private OpenFlags() {}
 }

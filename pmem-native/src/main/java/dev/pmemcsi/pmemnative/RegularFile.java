@@ -19,6 +19,7 @@ public final class RegularFile implements AutoCloseable {
     private static final int FALLOC_FL_PUNCH_HOLE = 0x02;
     private static final int FALLOC_FL_ZERO_RANGE = 0x10;
     private static final int SEEK_DATA = 3;
+    private static final int SEEK_HOLE = 4;
     private static final long READ_BUFFER = 1 << 20;
 
     private final Path path;
@@ -37,6 +38,22 @@ public final class RegularFile implements AutoCloseable {
         int fd = (int) Native.restartOnEintr(() -> Native.libc().open(path.toString(), flags, 0));
         Native.check(fd, "open(" + path + ")");
         return new RegularFile(path, fd);
+    }
+
+    /** Opens {@code path} read-only; a symbolic link is refused (ELOOP), not followed. */
+    public static RegularFile openReadOnly(Path path) throws NativeException {
+        int flags = OpenFlags.O_RDONLY | OpenFlags.O_NOFOLLOW | OpenFlags.O_CLOEXEC;
+        int fd = (int) Native.restartOnEintr(() -> Native.libc().open(path.toString(), flags, 0));
+        Native.check(fd, "open(" + path + ", O_RDONLY)");
+        return new RegularFile(path, fd);
+    }
+
+    /**
+     * The bytes the file occupies on its filesystem ({@code st_blocks} × 512): for a sparse file
+     * far less than its size.
+     */
+    public static long allocatedBytes(Path path) {
+        return Native.posix().lstat(path.toString()).blocks() * 512L;
     }
 
     /**
@@ -88,6 +105,17 @@ public final class RegularFile implements AutoCloseable {
             return next;
         }
         return Native.errno() == Errno.ENXIO.intValue() ? Long.MAX_VALUE : offset;
+    }
+
+    /**
+     * Where the hole at or after {@code offset} starts ({@code lseek(SEEK_HOLE)}); the end of the
+     * file counts as a hole. {@code size} when the filesystem cannot tell, so that a scan then
+     * takes everything from {@code offset} on as data.
+     */
+    public long nextHole(long offset, long size) {
+        int fd = checkOpen();
+        long next = Native.restartOnEintr(() -> Native.libc().lseek(fd, offset, SEEK_HOLE));
+        return next >= 0 ? Math.min(next, size) : size;
     }
 
     public void fsync() throws NativeException {

@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 /**
- * Times create, delete, erase, mkfs and mount into {@code pmem_device_operations_seconds}, by
+ * Times create, delete, erase, mkfs, mount and the copies of snapshots, restores and clones into {@code pmem_device_operations_seconds}, by
  * operation and outcome, and reports operations that take long: a line every
  * {@code progressInterval} while one runs, and one when it ends. Erases also log their own
  * percentage; mkfs is an external tool that reports nothing while it works, so these lines are
@@ -89,7 +89,7 @@ public final class DeviceOperationMetrics implements OperationListener, AutoClos
 
     private Timer timer(Kind kind, String outcome) {
         return Timer.builder(TIMER)
-                .description("Device operations (create, delete, erase, mkfs, mount) by outcome")
+                .description("Device operations (create, delete, erase, mkfs, mount, snapshot, restore, clone) by outcome")
                 .tag("operation", kind.label())
                 .tag("outcome", outcome)
                 .publishPercentileHistogram()

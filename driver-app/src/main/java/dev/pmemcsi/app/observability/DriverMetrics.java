@@ -1,8 +1,12 @@
 package dev.pmemcsi.app.observability;
 
+
+import dev.pmemcsi.controller.snapshot.SnapshotStore;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.driver.DriverConfig;
 import dev.pmemcsi.driver.NodeVolumeUse;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -31,6 +35,17 @@ public final class DriverMetrics {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         registry.config().commonTags("node", node);
         return registry;
+    }
+
+    /** The snapshots this node holds and the disk space their images take; call once the store has started. */
+    public static void registerSnapshots(MeterRegistry registry, SnapshotStore store) {
+        Gauge.builder("pmem_snapshots", store, SnapshotStore::count)
+                .description("Snapshots held in this node's snapshot directory")
+                .register(registry);
+        Gauge.builder("pmem_snapshot_stored_bytes", store, SnapshotStore::storedBytes)
+                .description("Disk space the snapshot images take (allocated blocks; zero blocks are holes)")
+                .baseUnit("bytes")
+                .register(registry);
     }
 
     /** Registers the PMEM and JVM series; call once the backend has started. */

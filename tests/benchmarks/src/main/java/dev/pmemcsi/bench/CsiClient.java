@@ -3,7 +3,9 @@ package dev.pmemcsi.bench;
 import dev.pmemcsi.app.client.Channels;
 import dev.pmemcsi.csi.v1.CapacityRange;
 import dev.pmemcsi.csi.v1.ControllerGrpc;
+import dev.pmemcsi.csi.v1.CreateSnapshotRequest;
 import dev.pmemcsi.csi.v1.CreateVolumeRequest;
+import dev.pmemcsi.csi.v1.DeleteSnapshotRequest;
 import dev.pmemcsi.csi.v1.DeleteVolumeRequest;
 import dev.pmemcsi.csi.v1.GetCapacityRequest;
 import dev.pmemcsi.csi.v1.GetCapacityResponse;
@@ -17,6 +19,7 @@ import dev.pmemcsi.csi.v1.ProbeRequest;
 import dev.pmemcsi.csi.v1.Topology;
 import dev.pmemcsi.csi.v1.Volume;
 import dev.pmemcsi.csi.v1.VolumeCapability;
+import dev.pmemcsi.csi.v1.VolumeContentSource;
 import dev.pmemcsi.driver.DriverConfig;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
@@ -131,6 +134,27 @@ final class CsiClient implements AutoCloseable {
                 .addVolumeCapabilities(capability)
                 .putAllParameters(parameters)
                 .build()).getVolume();
+    }
+
+    /** CreateVolume restored from a snapshot; returns the volume ID. */
+    String restore(String name, long bytes, String snapshotId) {
+        return controller().createVolume(CreateVolumeRequest.newBuilder()
+                .setName(name)
+                .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(bytes))
+                .addVolumeCapabilities(capability)
+                .setVolumeContentSource(VolumeContentSource.newBuilder()
+                        .setSnapshot(VolumeContentSource.SnapshotSource.newBuilder().setSnapshotId(snapshotId)))
+                .build()).getVolume().getVolumeId();
+    }
+
+    /** CreateSnapshot; returns the snapshot ID. */
+    String snapshot(String name, String sourceVolumeId) {
+        return controller().createSnapshot(CreateSnapshotRequest.newBuilder().setName(name)
+                .setSourceVolumeId(sourceVolumeId).build()).getSnapshot().getSnapshotId();
+    }
+
+    void deleteSnapshot(String snapshotId) {
+        controller().deleteSnapshot(DeleteSnapshotRequest.newBuilder().setSnapshotId(snapshotId).build());
     }
 
     void stage(String volumeId, Path staging) {

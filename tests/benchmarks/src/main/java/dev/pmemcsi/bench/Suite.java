@@ -24,7 +24,8 @@ public final class Suite {
     public static void main(String[] args) throws Exception {
         Map<String, Scenario> all = new LinkedHashMap<>();
         for (Scenario s : List.of(new StartupScenario(), new MemoryScenario(), new RpcLatencyScenario(),
-                new ProvisioningScenario(), new NodeStageScenario(), new ExpansionScenario(), new ParallelismScenario(),
+                new ProvisioningScenario(), new NodeStageScenario(), new ExpansionScenario(), new SnapshotScenario(),
+                new ParallelismScenario(),
                 new EraseScenario(), new JmhScenario())) {
             all.put(s.name(), s);
         }

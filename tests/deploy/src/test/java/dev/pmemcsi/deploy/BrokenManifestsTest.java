@@ -45,6 +45,25 @@ class BrokenManifestsTest {
     }
 
     @Test
+    void snapshotterThatServesEveryNode() {
+        assertOnlyCheckFails("snapshotter-all-nodes", "sidecar flags", List.of(
+                "csi-snapshotter: missing flag --node-deployment"));
+    }
+
+    @Test
+    void snapshotterThatMayNotUpdateContentStatus() {
+        assertOnlyCheckFails("snapshotter-missing-rbac", "rbac", List.of(
+                "missing RBAC for the sidecars: update snapshot.storage.k8s.io/volumesnapshotcontents/status cluster-wide",
+                "missing RBAC for the sidecars: patch snapshot.storage.k8s.io/volumesnapshotcontents/status cluster-wide"));
+    }
+
+    @Test
+    void snapshotClassOfAnotherDriver() {
+        assertOnlyCheckFails("snapshot-class-wrong-driver", "snapshots", List.of(
+                "VolumeSnapshotClass pmem-csi-snapshots: driver pmem-csi.example.com is not pmem-csi.dev"));
+    }
+
+    @Test
     void wrongSocketPath() {
         assertOnlyCheckFails("wrong-socket-path", "socket and kubelet paths", List.of(
                 "node-driver-registrar: --kubelet-registration-path=/var/lib/kubelet/plugins/pmem-csi/csi.sock"

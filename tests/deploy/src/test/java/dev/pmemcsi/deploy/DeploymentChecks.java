@@ -37,6 +37,7 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * Consistency checks over one rendered deployment. Each check returns the problems it found,
@@ -49,6 +50,8 @@ final class DeploymentChecks {
     static final String LIVENESS = "livenessprobe";
     /** Only where components/volume-expansion added it: the driver can grow volumes there. */
     static final String RESIZER = "csi-resizer";
+    /** Runs where components/snapshots is included. */
+    static final String SNAPSHOTTER = "csi-snapshotter";
 
     static final String DEFAULT_KUBELET_DIR = "/var/lib/kubelet";
     private static final String TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -69,11 +72,14 @@ final class DeploymentChecks {
      */
     static final int MIN_PROVISIONER_TIMEOUT_SECONDS = 7 * 60;
 
+    private static final String SNAPSHOT_GROUP = "snapshot.storage.k8s.io";
+
     /** Sidecar flags that still work but are deprecated, with what replaces them. */
     private static final Map<String, Map<String, String>> DEPRECATED_SIDECAR_FLAGS = Map.of(
             "livenessprobe", Map.of("--health-port", "--http-endpoint", "--metrics-address", "--http-endpoint"),
             "external-provisioner", Map.of("--metrics-address", "--http-endpoint"),
-            "csi-resizer", Map.of("--metrics-address", "--http-endpoint"));
+            "csi-resizer", Map.of("--metrics-address", "--http-endpoint"),
+            "csi-snapshotter", Map.of("--metrics-address", "--http-endpoint"));
 
     /** A flag a sidecar must have (when the sidecar runs); a null value means any value is fine. */
     private record Required(String container, String flag, String value) {}
@@ -97,7 +103,14 @@ final class DeploymentChecks {
             new Required(RESIZER, "--timeout", null),
             new Required(RESIZER, "--http-endpoint", null),
             // On: every node's resizer would watch every pod in the cluster, and the RBAC grants no pods.
-            new Required(RESIZER, "--handle-volume-inuse-error", "false"));
+            new Required(RESIZER, "--handle-volume-inuse-error", "false"),
+            new Required(SNAPSHOTTER, "--csi-address", null),
+            // Off: every node's snapshotter would act on every node's snapshots, and all but one would
+            // call a driver that does not hold the volume.
+            new Required(SNAPSHOTTER, "--node-deployment", "true"),
+            // The default of 1 m is shorter than copying a large volume.
+            new Required(SNAPSHOTTER, "--timeout", null),
+            new Required(SNAPSHOTTER, "--http-endpoint", null));
 
     /** One permission: verb on group/resource, cluster-wide (namespace null) or in one namespace. */
     record Grant(String namespace, String group, String resource, String verb) {
@@ -142,6 +155,7 @@ final class DeploymentChecks {
         results.put("environment", environment());
         results.put("rbac", rbac());
         results.put("volume expansion", volumeExpansion());
+        results.put("snapshots", snapshots());
         results.put("probes and ports", probesAndPorts());
         results.put("resources", resources());
         results.put("scheduling", scheduling());
@@ -288,6 +302,10 @@ final class DeploymentChecks {
             problems.add(RESIZER + ": --leader-election must be off; a leader's driver could grow only its own"
                     + " node's volumes");
         }
+        if (runs(SNAPSHOTTER) && args(SNAPSHOTTER).isTrue("--leader-election")) {
+            problems.add(SNAPSHOTTER + ": --leader-election must be off in node deployment mode; a leader's driver"
+                    + " could snapshot only its own node's volumes");
+        }
         for (String sidecar : sidecars()) {
             args(sidecar).duplicates().forEach(flag -> problems.add(sidecar + ": " + flag + " is given more than once"));
             DEPRECATED_SIDECAR_FLAGS.getOrDefault(sidecar, Map.of()).forEach((flag, instead) -> {
@@ -329,6 +347,16 @@ final class DeploymentChecks {
             args(RESIZER).value("--timeout").filter(t -> goDurationSeconds(t).isEmpty())
                     .ifPresent(t -> problems.add(RESIZER + ": --timeout=" + t + " is not a duration"));
         }
+        if (runs(SNAPSHOTTER)) {
+            args(SNAPSHOTTER).value("--http-endpoint").flatMap(DeploymentChecks::portOf).ifPresent(port -> {
+                if (!port.equals(namedPort(container(SNAPSHOTTER), "snapshotter"))) {
+                    problems.add(SNAPSHOTTER + ": --http-endpoint port " + port + " is not its container port"
+                            + " 'snapshotter', so the metrics Service cannot reach it");
+                }
+            });
+            args(SNAPSHOTTER).value("--timeout").filter(t -> goDurationSeconds(t).isEmpty())
+                    .ifPresent(t -> problems.add(SNAPSHOTTER + ": --timeout=" + t + " is not a duration"));
+        }
         return problems;
     }
 
@@ -365,6 +393,15 @@ final class DeploymentChecks {
                 problems.add(PROVISIONER + ": env " + name + " must come from fieldRef " + field);
             }
         });
+        // In node deployment mode csi-snapshotter picks the contents labelled with its node by name.
+        if (runs(SNAPSHOTTER)) {
+            EnvVar var = env(container(SNAPSHOTTER)).get("NODE_NAME");
+            String actual = var == null || var.getValueFrom() == null || var.getValueFrom().getFieldRef() == null
+                    ? null : var.getValueFrom().getFieldRef().getFieldPath();
+            if (!"spec.nodeName".equals(actual)) {
+                problems.add(SNAPSHOTTER + ": env NODE_NAME must come from fieldRef spec.nodeName");
+            }
+        }
         for (Container container : pod.getContainers()) {
             Map<String, EnvVar> env = env(container);
             for (String arg : Optional.ofNullable(container.getArgs()).orElse(List.of())) {
@@ -399,6 +436,16 @@ final class DeploymentChecks {
             addGrants(grants, null, "", "persistentvolumeclaims", "get", "list", "watch");
             addGrants(grants, null, "", "persistentvolumeclaims/status", "patch");
             addGrants(grants, null, "", "events", "create", "patch");
+        }
+        if (runs(SNAPSHOTTER)) {
+            // The snapshotter reads classes, and writes contents, their status, and events.
+            addGrants(grants, null, SNAPSHOT_GROUP, "volumesnapshotclasses", "get", "list", "watch");
+            addGrants(grants, null, SNAPSHOT_GROUP, "volumesnapshotcontents", "get", "list", "watch", "update", "patch");
+            addGrants(grants, null, SNAPSHOT_GROUP, "volumesnapshotcontents/status", "update", "patch");
+            addGrants(grants, null, "", "events", "create", "patch");
+            // The provisioner restores: it reads a claim's source snapshot and its content.
+            addGrants(grants, null, SNAPSHOT_GROUP, "volumesnapshots", "get", "list");
+            addGrants(grants, null, SNAPSHOT_GROUP, "volumesnapshotcontents", "get", "list");
         }
         return grants;
     }
@@ -446,8 +493,8 @@ final class DeploymentChecks {
                 .sorted(Comparator.comparing(Grant::toString))
                 .forEach(g -> problems.add("RBAC grants more than the sidecars need: " + g));
 
-        // Only the API clients (provisioner, resizer) get a token: the privileged driver must hold none.
-        List<String> apiClients = runs(RESIZER) ? List.of(PROVISIONER, RESIZER) : List.of(PROVISIONER);
+        // Only the API clients (provisioner, resizer, snapshotter) get a token: the privileged driver must hold none.
+        List<String> apiClients = Stream.of(PROVISIONER, RESIZER, SNAPSHOTTER).filter(this::runs).toList();
         if (!Boolean.FALSE.equals(pod.getAutomountServiceAccountToken())) {
             problems.add("the pod mounts API credentials into every container; set automountServiceAccountToken: false"
                     + " and give only " + String.join(" and ", apiClients) + " a projected token");
@@ -549,6 +596,47 @@ final class DeploymentChecks {
             } else if (!allows && resizer) {
                 problems.add("StorageClass " + sc.getMetadata().getName() + ": allowVolumeExpansion is not true although "
                         + RESIZER + " runs; claims of this class cannot grow");
+            }
+        }
+        return problems;
+    }
+
+    /**
+     * A VolumeSnapshotClass for the driver exactly where csi-snapshotter runs, and snapshot images
+     * on the node's disk: a VolumeSnapshot of a class nobody serves stays unready forever, and an
+     * image inside the container's own filesystem would vanish with the container.
+     */
+    List<String> snapshots() {
+        List<String> problems = new ArrayList<>();
+        boolean snapshotter = runs(SNAPSHOTTER);
+        List<VolumeSnapshotClass> classes = manifests.all(VolumeSnapshotClass.class);
+        if (snapshotter && classes.isEmpty()) {
+            problems.add(SNAPSHOTTER + " runs but there is no VolumeSnapshotClass for " + csiDriverName());
+        } else if (!snapshotter && !classes.isEmpty()) {
+            problems.add("VolumeSnapshotClass " + classes.get(0).getMetadata().getName() + " exists but no "
+                    + SNAPSHOTTER + " runs; its snapshots would never become ready (components/snapshots adds it)");
+        }
+        for (VolumeSnapshotClass c : classes) {
+            if (!csiDriverName().equals(c.driver)) {
+                problems.add("VolumeSnapshotClass " + c.getMetadata().getName() + ": driver " + c.driver
+                        + " is not " + csiDriverName());
+            }
+            if (!"Delete".equals(c.deletionPolicy)) {
+                problems.add("VolumeSnapshotClass " + c.getMetadata().getName() + ": deletionPolicy " + c.deletionPolicy
+                        + ", needs Delete: a retained content keeps its image on the node's disk with nothing to remove it");
+            }
+            if (c.parameters != null && !c.parameters.isEmpty()) {
+                problems.add("VolumeSnapshotClass " + c.getMetadata().getName() + ": the driver takes no parameters, got "
+                        + c.parameters.keySet());
+            }
+        }
+        if (snapshotter) {
+            ContainerArgs driver = args(DRIVER);
+            String dir = driver.value("--snapshot-dir")
+                    .orElse(driver.value("--state-dir").orElse("") + "/snapshots");
+            if (hostPath(container(DRIVER), dir).isEmpty()) {
+                problems.add(DRIVER + ": the snapshot dir " + dir + " is not on a hostPath; snapshots would be lost"
+                        + " with the container");
             }
         }
         return problems;

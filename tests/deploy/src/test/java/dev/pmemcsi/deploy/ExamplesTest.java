@@ -33,6 +33,7 @@ import java.util.stream.Stream;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The examples in deploy/examples refer to what the deployment actually provides. */
@@ -49,7 +50,7 @@ class ExamplesTest {
             examples = files.filter(f -> f.toString().endsWith(".yaml")).sorted()
                     .map(Manifests::read).collect(Collectors.toList());
         }
-        assertEquals(5, examples.size(), "deploy/examples changed: review this test");
+        assertEquals(8, examples.size(), "deploy/examples changed: review this test");
     }
 
     private static <T extends io.fabric8.kubernetes.api.model.HasMetadata> List<T> all(Class<T> type) {
@@ -186,7 +187,7 @@ class ExamplesTest {
                 }
             }
         }
-        assertEquals(5, requests.size(), "examples' volumes: " + requests);
+        assertEquals(7, requests.size(), "examples' volumes: " + requests);
         long largest = regions.stream().mapToLong(r -> CapacityMath.usableBytes(VolumeMode.FSDAX, r)).max().orElseThrow();
         long[] free = regions.stream().mapToLong(Long::longValue).toArray();
         requests.sort(java.util.Comparator.reverseOrder());
@@ -201,6 +202,53 @@ class ExamplesTest {
                     + " after the larger examples; free: " + java.util.Arrays.toString(free));
             free[region] -= raw;
         }
+    }
+
+    /** The snapshot example uses the class components/snapshots ships, of a claim the examples create. */
+    @Test
+    void volumeSnapshotTakesAnExampleClaimWithTheDeploymentsClass() {
+        VolumeSnapshot snapshot = examples.stream().flatMap(m -> m.all(VolumeSnapshot.class).stream())
+                .collect(Collectors.collectingAndThen(Collectors.toList(), l -> {
+                    assertEquals(1, l.size(), "one VolumeSnapshot example");
+                    return l.get(0);
+                }));
+        VolumeSnapshotClass snapshotClass = deployment.named(VolumeSnapshotClass.class,
+                snapshot.getSpec().volumeSnapshotClassName);
+        assertEquals(deployment.one(CSIDriver.class).getMetadata().getName(), snapshotClass.driver);
+        assertNull(snapshot.getSpec().source.volumeSnapshotContentName, "a dynamic snapshot, not an imported one");
+        PersistentVolumeClaim source = claim(snapshot.getSpec().source.persistentVolumeClaimName);
+        assertTrue(all(Pod.class).stream().anyMatch(p -> "Never".equals(p.getSpec().getRestartPolicy())
+                        && volumes(p).stream().anyMatch(v -> v.getPersistentVolumeClaim() != null
+                        && source.getMetadata().getName().equals(v.getPersistentVolumeClaim().getClaimName()))),
+                "a pod populates the claim once before the snapshot");
+    }
+
+    /** The "many readers of one data set" example: a generic ephemeral volume restored from it, read-only. */
+    @Test
+    void readerRestoresTheSnapshotIntoAReadOnlyEphemeralVolume() {
+        VolumeSnapshot snapshot = examples.stream().flatMap(m -> m.all(VolumeSnapshot.class).stream()).findFirst().orElseThrow();
+        List<Pod> readers = all(Pod.class).stream().filter(p -> volumes(p).stream().anyMatch(v -> v.getEphemeral() != null
+                && v.getEphemeral().getVolumeClaimTemplate().getSpec().getDataSource() != null)).toList();
+        assertEquals(1, readers.size(), "one restore example");
+        Pod reader = readers.get(0);
+        Volume restored = volumes(reader).stream().filter(v -> v.getEphemeral() != null).findFirst().orElseThrow();
+        PersistentVolumeClaimSpec spec = restored.getEphemeral().getVolumeClaimTemplate().getSpec();
+        assertEquals("snapshot.storage.k8s.io", spec.getDataSource().getApiGroup());
+        assertEquals("VolumeSnapshot", spec.getDataSource().getKind());
+        assertEquals(snapshot.getMetadata().getName(), spec.getDataSource().getName());
+        PersistentVolumeClaim source = claim(snapshot.getSpec().source.persistentVolumeClaimName);
+        assertTrue(bytes(spec.getResources().getRequests().get("storage"))
+                        >= bytes(source.getSpec().getResources().getRequests().get("storage")),
+                "a restore is at least the snapshot's size");
+        List<io.fabric8.kubernetes.api.model.VolumeMount> mounts = reader.getSpec().getContainers().stream()
+                .flatMap(c -> c.getVolumeMounts().stream()).filter(m -> m.getName().equals(restored.getName())).toList();
+        assertFalse(mounts.isEmpty(), "the restored volume is mounted");
+        mounts.forEach(m -> assertEquals(Boolean.TRUE, m.getReadOnly(), m.getMountPath() + " is mounted read-only"));
+    }
+
+    private static PersistentVolumeClaim claim(String name) {
+        return all(PersistentVolumeClaim.class).stream().filter(c -> c.getMetadata().getName().equals(name))
+                .findFirst().orElseThrow(() -> new AssertionError("no example claim " + name));
     }
 
     private static long bytes(Quantity q) {

@@ -23,6 +23,8 @@ final class Manifests {
 
     static {
         SERIALIZATION.registerKubernetesResource(ServiceMonitor.class);
+        SERIALIZATION.registerKubernetesResource(VolumeSnapshotClass.class);
+        SERIALIZATION.registerKubernetesResource(VolumeSnapshot.class);
     }
     private static final Pattern DOCUMENT_SEPARATOR = Pattern.compile("(?m)^---[ \t]*$");
 

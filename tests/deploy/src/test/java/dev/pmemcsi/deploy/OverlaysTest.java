@@ -11,6 +11,7 @@ import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.Subject;
 import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
@@ -25,12 +26,14 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class OverlaysTest {
@@ -67,12 +70,18 @@ class OverlaysTest {
         Manifests manifests = Manifests.render(Repo.kubernetes(kustomization));
         Map<String, Long> kinds = manifests.all().stream()
                 .collect(Collectors.groupingBy(o -> o.getKind(), Collectors.counting()));
-        // The emulated overlay adds csi-resizer's ClusterRole and its binding.
-        long clusterRoles = kustomization.equals("overlays/emulated") ? 2L : 1L;
-        assertEquals(Map.of(
+        // Both overlays add csi-snapshotter's ClusterRole and the provisioner's restore role, with
+        // their bindings, and a VolumeSnapshotClass; the emulated one csi-resizer's role as well.
+        boolean overlay = !kustomization.equals("base");
+        long clusterRoles = 1L + (overlay ? 2L : 0L) + (kustomization.equals("overlays/emulated") ? 1L : 0L);
+        Map<String, Long> expected = new LinkedHashMap<>(Map.of(
                 "Namespace", 1L, "CSIDriver", 1L, "ServiceAccount", 1L, "ClusterRole", clusterRoles,
                 "ClusterRoleBinding", clusterRoles, "Role", 1L, "RoleBinding", 1L, "DaemonSet", 1L,
-                "Service", 1L, "StorageClass", 2L), kinds);
+                "Service", 1L, "StorageClass", 2L));
+        if (overlay) {
+            expected.put("VolumeSnapshotClass", 1L);
+        }
+        assertEquals(expected, kinds);
         String namespace = manifests.one(Namespace.class).getMetadata().getName();
         manifests.all().stream()
                 .filter(o -> o.getMetadata().getNamespace() != null)
@@ -167,7 +176,7 @@ class OverlaysTest {
         List<String> containers = manifests.one(DaemonSet.class).getSpec().getTemplate().getSpec().getContainers()
                 .stream().map(Container::getName).toList();
         assertEquals(List.of(DeploymentChecks.DRIVER, DeploymentChecks.PROVISIONER, DeploymentChecks.REGISTRAR,
-                DeploymentChecks.LIVENESS, DeploymentChecks.RESIZER), containers,
+                DeploymentChecks.LIVENESS, DeploymentChecks.RESIZER, DeploymentChecks.SNAPSHOTTER), containers,
                 "appended last: the overlays' patches address the driver as container 0");
         Container resizer = emulated.container(DeploymentChecks.RESIZER);
         assertTrue(resizer.getImage().startsWith("registry.k8s.io/sig-storage/csi-resizer:v1."), resizer.getImage());
@@ -199,6 +208,83 @@ class OverlaysTest {
         ClusterRoleBinding binding = manifests.named(ClusterRoleBinding.class, "pmem-csi-external-resizer");
         assertEquals(role.getMetadata().getName(), binding.getRoleRef().getName());
         assertEquals(List.of("pmem-csi-node"), binding.getSubjects().stream().map(Subject::getName).toList());
+    }
+
+    /**
+     * Both overlays take snapshots: csi-snapshotter v8 in node deployment mode (each node's sidecar
+     * handles the contents labelled with its node), with exactly the RBAC it and the restoring
+     * provisioner need, and the VolumeSnapshotClass of the driver.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"overlays/direct", "overlays/emulated"})
+    void overlaysRunTheSnapshotterWithItsClassAndLeastRbac(String overlay) {
+        Manifests manifests = Manifests.render(Repo.kubernetes(overlay));
+        DeploymentChecks checks = new DeploymentChecks(manifests, DriverHelp.longOptions());
+        Container snapshotter = checks.container(DeploymentChecks.SNAPSHOTTER);
+        assertEquals("registry.k8s.io/sig-storage/csi-snapshotter:v8.2.0", snapshotter.getImage());
+        assertEquals(DeploymentChecks.SNAPSHOTTER, manifests.one(DaemonSet.class).getSpec().getTemplate().getSpec()
+                .getContainers().stream().reduce((a, b) -> b).orElseThrow().getName(), "appended last");
+        ContainerArgs args = checks.args(DeploymentChecks.SNAPSHOTTER);
+        assertEquals("/csi/csi.sock", args.value("--csi-address").orElseThrow());
+        assertTrue(args.isTrue("--node-deployment"));
+        assertFalse(args.isTrue("--leader-election"));
+        assertEquals("json", args.value("--logging-format").orElseThrow());
+        assertTrue(DeploymentChecks.goDurationSeconds(args.value("--timeout").orElseThrow()).getAsLong() >= 5 * 60,
+                "CreateSnapshot copies the whole volume before it answers");
+        assertEquals("spec.nodeName", snapshotter.getEnv().stream().filter(e -> e.getName().equals("NODE_NAME"))
+                .findFirst().orElseThrow().getValueFrom().getFieldRef().getFieldPath());
+        assertTrue(snapshotter.getVolumeMounts().stream().anyMatch(m -> m.getName().equals("socket-dir")
+                && m.getMountPath().equals("/csi")));
+        assertEquals(new Quantity("32Mi"), snapshotter.getResources().getRequests().get("memory"));
+        assertEquals(new Quantity("128Mi"), snapshotter.getResources().getLimits().get("memory"));
+        int port = DeploymentChecks.portOf(args.value("--http-endpoint").orElseThrow()).orElseThrow();
+        assertFalse(Set.of(8080, 8081, 9808, 9809, 10010).contains(port), "port " + port + " is taken by another container");
+        assertTrue(manifests.one(Service.class).getSpec().getPorts().stream()
+                .anyMatch(p -> "snapshotter".equals(p.getName()) && port == p.getPort()), "the metrics Service exposes it");
+
+        assertEquals(Map.of(
+                "snapshot.storage.k8s.io/volumesnapshotclasses", Set.of("get", "list", "watch"),
+                "snapshot.storage.k8s.io/volumesnapshotcontents", Set.of("get", "list", "watch", "update", "patch"),
+                "snapshot.storage.k8s.io/volumesnapshotcontents/status", Set.of("update", "patch"),
+                "events", Set.of("create", "patch")),
+                verbs(manifests.named(ClusterRole.class, "pmem-csi-external-snapshotter")),
+                "no volumesnapshots, group snapshots, leases or secrets");
+        assertEquals(Map.of(
+                "snapshot.storage.k8s.io/volumesnapshots", Set.of("get", "list"),
+                "snapshot.storage.k8s.io/volumesnapshotcontents", Set.of("get", "list")),
+                verbs(manifests.named(ClusterRole.class, "pmem-csi-external-provisioner-restore")));
+        for (String name : List.of("pmem-csi-external-snapshotter", "pmem-csi-external-provisioner-restore")) {
+            ClusterRoleBinding binding = manifests.named(ClusterRoleBinding.class, name);
+            assertEquals(name, binding.getRoleRef().getName());
+            assertEquals(List.of("pmem-csi-node"), binding.getSubjects().stream().map(Subject::getName).toList());
+        }
+
+        VolumeSnapshotClass snapshotClass = manifests.one(VolumeSnapshotClass.class);
+        assertEquals("pmem-csi-snapshots", snapshotClass.getMetadata().getName());
+        assertEquals(DRIVER_NAME, snapshotClass.driver);
+        assertEquals("Delete", snapshotClass.deletionPolicy);
+        assertNull(snapshotClass.getMetadata().getNamespace(), "a cluster-scoped object");
+        // The default snapshot dir, STATE-DIR/snapshots, is inside the state-dir hostPath.
+        ContainerArgs driver = checks.args(DeploymentChecks.DRIVER);
+        assertFalse(driver.has("--snapshot-dir"));
+        assertEquals(Optional.of("/var/lib/pmem-csi.dev/snapshots"), checks.hostPath(
+                checks.container(DeploymentChecks.DRIVER), driver.value("--state-dir").orElseThrow() + "/snapshots"));
+    }
+
+    /** Rules by "group/resource" (core group bare) to verbs; a wildcard anywhere fails. */
+    private static Map<String, Set<String>> verbs(ClusterRole role) {
+        Map<String, Set<String>> verbs = new LinkedHashMap<>();
+        for (PolicyRule rule : role.getRules()) {
+            for (String group : rule.getApiGroups()) {
+                for (String resource : rule.getResources()) {
+                    assertFalse(group.equals("*") || resource.equals("*") || rule.getVerbs().contains("*"),
+                            role.getMetadata().getName() + ": wildcard in " + rule);
+                    verbs.computeIfAbsent(group.isEmpty() ? resource : group + "/" + resource,
+                            k -> new java.util.TreeSet<>()).addAll(rule.getVerbs());
+                }
+            }
+        }
+        return verbs;
     }
 
     /** docs/install.md names each sidecar with the release the manifests pin, e.g. "**csi-resizer** (v1.14.0)". */

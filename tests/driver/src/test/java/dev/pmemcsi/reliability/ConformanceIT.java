@@ -57,6 +57,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -200,18 +201,16 @@ class ConformanceIT {
                     ControllerServiceCapability.RPC.Type.GET_CAPACITY,
                     ControllerServiceCapability.RPC.Type.GET_VOLUME,
                     ControllerServiceCapability.RPC.Type.VOLUME_CONDITION,
-                    ControllerServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER), without(types,
+                    ControllerServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER,
+                    ControllerServiceCapability.RPC.Type.CREATE_DELETE_SNAPSHOT,
+                    ControllerServiceCapability.RPC.Type.LIST_SNAPSHOTS,
+                    ControllerServiceCapability.RPC.Type.CLONE_VOLUME), without(types,
                     ControllerServiceCapability.RPC.Type.EXPAND_VOLUME));
             var c = csi.controller();
             assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.controllerPublishVolume(
                     ControllerPublishVolumeRequest.newBuilder().setVolumeId("x").setNodeId("n").build())));
             assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.controllerUnpublishVolume(
                     ControllerUnpublishVolumeRequest.newBuilder().setVolumeId("x").build())));
-            assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.createSnapshot(
-                    CreateSnapshotRequest.newBuilder().setName("s").setSourceVolumeId("x").build())));
-            assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.deleteSnapshot(
-                    DeleteSnapshotRequest.newBuilder().setSnapshotId("s").build())));
-            assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.listSnapshots(ListSnapshotsRequest.getDefaultInstance())));
             assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.getSnapshot(
                     GetSnapshotRequest.newBuilder().setSnapshotId("s").build())));
             if (!expansionOffered()) {
@@ -220,6 +219,137 @@ class ConformanceIT {
             }
             assertEquals(Code.UNIMPLEMENTED, codeOf(() -> c.controllerModifyVolume(
                     ControllerModifyVolumeRequest.newBuilder().setVolumeId("x").build())));
+        }
+    }
+
+    @Nested
+    class Snapshots {
+
+        private String volumeWithFilesystem(String name) throws Exception {
+            String id = csi.controller().createVolume(create(name).build()).getVolume().getVolumeId();
+            Path staging = ws.newStagingPath();
+            csi.stage(id, staging, Csi.mount());
+            csi.unstage(id, staging);
+            return id;
+        }
+
+        private dev.pmemcsi.csi.v1.Snapshot snapshot(String name, String source) {
+            return csi.controller().createSnapshot(CreateSnapshotRequest.newBuilder().setName(name)
+                    .setSourceVolumeId(source).build()).getSnapshot();
+        }
+
+        private void deleteSnapshot(String id) {
+            csi.controller().deleteSnapshot(DeleteSnapshotRequest.newBuilder().setSnapshotId(id).build());
+        }
+
+        private dev.pmemcsi.csi.v1.VolumeContentSource fromSnapshot(String id) {
+            return dev.pmemcsi.csi.v1.VolumeContentSource.newBuilder().setSnapshot(
+                    dev.pmemcsi.csi.v1.VolumeContentSource.SnapshotSource.newBuilder().setSnapshotId(id)).build();
+        }
+
+        @Test
+        void createSnapshotCodes() throws Exception {
+            var c = csi.controller();
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> c.createSnapshot(
+                    CreateSnapshotRequest.newBuilder().setSourceVolumeId("x").build())));
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> c.createSnapshot(
+                    CreateSnapshotRequest.newBuilder().setName("s").build())));
+            assertEquals(Code.NOT_FOUND, codeOf(() -> snapshot("s-unknown", "pvc-" + "0".repeat(56))));
+            String a = volumeWithFilesystem("snap-src-a");
+            String b = volumeWithFilesystem("snap-src-b");
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> c.createSnapshot(CreateSnapshotRequest.newBuilder()
+                    .setName("s-params").setSourceVolumeId(a).putParameters("unknown", "1").build())));
+            var first = snapshot("s-a", a);
+            assertTrue(first.getReadyToUse());
+            assertEquals(a, first.getSourceVolumeId());
+            assertTrue(first.getSizeBytes() >= SIZE);
+            assertTrue(first.hasCreationTime());
+            assertEquals(first, snapshot("s-a", a), "the same name and source answer the same snapshot");
+            assertEquals(Code.ALREADY_EXISTS, codeOf(() -> snapshot("s-a", b)));
+            // A source with snapshots can be deleted; the snapshot stays.
+            csi.delete(a);
+            assertEquals(1, c.listSnapshots(ListSnapshotsRequest.newBuilder().setSnapshotId(first.getSnapshotId())
+                    .build()).getEntriesCount());
+            deleteSnapshot(first.getSnapshotId());
+            deleteSnapshot(first.getSnapshotId());
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> deleteSnapshot("")));
+            deleteSnapshot("not-a-snapshot-of-this-driver");
+            csi.delete(b);
+        }
+
+        @Test
+        void listSnapshotsPagesFiltersAndRefusesForeignTokens() throws Exception {
+            var c = csi.controller();
+            String a = volumeWithFilesystem("list-snap-a");
+            String b = volumeWithFilesystem("list-snap-b");
+            List<String> ids = new ArrayList<>(List.of(snapshot("l1", a).getSnapshotId(),
+                    snapshot("l2", a).getSnapshotId(), snapshot("l3", b).getSnapshotId()));
+            ids.sort(null);
+            List<String> seen = new ArrayList<>();
+            String token = "";
+            do {
+                var r = c.listSnapshots(ListSnapshotsRequest.newBuilder().setMaxEntries(1).setStartingToken(token).build());
+                assertTrue(r.getEntriesCount() <= 1);
+                r.getEntriesList().forEach(e -> seen.add(e.getSnapshot().getSnapshotId()));
+                token = r.getNextToken();
+            } while (!token.isEmpty());
+            assertEquals(seen.stream().distinct().sorted().toList(), seen, "each snapshot once, in order");
+            assertEquals(ids, seen.stream().filter(ids::contains).toList(), "every snapshot listed");
+            assertEquals(2, c.listSnapshots(ListSnapshotsRequest.newBuilder().setSourceVolumeId(a).build())
+                    .getEntriesCount());
+            assertEquals(0, c.listSnapshots(ListSnapshotsRequest.newBuilder().setSnapshotId("unknown").build())
+                    .getEntriesCount());
+            assertEquals(Code.ABORTED, codeOf(() -> c.listSnapshots(
+                    ListSnapshotsRequest.newBuilder().setStartingToken("not-a-token").build())));
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> c.listSnapshots(
+                    ListSnapshotsRequest.newBuilder().setMaxEntries(-1).build())));
+            ids.forEach(this::deleteSnapshot);
+            csi.delete(a);
+            csi.delete(b);
+        }
+
+        @Test
+        void restoreAndCloneCodes() throws Exception {
+            var c = csi.controller();
+            String src = volumeWithFilesystem("restore-src");
+            var snap = snapshot("r1", src);
+            String here = snap.getSnapshotId();
+            String elsewhere = "snap-" + "2".repeat(56) + "-other-node";
+            String missing = "snap-" + "0".repeat(56) + here.substring("snap-".length() + 56);
+            assertEquals(Code.NOT_FOUND, codeOf(() -> c.createVolume(create("r-missing")
+                    .setVolumeContentSource(fromSnapshot(missing)).build())));
+            var other = org.junit.jupiter.api.Assertions.assertThrows(io.grpc.StatusRuntimeException.class,
+                    () -> c.createVolume(create("r-other").setVolumeContentSource(fromSnapshot(elsewhere)).build()));
+            assertEquals(Code.RESOURCE_EXHAUSTED, other.getStatus().getCode(), "Kubernetes reschedules on this");
+            assertTrue(other.getStatus().getDescription().contains("other-node"), other.getStatus().getDescription());
+            assertEquals(Code.OUT_OF_RANGE, codeOf(() -> c.createVolume(create("r-small")
+                    .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(16 * MIB).setLimitBytes(16 * MIB))
+                    .setVolumeContentSource(fromSnapshot(here)).build())));
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> c.createVolume(CreateVolumeRequest.newBuilder()
+                    .setName("r-xfs").addVolumeCapabilities(Csi.mount("xfs", Mode.SINGLE_NODE_WRITER))
+                    .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(600 * MIB))
+                    .setVolumeContentSource(fromSnapshot(here)).build())));
+            Volume restored = c.createVolume(create("r-ok").setVolumeContentSource(fromSnapshot(here)).build())
+                    .getVolume();
+            assertEquals(here, restored.getContentSource().getSnapshot().getSnapshotId());
+            assertEquals(restored, c.createVolume(create("r-ok").setVolumeContentSource(fromSnapshot(here)).build())
+                    .getVolume(), "a repeated restore answers the same volume");
+            assertEquals(Code.ALREADY_EXISTS, codeOf(() -> c.createVolume(create("r-ok").build())));
+            assertEquals(Code.ALREADY_EXISTS, codeOf(() -> c.createVolume(create(src.substring(0, 0) + "restore-src")
+                    .setVolumeContentSource(fromSnapshot(here)).build())), "an existing volume is no copy");
+            var clone = dev.pmemcsi.csi.v1.VolumeContentSource.newBuilder().setVolume(
+                    dev.pmemcsi.csi.v1.VolumeContentSource.VolumeSource.newBuilder().setVolumeId(src)).build();
+            Volume cloned = c.createVolume(create("c-ok").setVolumeContentSource(clone).build()).getVolume();
+            assertEquals(src, cloned.getContentSource().getVolume().getVolumeId());
+            var unknownClone = dev.pmemcsi.csi.v1.VolumeContentSource.newBuilder().setVolume(
+                    dev.pmemcsi.csi.v1.VolumeContentSource.VolumeSource.newBuilder().setVolumeId("pvc-" + "1".repeat(56)))
+                    .build();
+            assertEquals(Code.NOT_FOUND, codeOf(() -> c.createVolume(create("c-missing")
+                    .setVolumeContentSource(unknownClone).build())));
+            for (String id : List.of(restored.getVolumeId(), cloned.getVolumeId(), src)) {
+                csi.delete(id);
+            }
+            deleteSnapshot(here);
         }
     }
 
@@ -249,10 +379,15 @@ class ConformanceIT {
         }
 
         @Test
-        void contentSourceIsInvalidArgument() {
-            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.controller().createVolume(create("conf-clone")
+        void aContentSourceThatDoesNotExistIsNotFoundAndAnEmptyOneInvalid() {
+            assertEquals(Code.NOT_FOUND, codeOf(() -> csi.controller().createVolume(create("conf-clone")
                     .setVolumeContentSource(VolumeContentSource.newBuilder().setVolume(
                             VolumeContentSource.VolumeSource.newBuilder().setVolumeId("other"))).build())));
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.controller().createVolume(create("conf-clone")
+                    .setVolumeContentSource(VolumeContentSource.newBuilder().setVolume(
+                            VolumeContentSource.VolumeSource.getDefaultInstance())).build())));
+            assertEquals(Code.INVALID_ARGUMENT, codeOf(() -> csi.controller().createVolume(create("conf-clone")
+                    .setVolumeContentSource(VolumeContentSource.getDefaultInstance()).build())));
         }
 
         @Test
