@@ -1,9 +1,9 @@
 package dev.pmemcsi.app;
 
+import dev.pmemcsi.device.BlockDeviceEraser;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.emulated.EmulatedDeviceManager;
-import dev.pmemcsi.device.ndctl.BlockDeviceEraser;
 import dev.pmemcsi.device.ndctl.LibNdctlBackend;
 import dev.pmemcsi.device.ndctl.NdctlDeviceManager;
 
