@@ -8,7 +8,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,8 +32,6 @@ class LvmCli {
 
     private static final Logger LOG = LoggerFactory.getLogger(LvmCli.class);
 
-    /** Device paths that need no quoting in lvm's config language or its filter regexes. */
-    private static final Pattern SAFE_PATH = Pattern.compile("/[A-Za-z0-9/_.:+-]+");
 
     /** The first physical extent of a pool device starts on a huge-page boundary. */
     static final String DATA_ALIGNMENT = "2m";
@@ -62,7 +59,7 @@ class LvmCli {
         }
         StringBuilder filter = new StringBuilder("[");
         for (String d : devices) {
-            if (!SAFE_PATH.matcher(d).matches()) {
+            if (!LvmConfig.SAFE_PATH.matcher(d).matches() || d.length() < 2) {
                 throw new IllegalArgumentException("pool device path " + d + " has characters other than"
                         + " letters, digits and /_.:+-");
             }
@@ -83,12 +80,9 @@ class LvmCli {
         return c.toString();
     }
 
+    /** A directory of {@link LvmConfig}, which checked that it needs no escaping. */
     private static String quoted(Path p) {
-        String s = p.toAbsolutePath().toString();
-        if (!SAFE_PATH.matcher(s).matches()) {
-            throw new IllegalArgumentException("lvm directory " + s + " has characters other than letters, digits and /_.:+-");
-        }
-        return "\"" + s + "\"";
+        return "\"" + p + "\"";
     }
 
     LvmConfig config() {

@@ -3,6 +3,7 @@ package dev.pmemcsi.device.lvm;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.regex.Pattern;
 
 /**
  * How the driver runs lvm2.
@@ -21,12 +22,26 @@ public record LvmConfig(Path lockDir, Path backupDir, Duration timeout, boolean 
 
     public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(2);
 
+    /** Paths that need no quoting in lvm's config language. */
+    static final Pattern SAFE_PATH = Pattern.compile("/[A-Za-z0-9/_.:+-]*");
+
     public LvmConfig {
         Objects.requireNonNull(lockDir, "lockDir");
         Objects.requireNonNull(timeout, "timeout");
+        lockDir = safe(lockDir);
+        backupDir = backupDir == null ? null : safe(backupDir);
         if (timeout.isNegative() || timeout.isZero()) {
             throw new IllegalArgumentException("the lvm timeout must be positive: " + timeout);
         }
+    }
+
+    private static Path safe(Path dir) {
+        Path abs = dir.toAbsolutePath().normalize();
+        if (!SAFE_PATH.matcher(abs.toString()).matches()) {
+            throw new IllegalArgumentException("lvm directory " + abs + " has characters other than letters, digits"
+                    + " and /_.:+-, which lvm's configuration cannot take unquoted");
+        }
+        return abs;
     }
 
     /** Locks and metadata copies under {@code lvmDir}, the default timeout, volumes activated. */

@@ -37,8 +37,8 @@ class LvmCliTest {
         for (String bad : List.of("/dev/a\"b", "/dev/a|b", "/dev/a b", "/dev/a\\b", "relative")) {
             assertThrows(IllegalArgumentException.class, () -> LvmCli.configText(CONFIG, List.of(bad)), bad);
         }
-        assertThrows(IllegalArgumentException.class, () -> LvmCli.configText(CONFIG.withLockDir(Path.of("/a\"b")),
-                List.of("/dev/pmem0")));
+        assertThrows(IllegalArgumentException.class, () -> CONFIG.withLockDir(Path.of("/a\"b")));
+        assertThrows(IllegalArgumentException.class, () -> CONFIG.withLockDir(Path.of("/run/lock/lvm dir")));
         assertThrows(IllegalArgumentException.class, () -> LvmCli.configText(CONFIG, List.of()));
     }
 
