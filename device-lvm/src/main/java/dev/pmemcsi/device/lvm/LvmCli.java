@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  *       exactly their paths and reject every other device, and the devices file, scan hints,
  *       lvmpolld and dmeventd are off, so no other block device of the host is ever read or
  *       changed and no state lands outside the configured directories;</li>
- *   <li>reports are JSON in bytes ({@link LvmReports});</li>
+ *   <li>reports are JSON in bytes ({@link LvmReports}); one {@code fullreport} reads volume groups
+ *       and logical volumes at once;</li>
  *   <li>{@code LVM_SUPPRESS_FD_WARNINGS=1} and {@code LC_ALL=C}, so stderr holds lvm's own
  *       messages, in English, which {@link #noSpace} and {@link #inUse} read.</li>
  * </ul>
@@ -96,14 +97,16 @@ class LvmCli {
         return parse(out, "pvs", () -> LvmReports.physicalVolumes(out));
     }
 
-    List<LvmReports.VolumeGroup> volumeGroups() throws LvmException {
-        String out = report("vgs", LvmReports.VG_FIELDS);
-        return parse(out, "vgs", () -> LvmReports.volumeGroups(out));
-    }
-
-    List<LvmReports.LogicalVolume> logicalVolumes() throws LvmException {
-        String out = report("lvs", LvmReports.LV_FIELDS);
-        return parse(out, "lvs", () -> LvmReports.logicalVolumes(out));
+    /** Volume groups and logical volumes in one {@code lvm fullreport}. */
+    LvmReports.State state() throws LvmException {
+        // pv and pvseg come with every fullreport; one field each keeps them small.
+        String out = run("fullreport", "--reportformat", "json", "--units", "b", "--nosuffix",
+                "--configreport", "vg", "-o", LvmReports.VG_FIELDS,
+                "--configreport", "pv", "-o", "pv_name",
+                "--configreport", "lv", "-o", LvmReports.LV_FIELDS,
+                "--configreport", "pvseg", "-o", "pvseg_start",
+                "--configreport", "seg", "-o", LvmReports.SEG_FIELDS).stdout();
+        return parse(out, "fullreport", () -> LvmReports.state(out));
     }
 
     private String report(String command, String fields) throws LvmException {

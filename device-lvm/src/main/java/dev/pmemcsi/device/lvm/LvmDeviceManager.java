@@ -55,12 +55,17 @@ import org.slf4j.MDC;
  * <p>Crash safety comes from the order of single, atomic lvm metadata changes: a volume is made
  * with the tag {@code state=creating} and loses it only once its signatures are wiped, so a crash
  * in between leaves a logical volume that {@link #start()} (or the next create of that ID)
- * removes. A delete first tags the volume {@code state=deleting}, with {@code erase-on-delete} when
- * its data must be zeroed, then zeroes it and removes it; {@link #start()} finishes any delete it
- * finds. Calls for one volume ID are serialised here; lvm serialises its own commands on a volume
+ * removes. A delete that zeroes the data first tags the volume {@code state=deleting} and
+ * {@code erase-on-delete}, then zeroes and removes it, and {@link #start()} finishes any such delete
+ * it finds; a delete without erase is one lvremove. Calls for one volume ID are serialised here; lvm serialises its own commands on a volume
  * group with its file locks ({@link LvmConfig#lockDir()}).
  *
  * <p>Only fsdax volumes exist: sector mode needs the BTT of a namespace of its own.
+ *
+ * <p>At some 600 lines it is longer than the other classes on purpose: it holds the order of every
+ * operation's crash-safe steps, which reads best top to bottom in one place; the pool set-up
+ * ({@link PoolSetup}), names and tags ({@link LvmNaming}), lvm itself ({@link LvmCli},
+ * {@link LvmReports}) and health ({@link LvmHealth}) live in their own classes.
  */
 public final class LvmDeviceManager implements DeviceManager {
 
@@ -87,9 +92,6 @@ public final class LvmDeviceManager implements DeviceManager {
         boolean isBusy(Path device) throws NativeException;
     }
 
-    /** A volume group of the driver and the pool device beneath it. */
-    record Pool(String vg, PoolDevice device, long peStart, long extentBytes, boolean dax) {}
-
     private final LvmNaming naming;
     private final PoolDevices source;
     private final LvmConfig config;
@@ -101,8 +103,8 @@ public final class LvmDeviceManager implements DeviceManager {
     private final KeyedLocks volumeLocks = new KeyedLocks();
 
     private volatile LvmCli cli;
-    private volatile Map<String, Pool> pools = Map.of();
-    /** Pool devices the driver could not take, and why; found at start. */
+    private volatile Map<String, PoolSetup.Pool> pools = Map.of();
+    /** PoolSetup.Pool devices the driver could not take, and why; found at start. */
     private volatile List<UnmanagedExtent> refused = List.of();
     private volatile boolean ready;
 
@@ -161,7 +163,7 @@ public final class LvmDeviceManager implements DeviceManager {
         for (PoolDevices.SkippedRegion s : prep.skipped()) {
             refusedNow.add(new UnmanagedExtent(s.region(), s.bus() + "/" + s.region(), -1, 0, "not pooled: " + s.reason()));
         }
-        Map<String, Pool> found = setUp(lvm, prep.devices(), refusedNow);
+        Map<String, PoolSetup.Pool> found = new PoolSetup(naming, sysfs).setUp(lvm, prep.devices(), refusedNow);
         if (found.isEmpty()) {
             throw new DeviceException("none of the pool devices (" + source.describe() + ") can be used: "
                     + refusedNow.stream().map(u -> u.name() + ": " + u.reason()).toList());
@@ -169,10 +171,10 @@ public final class LvmDeviceManager implements DeviceManager {
         this.cli = lvm;
         this.pools = Map.copyOf(found);
         this.refused = List.copyOf(refusedNow);
-        recover();
+        int volumes = recover();
         ready = true;
         LOG.info("LVM mode ready: {} volume groups ({}), {} volumes", found.size(),
-                String.join(", ", found.keySet().stream().sorted().toList()), listVolumes().size());
+                String.join(", ", found.keySet().stream().sorted().toList()), volumes);
     }
 
     private void createDirectories() throws DeviceException {
@@ -186,73 +188,14 @@ public final class LvmDeviceManager implements DeviceManager {
         }
     }
 
-    /** The pool devices in volume groups of the driver, by volume group; the others into {@code refusedOut}. */
-    private Map<String, Pool> setUp(LvmCli lvm, List<PoolDevice> devices, List<UnmanagedExtent> refusedOut)
-            throws DeviceException {
-        List<LvmReports.PhysicalVolume> pvs = lvm.physicalVolumes();
-        boolean changed = false;
-        for (PoolDevice d : devices) {
-            Optional<LvmReports.PhysicalVolume> pv = pvOf(pvs, d);
-            try {
-                if (pv.isEmpty()) {
-                    lvm.createPhysicalVolume(d.devicePath());
-                    LOG.info("{} of {} is now a physical volume (data aligned to 2 MiB)", d.devicePath(), d.region());
-                }
-                if (pv.isEmpty() || pv.get().isOrphan()) {
-                    String vg = LvmNaming.volumeGroupName(d);
-                    lvm.createVolumeGroup(vg, d.devicePath(), EXTENT_BYTES, List.of(naming.ownerTag()));
-                    LOG.info("created volume group {} on {} of {}, tagged {}", vg, d.devicePath(), d.region(),
-                            naming.ownerTag());
-                    changed = true;
-                }
-            } catch (LvmException e) {
-                LOG.error("pool device {} of {} is left alone: {}", d.devicePath(), d.region(), e.getMessage());
-                refusedOut.add(new UnmanagedExtent(d.region(), d.devicePath(), 0, d.sizeBytes(),
-                        "cannot be made a volume group of the driver: " + e.getMessage()));
-            }
-        }
-        if (changed) {
-            pvs = lvm.physicalVolumes();
-        }
-        Map<String, Pool> result = new LinkedHashMap<>();
-        for (PoolDevice d : devices) {
-            Optional<LvmReports.PhysicalVolume> pv = pvOf(pvs, d);
-            if (pv.isEmpty() || pv.get().isOrphan()) {
-                continue; // refused above
-            }
-            if (!naming.ownsGroup(pv.get().vgTags())) {
-                LOG.warn("pool device {} of {} is a physical volume of volume group {}, which is not tagged {}: left alone",
-                        d.devicePath(), d.region(), pv.get().vgName(), naming.ownerTag());
-                refusedOut.add(new UnmanagedExtent(d.region(), d.devicePath(), 0, d.sizeBytes(),
-                        "physical volume of volume group " + pv.get().vgName() + ", which the driver does not own"));
-                continue;
-            }
-            if (pv.get().peStart() % (2 * CapacityMath.MIB) != 0) {
-                LOG.warn("the data of physical volume {} starts at byte {}, not on a 2 MiB boundary: its volumes cannot"
-                        + " use huge pages", d.devicePath(), pv.get().peStart());
-            }
-            result.putIfAbsent(pv.get().vgName(), new Pool(pv.get().vgName(), d, pv.get().peStart(), EXTENT_BYTES,
-                    daxCapable(d.devicePath())));
-        }
-        return result;
-    }
-
-    private static Optional<LvmReports.PhysicalVolume> pvOf(List<LvmReports.PhysicalVolume> pvs, PoolDevice d) {
-        return pvs.stream().filter(p -> p.device().equals(d.devicePath())).findFirst();
-    }
-
-    private boolean daxCapable(String device) {
-        try {
-            return Files.readString(sysfs.resolve("class/block").resolve(Path.of(device).getFileName().toString())
-                    .resolve("queue/dax")).strip().equals("1");
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    /** What a crash left: creates are undone, deletes finished; volumes that are not active are activated. */
-    private void recover() throws DeviceException {
-        for (Owned o : owned(cli.logicalVolumes())) {
+    /**
+     * What a crash left: creates are undone, deletes finished; volumes that are not active are
+     * activated. Returns the number of volumes.
+     */
+    private int recover() throws DeviceException {
+        int volumes = 0;
+        LvmReports.State state = cli.state();
+        for (Owned o : owned(state.volumes())) {
             try (KeyedLocks.Held held = volumeLocks.lock(o.tags().volumeId());
                  MDC.MDCCloseable mdc = MDC.putCloseable("volume", o.tags().volumeId())) {
                 switch (o.tags().state()) {
@@ -272,6 +215,7 @@ public final class LvmDeviceManager implements DeviceManager {
                         }
                     }
                     case READY -> {
+                        volumes++;
                         if (config.activation() && !o.lv().active()) {
                             cli.activate(o.lv().fullName());
                             LOG.info("activated volume {} ({})", o.tags().volumeId(), o.lv().fullName());
@@ -280,6 +224,7 @@ public final class LvmDeviceManager implements DeviceManager {
                 }
             }
         }
+        return volumes;
     }
 
     @Override
@@ -298,14 +243,14 @@ public final class LvmDeviceManager implements DeviceManager {
     // ---------------------------------------------------------------- volumes
 
     /** A logical volume of the driver in one of its volume groups, with what its tags say. */
-    record Owned(LvmReports.LogicalVolume lv, LvmNaming.VolumeTags tags, Pool pool) {}
+    record Owned(LvmReports.LogicalVolume lv, LvmNaming.VolumeTags tags, PoolSetup.Pool pool) {}
 
     /** The driver's logical volumes among {@code lvs}, in its own volume groups only. */
     private List<Owned> owned(List<LvmReports.LogicalVolume> lvs) {
-        Map<String, Pool> p = pools;
+        Map<String, PoolSetup.Pool> p = pools;
         List<Owned> out = new ArrayList<>();
         for (LvmReports.LogicalVolume lv : lvs) {
-            Pool pool = p.get(lv.vgName());
+            PoolSetup.Pool pool = p.get(lv.vgName());
             if (pool == null) {
                 continue;
             }
@@ -323,14 +268,14 @@ public final class LvmDeviceManager implements DeviceManager {
     @Override
     public List<PmemVolume> listVolumes() throws DeviceException {
         LvmCli c = requireReady();
-        return owned(c.logicalVolumes()).stream().filter(o -> o.tags().state() == LvmNaming.State.READY)
+        return owned(c.state().volumes()).stream().filter(o -> o.tags().state() == LvmNaming.State.READY)
                 .map(this::toVolume).sorted(Comparator.comparing(PmemVolume::id)).toList();
     }
 
     @Override
     public Optional<PmemVolume> getVolume(String volumeId) throws DeviceException {
         LvmCli c = requireReady();
-        return find(c.logicalVolumes(), volumeId).filter(o -> o.tags().state() == LvmNaming.State.READY)
+        return find(c.state().volumes(), volumeId).filter(o -> o.tags().state() == LvmNaming.State.READY)
                 .map(this::toVolume);
     }
 
@@ -355,7 +300,8 @@ public final class LvmDeviceManager implements DeviceManager {
         LvmCli c = requireReady();
         String id = req.volumeId();
         try (KeyedLocks.Held held = volumeLocks.lock(id); MDC.MDCCloseable mdc = MDC.putCloseable("volume", id)) {
-            Optional<Owned> existing = find(c.logicalVolumes(), id);
+            LvmReports.State state = c.state();
+            Optional<Owned> existing = find(state.volumes(), id);
             if (existing.isPresent()) {
                 Owned o = existing.get();
                 switch (o.tags().state()) {
@@ -384,7 +330,7 @@ public final class LvmDeviceManager implements DeviceManager {
             }
             long raw = CapacityMath.roundUp(required, EXTENT_BYTES);
             long capacity = CapacityMath.capacityBytes(raw, req.limitBytes());
-            Pool pool = place(c, raw, required);
+            PoolSetup.Pool pool = place(existing.isPresent() ? c.state() : state, raw, required);
             String lv = LvmNaming.logicalVolumeName(id);
             String full = pool.vg() + "/" + lv;
             try {
@@ -422,11 +368,11 @@ public final class LvmDeviceManager implements DeviceManager {
      * free space, as every backend places volumes ({@link RegionLayout}). LVM spans free extents,
      * so a volume group's whole free space is one candidate; ties go to the lower region name.
      */
-    private Pool place(LvmCli c, long raw, long required) throws DeviceException {
-        Map<String, Pool> p = pools;
+    private PoolSetup.Pool place(LvmReports.State state, long raw, long required) throws DeviceException {
+        Map<String, PoolSetup.Pool> p = pools;
         List<RegionLayout> layouts = new ArrayList<>();
         StringBuilder free = new StringBuilder();
-        List<LvmReports.VolumeGroup> vgs = c.volumeGroups().stream().filter(vg -> p.containsKey(vg.name()))
+        List<LvmReports.VolumeGroup> vgs = state.groups().stream().filter(vg -> p.containsKey(vg.name()))
                 .sorted(Comparator.comparing(vg -> p.get(vg.name()).device().region())).toList();
         for (LvmReports.VolumeGroup vg : vgs) {
             long extent = vg.extentBytes() > 0 ? vg.extentBytes() : EXTENT_BYTES;
@@ -461,7 +407,7 @@ public final class LvmDeviceManager implements DeviceManager {
         listener.timed(OperationListener.Kind.DELETE, "volume " + volumeId, () -> {
             LvmCli c = requireReady();
             try (KeyedLocks.Held held = volumeLocks.lock(volumeId); MDC.MDCCloseable mdc = MDC.putCloseable("volume", volumeId)) {
-                Optional<Owned> o = find(c.logicalVolumes(), volumeId);
+                Optional<Owned> o = find(c.state().volumes(), volumeId);
                 if (o.isPresent()) {
                     LvmNaming.VolumeTags t = o.get().tags();
                     finishDelete(o.get(), erase || t.eraseAfter() || t.eraseOnDelete());
@@ -475,7 +421,7 @@ public final class LvmDeviceManager implements DeviceManager {
 
     /**
      * The steps of a delete, each a no-op when already done: refuse a volume in use before
-     * anything changes, record the delete, zero the data when {@code erase}, remove the volume.
+     * anything changes; with {@code erase}, record the delete and zero the data; remove the volume.
      */
     private void finishDelete(Owned o, boolean erase) throws DeviceException {
         LvmCli c = cli;
@@ -485,17 +431,22 @@ public final class LvmDeviceManager implements DeviceManager {
         if (config.activation() && o.lv().active() && isBusy(device)) {
             throw new VolumeInUseException("volume " + id + " cannot be deleted: " + device + " is mounted or open");
         }
+        if (!erase) {
+            // One atomic lvm change: nothing for a crash to leave half done, and no tag to set first.
+            remove(c, o, device);
+            return;
+        }
         List<String> add = new ArrayList<>();
         if (o.tags().state() != LvmNaming.State.DELETING) {
             add.add(naming.stateTag(LvmNaming.STATE_DELETING));
         }
-        if (erase && !o.tags().eraseOnDelete()) {
+        if (!o.tags().eraseOnDelete()) {
             add.add(naming.eraseOnDeleteTag());
         }
         c.changeTags(full, add, o.tags().state() == LvmNaming.State.CREATING
                 ? List.of(naming.stateTag(LvmNaming.STATE_CREATING)) : List.of());
         FaultPoints.reached(FAULT_DELETE_RECORDED);
-        if (erase && config.activation()) {
+        if (config.activation()) {
             if (!o.lv().active()) {
                 c.activate(full);
             }
@@ -505,11 +456,15 @@ public final class LvmDeviceManager implements DeviceManager {
             });
             FaultPoints.reached(FAULT_DELETE_ERASED);
         }
+        remove(c, o, device);
+    }
+
+    private static void remove(LvmCli c, Owned o, Path device) throws DeviceException {
         try {
-            c.remove(full);
+            c.remove(o.lv().fullName());
         } catch (LvmException e) {
             if (LvmCli.inUse(e)) {
-                throw new VolumeInUseException("volume " + id + " cannot be removed, " + device
+                throw new VolumeInUseException("volume " + o.tags().volumeId() + " cannot be removed, " + device
                         + " is open; a retried delete finishes it: " + e.getMessage(), e);
             }
             throw e;
@@ -537,7 +492,8 @@ public final class LvmDeviceManager implements DeviceManager {
             throws DeviceException {
         LvmCli c = requireReady();
         try (KeyedLocks.Held held = volumeLocks.lock(volumeId); MDC.MDCCloseable mdc = MDC.putCloseable("volume", volumeId)) {
-            Owned o = find(c.logicalVolumes(), volumeId).filter(x -> x.tags().state() == LvmNaming.State.READY)
+            LvmReports.State state = c.state();
+            Owned o = find(state.volumes(), volumeId).filter(x -> x.tags().state() == LvmNaming.State.READY)
                     .orElseThrow(() -> new VolumeNotFoundException("volume " + volumeId + " not found"));
             if (requiredBytes < 0 || limitBytes < 0) {
                 throw new OutOfRangeException("required_bytes and limit_bytes must not be negative: " + requiredBytes
@@ -555,7 +511,7 @@ public final class LvmDeviceManager implements DeviceManager {
                         + EXTENT_BYTES + " bytes");
             }
             long raw = Math.max(o.lv().sizeBytes(), CapacityMath.roundUp(requiredBytes, EXTENT_BYTES));
-            long groupBytes = c.volumeGroups().stream().filter(vg -> vg.name().equals(o.pool().vg()))
+            long groupBytes = state.groups().stream().filter(vg -> vg.name().equals(o.pool().vg()))
                     .mapToLong(LvmReports.VolumeGroup::sizeBytes).findFirst().orElse(Long.MAX_VALUE);
             if (raw > groupBytes) {
                 throw new OutOfRangeException("volume " + volumeId + " cannot grow to " + requiredBytes + " bytes: it stays"
@@ -595,11 +551,12 @@ public final class LvmDeviceManager implements DeviceManager {
     @Override
     public Capacity capacity() throws DeviceException {
         LvmCli c = requireReady();
-        Map<String, Pool> p = pools;
-        List<Owned> owned = owned(c.logicalVolumes());
+        Map<String, PoolSetup.Pool> p = pools;
+        LvmReports.State state = c.state();
+        List<Owned> owned = owned(state.volumes());
         List<RegionCapacity> regions = new ArrayList<>();
-        for (LvmReports.VolumeGroup vg : c.volumeGroups()) {
-            Pool pool = p.get(vg.name());
+        for (LvmReports.VolumeGroup vg : state.groups()) {
+            PoolSetup.Pool pool = p.get(vg.name());
             if (pool == null) {
                 continue;
             }
@@ -616,7 +573,7 @@ public final class LvmDeviceManager implements DeviceManager {
     @Override
     public VolumeHealth volumeHealth(String volumeId) throws DeviceException {
         LvmCli c = requireReady();
-        Owned o = find(c.logicalVolumes(), volumeId).filter(x -> x.tags().state() == LvmNaming.State.READY)
+        Owned o = find(c.state().volumes(), volumeId).filter(x -> x.tags().state() == LvmNaming.State.READY)
                 .orElseThrow(() -> new VolumeNotFoundException("volume " + volumeId + " not found"));
         String pv = o.pool().device().devicePath();
         long bad = LvmHealth.badSectorsIn(o.lv().peRanges(), pv, o.pool().peStart(), o.pool().extentBytes(),
@@ -629,7 +586,7 @@ public final class LvmDeviceManager implements DeviceManager {
     public DeviceHealth deviceHealth() throws DeviceException {
         requireReady();
         Map<String, Long> bad = new LinkedHashMap<>();
-        for (Pool p : pools.values()) {
+        for (PoolSetup.Pool p : pools.values()) {
             bad.put(p.device().region(), LvmHealth.total(LvmHealth.badBlocks(sysfs,
                     Path.of(p.device().devicePath()).getFileName().toString())));
         }
@@ -637,17 +594,17 @@ public final class LvmDeviceManager implements DeviceManager {
     }
 
     /**
-     * Pool devices the driver could not take at start (someone else's physical volume, a device
+     * PoolSetup.Pool devices the driver could not take at start (someone else's physical volume, a device
      * with a signature, a region the pool source skipped), logical volumes in the driver's volume
      * groups that are not its volumes, and volumes whose create or delete did not finish.
      */
     @Override
     public List<UnmanagedExtent> unmanagedExtents() throws DeviceException {
         LvmCli c = requireReady();
-        Map<String, Pool> p = pools;
+        Map<String, PoolSetup.Pool> p = pools;
         List<UnmanagedExtent> out = new ArrayList<>(refused);
-        for (LvmReports.LogicalVolume lv : c.logicalVolumes()) {
-            Pool pool = p.get(lv.vgName());
+        for (LvmReports.LogicalVolume lv : c.state().volumes()) {
+            PoolSetup.Pool pool = p.get(lv.vgName());
             if (pool == null) {
                 continue;
             }

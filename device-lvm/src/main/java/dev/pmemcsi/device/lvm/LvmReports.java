@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * lvm2's JSON reports ({@code --reportformat json --units b --nosuffix}) read into records. Every
@@ -41,7 +43,7 @@ final class LvmReports {
      *
      * @param attr   lvm's ten attribute characters, e.g. {@code -wi-a-----}: state at 4, health at 8
      * @param dmPath its device-mapper node, e.g. {@code /dev/mapper/vg-lv}
-     * @param peRanges where its extents lie, one entry per segment, e.g. {@code /dev/pmem0:8-15}
+     * @param peRanges where its extents lie, one entry per range, e.g. {@code /dev/pmem0:8-15}
      */
     record LogicalVolume(String name, String vgName, String uuid, long sizeBytes, List<String> tags, String attr,
                          String dmPath, List<String> peRanges) {
@@ -60,9 +62,21 @@ final class LvmReports {
         }
     }
 
+    /**
+     * The volume groups and logical volumes lvm sees, from one {@code lvm fullreport}: one process
+     * instead of a {@code vgs} and an {@code lvs}, and one consistent view of both.
+     */
+    record State(List<VolumeGroup> groups, List<LogicalVolume> volumes) {
+        State {
+            groups = List.copyOf(groups);
+            volumes = List.copyOf(volumes);
+        }
+    }
+
     static final String PV_FIELDS = "pv_name,pv_uuid,dev_size,pv_size,pe_start,vg_name,vg_uuid,vg_tags";
     static final String VG_FIELDS = "vg_name,vg_uuid,vg_tags,vg_size,vg_free,vg_extent_size,pv_count,vg_missing_pv_count,lv_count";
-    static final String LV_FIELDS = "lv_name,vg_name,lv_uuid,lv_size,lv_tags,lv_attr,lv_dm_path,seg_pe_ranges";
+    static final String LV_FIELDS = "lv_name,vg_name,lv_uuid,lv_size,lv_tags,lv_attr,lv_dm_path";
+    static final String SEG_FIELDS = "lv_uuid,seg_pe_ranges";
 
     private LvmReports() {}
 
@@ -76,54 +90,50 @@ final class LvmReports {
         return out;
     }
 
-    static List<VolumeGroup> volumeGroups(String json) throws JsonProcessingException {
-        List<VolumeGroup> out = new ArrayList<>();
-        for (JsonNode n : rows(json, "vg")) {
-            out.add(new VolumeGroup(text(n, "vg_name"), text(n, "vg_uuid"), list(n, "vg_tags"), number(n, "vg_size"),
-                    number(n, "vg_free"), number(n, "vg_extent_size"), (int) number(n, "pv_count"),
-                    (int) number(n, "vg_missing_pv_count"), (int) number(n, "lv_count")));
-        }
-        return out;
-    }
-
     /**
-     * Logical volumes. Asking for a segment field makes lvm print one row per segment; the rows of
-     * one volume (same UUID) are merged here, their extent ranges kept in order.
+     * A {@code fullreport}: per volume group one report with its {@code vg} row, its {@code lv}
+     * rows and its {@code seg} rows, which name their volume by UUID; the extent ranges of each
+     * volume are kept in segment order.
      */
-    static List<LogicalVolume> logicalVolumes(String json) throws JsonProcessingException {
-        List<LogicalVolume> out = new ArrayList<>();
-        for (JsonNode n : rows(json, "lv")) {
-            String uuid = text(n, "lv_uuid");
-            List<String> ranges = Arrays.stream(text(n, "seg_pe_ranges").split(" ")).filter(s -> !s.isEmpty()).toList();
-            LogicalVolume last = out.isEmpty() ? null : out.get(out.size() - 1);
-            if (last != null && !uuid.isEmpty() && last.uuid().equals(uuid)) {
-                List<String> merged = new ArrayList<>(last.peRanges());
-                merged.addAll(ranges);
-                out.set(out.size() - 1, new LogicalVolume(last.name(), last.vgName(), uuid, last.sizeBytes(), last.tags(),
-                        last.attr(), last.dmPath(), merged));
-                continue;
+    static State state(String json) throws JsonProcessingException {
+        List<VolumeGroup> groups = new ArrayList<>();
+        List<LogicalVolume> volumes = new ArrayList<>();
+        for (JsonNode report : reports(json)) {
+            for (JsonNode n : report.path("vg")) {
+                groups.add(new VolumeGroup(text(n, "vg_name"), text(n, "vg_uuid"), list(n, "vg_tags"), number(n, "vg_size"),
+                        number(n, "vg_free"), number(n, "vg_extent_size"), (int) number(n, "pv_count"),
+                        (int) number(n, "vg_missing_pv_count"), (int) number(n, "lv_count")));
             }
-            out.add(new LogicalVolume(text(n, "lv_name"), text(n, "vg_name"), uuid, number(n, "lv_size"),
-                    list(n, "lv_tags"), text(n, "lv_attr"), text(n, "lv_dm_path"), ranges));
+            Map<String, List<String>> ranges = new HashMap<>();
+            for (JsonNode n : report.path("seg")) {
+                List<String> r = ranges.computeIfAbsent(text(n, "lv_uuid"), k -> new ArrayList<>());
+                Arrays.stream(text(n, "seg_pe_ranges").split(" ")).filter(x -> !x.isEmpty()).forEach(r::add);
+            }
+            for (JsonNode n : report.path("lv")) {
+                volumes.add(new LogicalVolume(text(n, "lv_name"), text(n, "vg_name"), text(n, "lv_uuid"),
+                        number(n, "lv_size"), list(n, "lv_tags"), text(n, "lv_attr"), text(n, "lv_dm_path"),
+                        ranges.getOrDefault(text(n, "lv_uuid"), List.of())));
+            }
+        }
+        return new State(groups, volumes);
+    }
+
+    /** The rows of every report of {@code kind} in the output: {@code {"report":[{"pv":[…]}, …]}}. */
+    private static List<JsonNode> rows(String json, String kind) throws JsonProcessingException {
+        List<JsonNode> out = new ArrayList<>();
+        for (JsonNode report : reports(json)) {
+            report.path(kind).forEach(out::add);
         }
         return out;
     }
 
-    /** The rows of every report of {@code kind} in the output: {@code {"report":[{"lv":[…]}, …]}}. */
-    private static List<JsonNode> rows(String json, String kind) throws JsonProcessingException {
+    private static JsonNode reports(String json) throws JsonProcessingException {
         JsonNode root = JSON.readTree(json);
         JsonNode reports = root == null ? null : root.get("report");
         if (reports == null || !reports.isArray()) {
             throw new JsonProcessingException("no \"report\" array in lvm's output") { };
         }
-        List<JsonNode> out = new ArrayList<>();
-        for (JsonNode report : reports) {
-            JsonNode rows = report.get(kind);
-            if (rows != null) {
-                rows.forEach(out::add);
-            }
-        }
-        return out;
+        return reports;
     }
 
     private static String text(JsonNode n, String field) {

@@ -97,8 +97,9 @@ class FakeLvm extends CommandRunner {
         return calls.stream().map(Call::command).toList();
     }
 
+    /** The calls that change something: all but the reports. */
     List<Call> changes() {
-        return calls.stream().filter(c -> !c.command().endsWith("s")).toList();
+        return calls.stream().filter(c -> !c.command().equals("pvs") && !c.command().equals("fullreport")).toList();
     }
 
     long free(Vg vg) {
@@ -121,8 +122,7 @@ class FakeLvm extends CommandRunner {
         try {
             return switch (call.command()) {
                 case "pvs" -> ok(report("pv", pvRows()));
-                case "vgs" -> ok(report("vg", vgRows()));
-                case "lvs" -> ok(report("lv", lvRows()));
+                case "fullreport" -> ok(fullReport());
                 case "pvcreate" -> pvcreate(call.args());
                 case "vgcreate" -> vgcreate(call.args());
                 case "lvcreate" -> lvcreate(call.args());
@@ -162,29 +162,37 @@ class FakeLvm extends CommandRunner {
         return rows;
     }
 
-    private ArrayNode vgRows() {
-        ArrayNode rows = JSON.createArrayNode();
+    /** As {@code lvm fullreport} prints it: one report per volume group, with its vg, pv, lv, pvseg and seg rows. */
+    private String fullReport() throws Exception {
+        ObjectNode root = JSON.createObjectNode();
+        ArrayNode reports = root.putArray("report");
         for (Vg vg : vgs.values()) {
-            rows.addObject().put("vg_name", vg.name).put("vg_uuid", "uuid-" + vg.name)
+            ObjectNode r = reports.addObject();
+            r.putArray("vg").addObject().put("vg_name", vg.name).put("vg_uuid", "uuid-" + vg.name)
                     .put("vg_tags", String.join(",", vg.tags)).put("vg_size", "" + vg.size)
                     .put("vg_free", "" + free(vg)).put("vg_extent_size", "" + vg.extent).put("pv_count", "1")
                     .put("vg_missing_pv_count", "0")
                     .put("lv_count", "" + lvs.values().stream().filter(l -> l.vg.equals(vg.name)).count());
+            r.putArray("pv").addObject().put("pv_name", vg.pv);
+            ArrayNode lvRows = r.putArray("lv");
+            r.putArray("pvseg").addObject().put("pvseg_start", "0");
+            ArrayNode segs = r.putArray("seg");
+            long next = 0;
+            for (Lv l : lvs.values()) {
+                if (!l.vg.equals(vg.name)) {
+                    continue;
+                }
+                lvRows.addObject().put("lv_name", l.name).put("vg_name", l.vg).put("lv_uuid", "uuid-" + l.full())
+                        .put("lv_size", "" + l.size).put("lv_tags", String.join(",", l.tags))
+                        .put("lv_attr", l.active ? "-wi-a" + (l.open ? "o" : "-") + "----" : "-wi-------")
+                        .put("lv_dm_path", "/dev/mapper/" + l.vg.replace("-", "--") + "-" + l.name.replace("-", "--"));
+                long extents = l.size / vg.extent;
+                segs.addObject().put("lv_uuid", "uuid-" + l.full())
+                        .put("seg_pe_ranges", vg.pv + ":" + next + "-" + (next + extents - 1));
+                next += extents;
+            }
         }
-        return rows;
-    }
-
-    private ArrayNode lvRows() {
-        ArrayNode rows = JSON.createArrayNode();
-        for (Lv l : lvs.values()) {
-            Vg vg = vgs.get(l.vg);
-            rows.addObject().put("lv_name", l.name).put("vg_name", l.vg).put("lv_uuid", "uuid-" + l.full())
-                    .put("lv_size", "" + l.size).put("lv_tags", String.join(",", l.tags))
-                    .put("lv_attr", l.active ? "-wi-a" + (l.open ? "o" : "-") + "----" : "-wi-------")
-                    .put("lv_dm_path", "/dev/mapper/" + l.vg.replace("-", "--") + "-" + l.name.replace("-", "--"))
-                    .put("seg_pe_ranges", vg.pv + ":0-" + (l.size / vg.extent - 1));
-        }
-        return rows;
+        return "  " + JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n";
     }
 
     private Result pvcreate(List<String> args) {

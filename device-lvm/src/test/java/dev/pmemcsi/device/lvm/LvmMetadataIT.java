@@ -145,7 +145,7 @@ class LvmMetadataIT {
         PmemVolume v2 = m.createVolume(request("pvc-2", 5 * MIB));
         assertEquals(100 * MIB, v1.capacityBytes());
         assertEquals(8 * MIB, v2.capacityBytes());
-        LvmReports.LogicalVolume lv1 = cli.logicalVolumes().stream().filter(l -> l.name().equals(
+        LvmReports.LogicalVolume lv1 = cli.state().volumes().stream().filter(l -> l.name().equals(
                 LvmNaming.logicalVolumeName(v1.id()))).findFirst().orElseThrow();
         assertEquals(List.of(DRIVER, DRIVER + "/attr=dXNhZ2U.QXBwRGlyZWN0", DRIVER + "/erase-after", DRIVER + "/id=" + v1.id()),
                 lv1.tags().stream().sorted().toList());
@@ -181,13 +181,13 @@ class LvmMetadataIT {
                 new BlockDeviceEraser(BlockDeviceEraser.Method.ZEROOUT), OperationListener.NONE, Path.of("/sys"),
                 BlockDevice::isBusy);
         restarted.start();
-        assertEquals(List.of("pvs", "lvs", "lvs"), commands);
+        assertEquals(List.of("pvs", "fullreport"), commands);
         assertEquals(m.listVolumes(), restarted.listVolumes());
         assertEquals(24 * MIB, restarted.getVolume(v2.id()).orElseThrow().capacityBytes());
 
         restarted.deleteVolume(v1.id(), false);
         restarted.deleteVolume(v2.id(), false);
-        assertEquals(List.of(), cli.logicalVolumes());
+        assertEquals(List.of(), cli.state().volumes());
         assertEquals(c.totalBytes(), restarted.capacity().availableBytes());
     }
 
@@ -210,13 +210,13 @@ class LvmMetadataIT {
         String id = VolumeIds.fromName("pvc-crashed");
         cli.createLogicalVolume(vg, LvmNaming.logicalVolumeName(id), 8 * MIB,
                 new LvmNaming(DRIVER).tagsOf(id, false, 0, dev.pmemcsi.device.VolumeAccess.UNRECORDED, Map.of()));
-        assertEquals(2, cli.logicalVolumes().size());
+        assertEquals(2, cli.state().volumes().size());
         assertTrue(m.getVolume(id).isEmpty(), "a volume that is still being created is no volume");
 
         LvmDeviceManager restarted = manager(devices);
         restarted.start();
         assertEquals(List.of(v.id()), restarted.listVolumes().stream().map(PmemVolume::id).toList());
-        assertEquals(1, cli.logicalVolumes().size());
+        assertEquals(1, cli.state().volumes().size());
 
         List<UnmanagedExtent> reported = restarted.unmanagedExtents();
         assertEquals(1, reported.size());
@@ -224,7 +224,7 @@ class LvmMetadataIT {
         assertEquals("physical volume of volume group theirs, which the driver does not own", reported.get(0).reason());
         // The pool's lvm never sees the device outside the pool.
         assertFalse(cli.physicalVolumes().stream().anyMatch(p -> p.device().equals(outside)));
-        assertEquals(List.of("theirs"), cli.volumeGroups().stream().map(LvmReports.VolumeGroup::name)
+        assertEquals(List.of("theirs"), cli.state().groups().stream().map(LvmReports.VolumeGroup::name)
                 .filter(n -> !n.startsWith("pmemcsi.")).toList());
         restarted.deleteVolume(v.id(), false);
     }

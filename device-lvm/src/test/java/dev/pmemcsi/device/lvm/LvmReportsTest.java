@@ -35,47 +35,81 @@ class LvmReportsTest {
     }
 
     @Test
-    void volumeGroups() throws Exception {
-        String out = """
-                {"report":[{"vg":[{"vg_name":"tvg", "vg_uuid":"u", "vg_tags":"foo", "vg_size":"264241152", "vg_free":"230686720",
-                 "vg_extent_size":"4194304", "pv_count":"1", "vg_missing_pv_count":"0", "lv_count":"1"}]}]}
-                """;
-        assertEquals(List.of(new LvmReports.VolumeGroup("tvg", "u", List.of("foo"), 264241152L, 230686720L, 4194304L, 1, 0, 1)),
-                LvmReports.volumeGroups(out));
-    }
-
-    @Test
-    void logicalVolumesWithSeveralSegmentsAreOneVolume() throws Exception {
+    void aFullReportHasEveryVolumeGroupAndItsVolumesWithTheirRanges() throws Exception {
+        // As lvm 2.03.16 prints it: one report per volume group, also for one without volumes.
         String out = """
                   {
                       "report": [
                           {
+                              "vg": [
+                                  {"vg_name":"vb", "vg_uuid":"OKQf", "vg_tags":"", "vg_size":"130023424", "vg_free":"130023424", "vg_extent_size":"4194304", "pv_count":"1", "vg_missing_pv_count":"0", "lv_count":"0"}
+                              ]
+                              ,
+                              "pv": [
+                                  {"pv_name":"/dev/loop1"}
+                              ]
+                              ,
                               "lv": [
-                                  {"lv_name":"lv2", "vg_name":"tvg", "lv_uuid":"A", "lv_size":"33554432", "lv_tags":"x", "lv_attr":"-wi-a-----", "lv_dm_path":"/dev/mapper/tvg-lv2", "seg_pe_ranges":"/dev/loop0:8-15"},
-                                  {"lv_name":"pmem.eph..abc", "vg_name":"tvg", "lv_uuid":"B", "lv_size":"67108864", "lv_tags":"pmem-csi.dev,pmem-csi.dev/id=eph--abc", "lv_attr":"-wi-------", "lv_dm_path":"/dev/mapper/tvg-pmem.eph..abc", "seg_pe_ranges":"/dev/loop0:0-7"},
-                                  {"lv_name":"pmem.eph..abc", "vg_name":"tvg", "lv_uuid":"B", "lv_size":"67108864", "lv_tags":"pmem-csi.dev,pmem-csi.dev/id=eph--abc", "lv_attr":"-wi-------", "lv_dm_path":"/dev/mapper/tvg-pmem.eph..abc", "seg_pe_ranges":"/dev/loop0:16-23"}
+                              ]
+                              ,
+                              "pvseg": [
+                                  {"pvseg_start":"0"}
+                              ]
+                              ,
+                              "seg": [
+                              ]
+                          }
+                          ,
+                          {
+                              "vg": [
+                                  {"vg_name":"va", "vg_uuid":"VlJf", "vg_tags":"pmem-csi.dev", "vg_size":"130023424", "vg_free":"96468992", "vg_extent_size":"4194304", "pv_count":"1", "vg_missing_pv_count":"0", "lv_count":"2"}
+                              ]
+                              ,
+                              "pv": [
+                                  {"pv_name":"/dev/loop0"}
+                              ]
+                              ,
+                              "lv": [
+                                  {"lv_name":"l1", "vg_name":"va", "lv_uuid":"A", "lv_size":"16777216", "lv_tags":"pmem-csi.dev,pmem-csi.dev/id=eph--abc", "lv_attr":"-wi-a-----", "lv_dm_path":"/dev/mapper/va-l1"},
+                                  {"lv_name":"l2", "vg_name":"va", "lv_uuid":"B", "lv_size":"8388608", "lv_tags":"", "lv_attr":"-wi-------", "lv_dm_path":"/dev/mapper/va-l2"}
+                              ]
+                              ,
+                              "pvseg": [
+                                  {"pvseg_start":"0"},
+                                  {"pvseg_start":"2"},
+                                  {"pvseg_start":"4"}
+                              ]
+                              ,
+                              "seg": [
+                                  {"lv_uuid":"A", "seg_pe_ranges":"/dev/loop0:0-1"},
+                                  {"lv_uuid":"B", "seg_pe_ranges":"/dev/loop0:2-3"},
+                                  {"lv_uuid":"A", "seg_pe_ranges":"/dev/loop0:6-7"}
                               ]
                           }
                       ]
                   }
                 """;
-        List<LvmReports.LogicalVolume> lvs = LvmReports.logicalVolumes(out);
-        assertEquals(2, lvs.size());
-        assertTrue(lvs.get(0).active());
-        assertEquals("tvg/lv2", lvs.get(0).fullName());
-        LvmReports.LogicalVolume b = lvs.get(1);
-        assertFalse(b.active());
-        assertEquals(67108864L, b.sizeBytes());
-        assertEquals(List.of("pmem-csi.dev", "pmem-csi.dev/id=eph--abc"), b.tags());
-        assertEquals(List.of("/dev/loop0:0-7", "/dev/loop0:16-23"), b.peRanges());
+        LvmReports.State state = LvmReports.state(out);
+        assertEquals(List.of(new LvmReports.VolumeGroup("vb", "OKQf", List.of(), 130023424L, 130023424L, 4194304L, 1, 0, 0),
+                new LvmReports.VolumeGroup("va", "VlJf", List.of("pmem-csi.dev"), 130023424L, 96468992L, 4194304L, 1, 0, 2)),
+                state.groups());
+        assertEquals(2, state.volumes().size());
+        LvmReports.LogicalVolume a = state.volumes().get(0);
+        assertEquals(new LvmReports.LogicalVolume("l1", "va", "A", 16777216L, List.of("pmem-csi.dev", "pmem-csi.dev/id=eph--abc"),
+                "-wi-a-----", "/dev/mapper/va-l1", List.of("/dev/loop0:0-1", "/dev/loop0:6-7")), a);
+        assertTrue(a.active());
+        assertEquals("va/l1", a.fullName());
+        assertFalse(state.volumes().get(1).active());
+        assertEquals(List.of("/dev/loop0:2-3"), state.volumes().get(1).peRanges());
     }
 
     @Test
     void anEmptyListingAndUnreadableOutput() throws Exception {
-        assertEquals(List.of(), LvmReports.logicalVolumes("  {\n \"report\": [ { \"lv\": [ ] } ] }\n"));
-        assertThrows(JsonProcessingException.class, () -> LvmReports.logicalVolumes("  WARNING: something\n"));
-        assertThrows(JsonProcessingException.class, () -> LvmReports.volumeGroups("{\"vg\":[]}"));
-        JsonProcessingException e = assertThrows(JsonProcessingException.class, () -> LvmReports.volumeGroups(
+        assertEquals(new LvmReports.State(List.of(), List.of()), LvmReports.state("  {\n \"report\": [ ] }\n"));
+        assertEquals(List.of(), LvmReports.physicalVolumes("{\"report\":[{\"pv\":[]}]}"));
+        assertThrows(JsonProcessingException.class, () -> LvmReports.state("  WARNING: something\n"));
+        assertThrows(JsonProcessingException.class, () -> LvmReports.state("{\"vg\":[]}"));
+        JsonProcessingException e = assertThrows(JsonProcessingException.class, () -> LvmReports.state(
                 "{\"report\":[{\"vg\":[{\"vg_name\":\"v\",\"vg_size\":\"12.00m\"}]}]}"));
         assertEquals("field vg_size is not a number of bytes: \"12.00m\"", e.getOriginalMessage());
     }
