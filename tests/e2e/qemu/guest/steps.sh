@@ -17,8 +17,8 @@ region_count() { ndctl list --regions | jq -r 'if type == "array" then length el
 
 gstep_setup() {
     hostname e2e-guest
-    log "loading the NVDIMM, DAX, file system and network modules (VM shape: $E2E_SHAPE)"
-    modprobe -a nfit libnvdimm nd_pmem nd_btt dax_pmem device_dax ext4 xfs virtio_net
+    log "loading the NVDIMM, DAX, device-mapper, file system and network modules (VM shape: $E2E_SHAPE)"
+    modprobe -a nfit libnvdimm nd_pmem nd_btt dax_pmem device_dax dm_mod ext4 xfs virtio_net
     # Without udev nothing loads the e820 bus driver for memmap= PMEM.
     [[ $E2E_SHAPE != e820 ]] || modprobe nd_e820
     local i
@@ -86,6 +86,55 @@ gstep_guest_reliability() {
         --select-class dev.pmemcsi.reliability.ConformanceIT \
         --select-class dev.pmemcsi.reliability.StormIT \
         --select-class dev.pmemcsi.reliability.HostileInputIT
+}
+
+# The same suites on the lvm backend. The pool is one fsdax namespace of 2 GiB per region, made here and
+# removed afterwards with its volume group. Not part of the default plan (it would cost minutes): only
+# E2E_STEPS=guest-reliability-lvm runs it.
+LVM_POOL_NAME=e2e-lvm-pool
+gstep_guest_reliability_lvm() {
+    local logs="$E2E_SHARE/driver-tests-lvm-logs" region blockdev rc=0
+    local -a devices=()
+    mkdir -p "$logs"
+    for region in $(ndctl list --regions | jq -r 'if type == "array" then .[] else . end | .dev'); do
+        blockdev=$(ndctl create-namespace --region="$region" --mode=fsdax --size=2G --name="$LVM_POOL_NAME" | jq -r .blockdev)
+        # Filesystems of earlier steps may show through, and pvcreate refuses a device with a signature.
+        dd if=/dev/zero of="/dev/$blockdev" bs=1M count=1 oflag=direct status=none
+        devices+=("/dev/$blockdev")
+    done
+    log "LVM pool: ${devices[*]}"
+    LAUNCHER_CLASSPATH="$E2E_RELIABILITY_CLASSES:$E2E_RELIABILITY_CLASSPATH" \
+    LAUNCHER_JVM_PROPS="-Dpmemcsi.backend=lvm -Dpmemcsi.lvm.devices=$(IFS=,; echo "${devices[*]}") \
+ -Dpmemcsi.driver.jar=$E2E_DRIVER_JAR -Dpmemcsi.repo.root=$E2E_REPO \
+ -Dpmemcsi.driver.logs=$logs -Dpmemcsi.storm.create-calls=100 -Dpmemcsi.storm.mixed-threads=6 \
+ -Dpmemcsi.storm.mixed-ops-per-thread=20" \
+    run_launcher guest-reliability-lvm \
+        --config jqwik.tries.default=15 \
+        --config "jqwik.database=/tmp/e2e-jqwik-database" \
+        --select-class dev.pmemcsi.reliability.ConformanceIT \
+        --select-class dev.pmemcsi.reliability.StormIT \
+        --select-class dev.pmemcsi.reliability.HostileInputIT || rc=$?
+    lvm_pool_remove "${devices[@]}"
+    return "$rc"
+}
+
+# Removes the volume groups and physical volumes on the given devices, then the pool's namespaces.
+lvm_pool_remove() {
+    local filter="" d vg ns config
+    for d in "$@"; do
+        filter+="\"a|^$d\$|\","
+    done
+    config="devices{filter=[${filter}\"r|.*|\"] obtain_device_list_from_udev=0 use_devicesfile=0} activation{udev_sync=0 udev_rules=0}"
+    for vg in $(DM_DISABLE_UDEV=1 lvm vgs --config "$config" --noheadings -o vg_name); do
+        DM_DISABLE_UDEV=1 lvm vgremove --config "$config" --force "$vg"
+    done
+    for d in "$@"; do
+        DM_DISABLE_UDEV=1 lvm pvremove --config "$config" --yes "$d" || true
+    done
+    for ns in $(ndctl list --namespaces | jq -r --arg n "$LVM_POOL_NAME" \
+            'if type == "array" then .[] else . end | select(.name == $n) | .dev'); do
+        ndctl destroy-namespace --force "$ns"
+    done
 }
 
 # Runs on purpose a test that must fail; the host checks that the failure was caught and reported.

@@ -43,9 +43,10 @@ E2E_REPO=$(cd "$E2E_QEMU_DIR/../../.." && pwd)
 E2E_TOOLS=$E2E_REPO/tests/e2e/target/qemu-tools
 E2E_CONSOLE_LAUNCHER=$E2E_TOOLS/junit-platform-console-standalone.jar
 E2E_TEST_CLASSES=$E2E_REPO/tests/e2e/target/test-classes
-# Guest test classes live next to the code they prove: the bindings and the ndctl backend test
-# themselves on real NVDIMMs; e2e holds the cross-module ones (node + DAX, the CLI).
-E2E_GUEST_TEST_ROOTS=$E2E_TEST_CLASSES:$E2E_REPO/ndctl-bindings/target/test-classes:$E2E_REPO/device-ndctl/target/test-classes
+# Guest test classes live next to the code they prove: the bindings, the ndctl backend and the lvm
+# backend test themselves on real NVDIMMs (and device-mapper); e2e holds the cross-module ones
+# (node + DAX, the CLI).
+E2E_GUEST_TEST_ROOTS=$E2E_TEST_CLASSES:$E2E_REPO/ndctl-bindings/target/test-classes:$E2E_REPO/device-ndctl/target/test-classes:$E2E_REPO/device-lvm/target/test-classes
 # The whole-driver tests of driver-tests that also run on the ndctl backend in the guest.
 E2E_RELIABILITY_CLASSES=$E2E_REPO/tests/driver/target/test-classes
 E2E_RELIABILITY_CLASSPATH_FILE=$E2E_REPO/tests/driver/target/guest-test-classpath.txt

@@ -30,6 +30,10 @@ write_plan() {
         fi
         if reliability_available; then
             plan guest guest-reliability junit=1
+            # The same suites on the lvm backend: minutes under TCG, so only when E2E_STEPS names it.
+            if [[ " $E2E_STEPS " == *" guest-reliability-lvm "* ]]; then
+                plan guest guest-reliability-lvm junit=1
+            fi
         else
             log "driver-tests or the driver is not built: guest-reliability is not part of this run"
         fi

@@ -2,7 +2,7 @@
 # Host preparation: packages, the guest kernel, the initramfs, the Maven build and the NVDIMM images.
 
 E2E_PACKAGES=(qemu-system-x86 qemu-utils ndctl daxctl xfsprogs e2fsprogs busybox-static cpio kmod jq
-              libndctl6 libdaxctl1 iproute2 procps)
+              libndctl6 libdaxctl1 iproute2 procps lvm2)
 APT_UPDATED=0
 
 apt_update_once() {

@@ -41,9 +41,12 @@ public record Capacity(List<RegionCapacity> regions) {
         for (RegionCapacity r : regions) {
             available += r.usableFor(mode, r.availableBytes());
             max = Math.max(max, r.usableFor(mode, r.maxExtentBytes()));
-            min = Math.min(min, CapacityMath.minimumCapacity(mode, r.alignment()));
+            if (r.holds(mode)) {
+                min = Math.min(min, r.minimumFor(mode));
+            }
         }
-        return new Requestable(available, max, regions.isEmpty() ? 0 : Math.max(0, min));
+        // No region that can hold the mode: nothing can be requested, not even the smallest volume.
+        return new Requestable(available, max, min == Long.MAX_VALUE ? 0 : Math.max(0, min));
     }
 
     /**

@@ -10,6 +10,9 @@ package dev.pmemcsi.device;
  * @param availableBytes  free bytes (all free extents), aligned down to {@code alignment}
  * @param maxExtentBytes  largest contiguous free extent, aligned down to {@code alignment}
  * @param usedBytes       bytes held by the driver's volumes
+ * @param linearVolumes   whether volumes are slices of a device that already carries the fsdax
+ *                        metadata (LVM mode: logical volumes on an fsdax namespace): a volume's
+ *                        usable size is then its raw size, and only fsdax volumes exist
  */
 public record RegionCapacity(
         String region,
@@ -18,11 +21,31 @@ public record RegionCapacity(
         long totalBytes,
         long availableBytes,
         long maxExtentBytes,
-        long usedBytes) {
+        long usedBytes,
+        boolean linearVolumes) {
+
+    /** A region whose volumes carry their mode's metadata themselves (namespaces, emulated extents). */
+    public RegionCapacity(String region, int numaNode, long alignment, long totalBytes, long availableBytes,
+                          long maxExtentBytes, long usedBytes) {
+        this(region, numaNode, alignment, totalBytes, availableBytes, maxExtentBytes, usedBytes, false);
+    }
+
+    /** Whether a volume of {@code mode} can exist in this region at all. */
+    boolean holds(VolumeMode mode) {
+        return !linearVolumes || mode == VolumeMode.FSDAX;
+    }
 
     /** Usable bytes of the largest volume of {@code mode} that fits in {@code rawBytes}. */
     long usableFor(VolumeMode mode, long rawBytes) {
         long raw = CapacityMath.alignDown(rawBytes, alignment);
-        return raw == 0 ? 0 : CapacityMath.usableBytes(mode, raw);
+        if (raw == 0 || !holds(mode)) {
+            return 0;
+        }
+        return linearVolumes ? raw : CapacityMath.usableBytes(mode, raw);
+    }
+
+    /** The smallest capacity a volume of {@code mode} has here: one allocation unit's usable bytes. */
+    long minimumFor(VolumeMode mode) {
+        return linearVolumes ? alignment : CapacityMath.minimumCapacity(mode, alignment);
     }
 }

@@ -1,9 +1,13 @@
 package dev.pmemcsi.app;
 
+import dev.pmemcsi.device.BlockDeviceEraser;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.OperationListener;
+import dev.pmemcsi.device.PoolDevices;
 import dev.pmemcsi.device.emulated.EmulatedDeviceManager;
-import dev.pmemcsi.device.ndctl.BlockDeviceEraser;
+import dev.pmemcsi.device.lvm.LvmConfig;
+import dev.pmemcsi.device.lvm.LvmDeviceManager;
+import dev.pmemcsi.device.lvm.StaticPoolDevices;
 import dev.pmemcsi.device.ndctl.LibNdctlBackend;
 import dev.pmemcsi.device.ndctl.NdctlDeviceManager;
 
@@ -20,6 +24,28 @@ final class DeviceManagers {
             case emulated -> new EmulatedDeviceManager(options.emulatedDir(),
                     EmulatedDeviceManager.parseRegionSizes(options.emulatedRegions),
                     EmulatedDeviceManager.DEFAULT_ALIGNMENT, listener);
+            case lvm -> new LvmDeviceManager(options.driverName, poolDevices(options), lvmConfig(options), listener);
         };
+    }
+
+    /**
+     * Where LVM mode's physical volumes come from: the devices --lvm-devices names. This is the one
+     * place that chooses the source; the regions' own fsdax namespaces (made through ndctl) are the
+     * source for a node that names none.
+     *
+     * @throws IllegalArgumentException when no source applies
+     */
+    static PoolDevices poolDevices(DriverOptions options) {
+        if (!options.lvmDevices.isEmpty()) {
+            return new StaticPoolDevices(options.lvmDevices, options.pmemPercentage);
+        }
+        throw new IllegalArgumentException("LVM mode needs the block devices to pool: name them,"
+                + " e.g. --lvm-devices /dev/pmem0,/dev/pmem1");
+    }
+
+    /** Locks in --lvm-lock-dir or STATE-DIR/lvm/lock, metadata backups in STATE-DIR/lvm/backup. */
+    static LvmConfig lvmConfig(DriverOptions options) {
+        LvmConfig config = LvmConfig.under(options.lvmDir());
+        return options.lvmLockDir == null ? config : config.withLockDir(options.lvmLockDir);
     }
 }

@@ -7,6 +7,7 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import picocli.CommandLine.Option;
 
 /** The driver's flags. Every flag has a default that suits a DaemonSet on a PMEM node. */
@@ -14,7 +15,7 @@ public final class DriverOptions {
 
     public enum Mode { controller, node, both }
 
-    public enum DeviceManagerKind { ndctl, emulated }
+    public enum DeviceManagerKind { ndctl, emulated, lvm }
 
     @Option(names = "--endpoint", paramLabel = "URL",
             description = "Where to serve CSI: unix:///path/csi.sock or tcp://host:port (default: ${DEFAULT-VALUE}).")
@@ -33,8 +34,9 @@ public final class DriverOptions {
     Mode mode = Mode.both;
 
     @Option(names = "--device-manager", paramLabel = "KIND",
-            description = "Backend: ndctl (PMEM namespaces through libndctl) or emulated (loop devices over sparse files,"
-                    + " no DAX) (default: ${DEFAULT-VALUE}).")
+            description = "Backend: ndctl (PMEM namespaces through libndctl), lvm (logical volumes on one fsdax"
+                    + " namespace per region, docs/lvm.md) or emulated (loop devices over sparse files, no DAX)"
+                    + " (default: ${DEFAULT-VALUE}).")
     DeviceManagerKind deviceManager = DeviceManagerKind.ndctl;
 
     @Option(names = "--state-dir", paramLabel = "DIR",
@@ -65,6 +67,23 @@ public final class DriverOptions {
             description = "How long a staged filesystem may stay frozen while a snapshot or clone copies it; a copy"
                     + " that takes longer is thawed and fails (default: ${DEFAULT-VALUE}).")
     String snapshotFreezeLimit = "2m";
+
+    @Option(names = "--lvm-devices", paramLabel = "DEVICES", split = ",",
+            description = "LVM mode: comma-separated block devices to pool, e.g. /dev/pmem0,/dev/pmem1; each becomes the"
+                    + " physical volume of a volume group of the driver. Devices of someone else's volume group or with a"
+                    + " filesystem signature are left alone (default: none).")
+    List<String> lvmDevices = List.of();
+
+    @Option(names = "--pmem-percentage", paramLabel = "PERCENT",
+            description = "LVM mode: how much of each region to pool, 1-100; devices --lvm-devices names are pooled whole"
+                    + " (default: ${DEFAULT-VALUE}).")
+    int pmemPercentage = 100;
+
+    @Option(names = "--lvm-lock-dir", paramLabel = "DIR",
+            description = "LVM mode: lvm's locking directory. Every lvm command that may touch the driver's volume groups"
+                    + " must use the same one; a DaemonSet mounts the host's /run/lock/lvm here"
+                    + " (default: STATE-DIR/lvm/lock).")
+    Path lvmLockDir;
 
     @Option(names = "--metrics-address", paramLabel = "HOST:PORT",
             description = "Serve /metrics, /healthz and /readyz over HTTP here; empty turns it off (default: off).")
@@ -102,6 +121,15 @@ public final class DriverOptions {
         if (deviceManager == DeviceManagerKind.emulated) {
             check("--emulated-regions", () -> EmulatedDeviceManager.parseRegionSizes(emulatedRegions));
         }
+        check("--pmem-percentage", () -> {
+            if (pmemPercentage < 1 || pmemPercentage > 100) {
+                throw new IllegalArgumentException(pmemPercentage + " is not a percentage from 1 to 100");
+            }
+        });
+        if (deviceManager == DeviceManagerKind.lvm) {
+            check("--lvm-devices", () -> DeviceManagers.poolDevices(this));
+            check("--lvm-lock-dir", () -> DeviceManagers.lvmConfig(this));
+        }
         check("--node-id", this::nodeId);
     }
 
@@ -127,6 +155,11 @@ public final class DriverOptions {
             throw new IllegalArgumentException("must be positive, not " + snapshotFreezeLimit);
         }
         return d;
+    }
+
+    /** LVM mode's directory: its lock directory (unless --lvm-lock-dir names another) and metadata backups. */
+    Path lvmDir() {
+        return stateDir.resolve("lvm");
     }
 
     String nodeId() {

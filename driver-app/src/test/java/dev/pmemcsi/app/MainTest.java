@@ -37,7 +37,8 @@ class MainTest {
         String help = Main.usageText();
         for (String flag : new String[] {"--endpoint", "--driver-name", "--node-id", "--mode", "--device-manager",
                 "--state-dir", "--kubelet-dir", "--metrics-address", "--log-format", "--log-level", "--emulated-dir",
-                "--emulated-regions", "--max-volumes-per-node", "--drain-timeout"}) {
+                "--emulated-regions", "--lvm-devices", "--pmem-percentage", "--lvm-lock-dir", "--max-volumes-per-node",
+                "--drain-timeout"}) {
             assertTrue(help.contains(flag), flag + " missing from --help");
         }
         Run r = run("--help");
@@ -46,7 +47,7 @@ class MainTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"--no-such-flag", "--mode=sideways", "--device-manager=lvm", "--log-format=xml",
+    @ValueSource(strings = {"--no-such-flag", "--mode=sideways", "--device-manager=zfs", "--log-format=xml",
             "--max-volumes-per-node=many"})
     void badFlagsGetOneLineAndExitCodeTwo(String flag) {
         Run r = run(flag);
@@ -88,6 +89,39 @@ class MainTest {
         } finally {
             deleteTree(base);
         }
+    }
+
+    /** LVM mode's flags are checked before anything is created, like the others. */
+    @ParameterizedTest
+    @ValueSource(strings = {"--pmem-percentage=0", "--pmem-percentage=101", "--lvm-devices=pmem0",
+            "--lvm-lock-dir=/run/lock/lvm dir", "--lvm-devices="})
+    void lvmFlagsAreCheckedBeforeAnythingIsCreated(String flag) throws IOException {
+        Path base = Files.createTempDirectory("pmem-csi-main-test");
+        try {
+            Path state = base.resolve("state");
+            List<String> args = new ArrayList<>(List.of("--device-manager=lvm", "--state-dir=" + state, "--node-id=n",
+                    "--endpoint=unix://" + base.resolve("sock").resolve("csi.sock")));
+            if (!flag.startsWith("--lvm-devices")) {
+                args.add("--lvm-devices=/dev/pmem0");
+            }
+            args.add(flag);
+            Run r = run(args.toArray(String[]::new));
+            assertEquals(2, r.code(), r.err());
+            String name = flag.substring(0, flag.indexOf('='));
+            assertTrue(r.err().startsWith("pmem-csi-driver: " + name + ": "), r.err());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+            assertFalse(Files.exists(state), "a refused start created " + state);
+        } finally {
+            deleteTree(base);
+        }
+    }
+
+    @Test
+    void withoutDevicesLvmModeSaysHowToNameThem() {
+        Run r = run("--device-manager=lvm", "--state-dir=/tmp/pmem-csi-main-test-unused", "--node-id=n");
+        assertEquals(2, r.code());
+        assertEquals("pmem-csi-driver: --lvm-devices: LVM mode needs the block devices to pool: name them,"
+                + " e.g. --lvm-devices /dev/pmem0,/dev/pmem1", r.err().strip());
     }
 
     /**

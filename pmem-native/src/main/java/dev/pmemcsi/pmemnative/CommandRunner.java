@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -36,10 +37,21 @@ public class CommandRunner {
 
     /** Runs the tool and returns whatever exit code it had; fails only if it cannot run. */
     public Result runAllowingFailure(List<String> argv, Duration timeout) throws CommandFailedException {
+        return runAllowingFailure(argv, Map.of(), timeout);
+    }
+
+    /**
+     * As {@link #runAllowingFailure(List, Duration)}, with {@code environment} added to the
+     * driver's own: for tools whose behaviour only the environment switches (lvm's udev use).
+     */
+    public Result runAllowingFailure(List<String> argv, Map<String, String> environment, Duration timeout)
+            throws CommandFailedException {
         long start = System.nanoTime();
         Process p;
         try {
-            p = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            ProcessBuilder pb = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            pb.environment().putAll(environment);
+            p = pb.start();
         } catch (IOException e) {
             throw new CommandFailedException(argv, "cannot start: " + e.getMessage(), e);
         }

@@ -1,5 +1,6 @@
 package dev.pmemcsi.device.ndctl;
 
+import dev.pmemcsi.device.BlockDeviceEraser;
 import dev.pmemcsi.device.Capacity;
 import dev.pmemcsi.device.CapacityMath;
 import dev.pmemcsi.device.DeviceBusyException;
@@ -14,6 +15,7 @@ import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.RegionCapacity;
 import dev.pmemcsi.device.RegionLayout;
 import dev.pmemcsi.device.UnmanagedExtent;
+import dev.pmemcsi.device.VolumeEraser;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeInUseException;
 import dev.pmemcsi.device.VolumeMode;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pmemcsi.device.BlockDeviceEraser;
 import dev.pmemcsi.device.Capacity;
 import dev.pmemcsi.device.DeviceHealth;
 import dev.pmemcsi.device.PmemVolume;

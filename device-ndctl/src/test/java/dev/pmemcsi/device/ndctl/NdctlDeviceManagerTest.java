@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pmemcsi.device.BlockDeviceEraser;
 import dev.pmemcsi.device.Capacity;
 import dev.pmemcsi.device.CapacityMath;
 import dev.pmemcsi.device.DeviceException;
@@ -19,6 +20,7 @@ import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.RegionCapacity;
 import dev.pmemcsi.device.UnmanagedExtent;
 import dev.pmemcsi.device.VolumeAccess;
+import dev.pmemcsi.device.VolumeEraser;
 import dev.pmemcsi.device.VolumeExistsException;
 import dev.pmemcsi.device.VolumeHealth;
 import dev.pmemcsi.device.VolumeIds;

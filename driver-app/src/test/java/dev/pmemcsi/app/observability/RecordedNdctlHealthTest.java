@@ -6,11 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pmemcsi.device.CapacityMath;
 import dev.pmemcsi.device.DeviceException;
+import dev.pmemcsi.device.VolumeEraser;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.device.ndctl.NamespaceBackend;
 import dev.pmemcsi.device.ndctl.NdctlDeviceManager;
-import dev.pmemcsi.device.ndctl.VolumeEraser;
 import dev.pmemcsi.driver.NodeVolumeUse;
 import dev.pmemcsi.ndctl.BadBlock;
 import dev.pmemcsi.ndctl.DimmInfo;

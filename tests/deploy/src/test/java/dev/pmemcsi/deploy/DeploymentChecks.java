@@ -241,6 +241,14 @@ final class DeploymentChecks {
                 }
             });
         }
+        // lvm's locks only serialise commands that share the directory: the node's own lvm commands
+        // must see the driver's, so it is the host's.
+        args(DRIVER).value("--lvm-lock-dir").ifPresent(dir -> {
+            if (hostPath(container(DRIVER), dir).isEmpty()) {
+                problems.add(DRIVER + ": --lvm-lock-dir=" + dir + " is not on a hostPath volume; lvm commands on the"
+                        + " node would not take the driver's locks");
+            }
+        });
         return problems;
     }
 

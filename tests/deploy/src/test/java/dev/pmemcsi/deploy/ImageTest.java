@@ -90,7 +90,8 @@ class ImageTest {
         assertTrue(dockerfile.last().from().startsWith("debian:bookworm"), dockerfile.last().from());
         String installs = dockerfile.last().all("RUN").stream().map(Dockerfile.Instruction::arguments)
                 .collect(Collectors.joining(" "));
-        for (String pkg : List.of("openjdk-17-jre-headless", "libndctl6", "ndctl", "e2fsprogs", "xfsprogs", "util-linux")) {
+        for (String pkg : List.of("openjdk-17-jre-headless", "libndctl6", "ndctl", "e2fsprogs", "xfsprogs", "util-linux",
+                "lvm2")) {
             assertTrue(List.of(installs.split("\\s+")).contains(pkg), "runtime image does not install " + pkg);
         }
     }

@@ -49,10 +49,12 @@ class OverlaysTest {
     /** StorageClass parameters the driver accepts, plus the one external-provisioner consumes. */
     private static final Set<String> STORAGE_CLASS_PARAMETERS = Set.of(
             "csi.storage.k8s.io/fstype", "eraseafter", "usage", "persistencyModel", "kataContainers");
+    /** The overlays whose device manager grows volumes, and which therefore run csi-resizer. */
+    private static final Set<String> GROWING = Set.of("overlays/emulated", "overlays/lvm");
     private static final Pattern SIDECAR_IMAGE = Pattern.compile("registry\\.k8s\\.io/sig-storage/[a-z-]+:v\\d+\\.\\d+\\.\\d+");
 
     @ParameterizedTest
-    @ValueSource(strings = {"overlays/direct", "overlays/emulated"})
+    @ValueSource(strings = {"overlays/direct", "overlays/emulated", "overlays/lvm"})
     void overlayPassesEveryConsistencyCheck(String overlay) {
         Manifests manifests = Manifests.render(Repo.kubernetes(overlay));
         Map<String, List<String>> failed = new LinkedHashMap<>();
@@ -65,15 +67,15 @@ class OverlaysTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"base", "overlays/direct", "overlays/emulated"})
+    @ValueSource(strings = {"base", "overlays/direct", "overlays/emulated", "overlays/lvm"})
     void rendersIntoTypedObjects(String kustomization) {
         Manifests manifests = Manifests.render(Repo.kubernetes(kustomization));
         Map<String, Long> kinds = manifests.all().stream()
                 .collect(Collectors.groupingBy(o -> o.getKind(), Collectors.counting()));
-        // Both overlays add csi-snapshotter's ClusterRole and the provisioner's restore role, with
-        // their bindings, and a VolumeSnapshotClass; the emulated one csi-resizer's role as well.
+        // Every overlay adds csi-snapshotter's ClusterRole and the provisioner's restore role, with
+        // their bindings, and a VolumeSnapshotClass; the growing ones csi-resizer's role as well.
         boolean overlay = !kustomization.equals("base");
-        long clusterRoles = 1L + (overlay ? 2L : 0L) + (kustomization.equals("overlays/emulated") ? 1L : 0L);
+        long clusterRoles = 1L + (overlay ? 2L : 0L) + (GROWING.contains(kustomization) ? 1L : 0L);
         Map<String, Long> expected = new LinkedHashMap<>(Map.of(
                 "Namespace", 1L, "CSIDriver", 1L, "ServiceAccount", 1L, "ClusterRole", clusterRoles,
                 "ClusterRoleBinding", clusterRoles, "Role", 1L, "RoleBinding", 1L, "DaemonSet", 1L,
@@ -109,11 +111,11 @@ class OverlaysTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"base", "overlays/direct", "overlays/emulated"})
+    @ValueSource(strings = {"base", "overlays/direct", "overlays/emulated", "overlays/lvm"})
     void storageClassesBindLateAndUseOnlyKnownParameters(String kustomization) {
         List<StorageClass> classes = Manifests.render(Repo.kubernetes(kustomization)).all(StorageClass.class);
-        // Only the emulated device manager grows volumes; the ndctl one does not yet.
-        boolean grows = kustomization.equals("overlays/emulated");
+        // The emulated and lvm device managers grow volumes; the ndctl one does not yet.
+        boolean grows = GROWING.contains(kustomization);
         assertEquals(Set.of("pmem-csi-ext4", "pmem-csi-xfs"),
                 classes.stream().map(c -> c.getMetadata().getName()).collect(Collectors.toSet()));
         for (StorageClass sc : classes) {
@@ -142,10 +144,46 @@ class OverlaysTest {
         assertTrue(args.value("--emulated-dir").orElseThrow().startsWith(stateDir + "/"),
                 "emulated regions belong under the state dir, which is a hostPath");
         assertTrue(args.has("--emulated-regions"));
+
+        DeploymentChecks lvm = new DeploymentChecks(Manifests.render(Repo.kubernetes("overlays/lvm")), DriverHelp.longOptions());
+        ContainerArgs lvmArgs = lvm.args(DeploymentChecks.DRIVER);
+        assertEquals("lvm", lvmArgs.value("--device-manager").orElseThrow());
+        assertTrue(lvmArgs.value("--lvm-devices").orElseThrow().startsWith("/dev/"));
+        assertFalse(lvmArgs.has("--emulated-dir"));
+    }
+
+    /**
+     * LVM mode needs the host's /dev (device-mapper nodes appear there when volumes are activated),
+     * its /sys, and lvm's locking directory from the host, where the node's own lvm commands lock.
+     */
+    @Test
+    void theLvmOverlaySharesDevSysAndLvmsLocksWithTheHost() {
+        Manifests manifests = Manifests.render(Repo.kubernetes("overlays/lvm"));
+        DeploymentChecks checks = new DeploymentChecks(manifests, DriverHelp.longOptions());
+        Container driver = checks.container(DeploymentChecks.DRIVER);
+        assertTrue(driver.getSecurityContext().getPrivileged());
+        PodSpec pod = manifests.one(DaemonSet.class).getSpec().getTemplate().getSpec();
+        Map<String, String> hostPaths = new LinkedHashMap<>();
+        for (var mount : driver.getVolumeMounts()) {
+            pod.getVolumes().stream().filter(v -> v.getName().equals(mount.getName()) && v.getHostPath() != null)
+                    .findFirst().ifPresent(v -> hostPaths.put(mount.getMountPath(), v.getHostPath().getPath()));
+        }
+        assertEquals("/dev", hostPaths.get("/dev"));
+        assertEquals("/sys", hostPaths.get("/sys"));
+        String lockDir = checks.args(DeploymentChecks.DRIVER).value("--lvm-lock-dir").orElseThrow();
+        assertEquals("/run/lock/lvm", lockDir);
+        assertEquals("/run/lock/lvm", hostPaths.get(lockDir));
+        assertTrue(checks.runs(DeploymentChecks.RESIZER), "LVM volumes grow online");
+
+        // The check that catches a lock dir inside the container.
+        Manifests broken = Manifests.parse(Kustomize.render(Repo.kubernetes("overlays/lvm"))
+                .replace("mountPath: /run/lock/lvm", "mountPath: /run/lock/lvm-elsewhere"), "broken lvm overlay");
+        assertTrue(new DeploymentChecks(broken, DriverHelp.longOptions()).paths().stream()
+                .anyMatch(p -> p.contains("--lvm-lock-dir=/run/lock/lvm is not on a hostPath volume")));
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"overlays/direct", "overlays/emulated"})
+    @ValueSource(strings = {"overlays/direct", "overlays/emulated", "overlays/lvm"})
     void sidecarsUsePinnedUpstreamImages(String overlay) {
         DaemonSet daemonSet = Manifests.render(Repo.kubernetes(overlay)).one(DaemonSet.class);
         for (Container container : daemonSet.getSpec().getTemplate().getSpec().getContainers()) {
@@ -166,7 +204,7 @@ class OverlaysTest {
      * on its own node's driver only, and talks to the API server with its own projected token.
      */
     @Test
-    void onlyTheEmulatedOverlayRunsTheResizer() {
+    void theResizerRunsOnlyWhereVolumesGrow() {
         DeploymentChecks direct = new DeploymentChecks(
                 Manifests.render(Repo.kubernetes("overlays/direct")), DriverHelp.longOptions());
         assertFalse(direct.runs(DeploymentChecks.RESIZER));
@@ -216,7 +254,7 @@ class OverlaysTest {
      * provisioner need, and the VolumeSnapshotClass of the driver.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"overlays/direct", "overlays/emulated"})
+    @ValueSource(strings = {"overlays/direct", "overlays/emulated", "overlays/lvm"})
     void overlaysRunTheSnapshotterWithItsClassAndLeastRbac(String overlay) {
         Manifests manifests = Manifests.render(Repo.kubernetes(overlay));
         DeploymentChecks checks = new DeploymentChecks(manifests, DriverHelp.longOptions());
@@ -303,7 +341,7 @@ class OverlaysTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"overlays/direct", "overlays/emulated"})
+    @ValueSource(strings = {"overlays/direct", "overlays/emulated", "overlays/lvm"})
     void driverImageIsThisVersionsReleaseOnARegistry(String overlay) {
         Container driver = new DeploymentChecks(Manifests.render(Repo.kubernetes(overlay)), DriverHelp.longOptions())
                 .container(DeploymentChecks.DRIVER);
@@ -408,7 +446,7 @@ class OverlaysTest {
         }
         assertTrue(all.size() >= 3, "components: " + all);
         Path scratch = Files.createDirectories(Path.of("target/component-renders"));
-        for (String overlay : List.of("overlays/direct", "overlays/emulated")) {
+        for (String overlay : List.of("overlays/direct", "overlays/emulated", "overlays/lvm")) {
             String overlayKustomization = Files.readString(Repo.kubernetes(overlay).resolve("kustomization.yaml"));
             for (Path component : all) {
                 // A component the overlay already includes (volume-expansion in emulated) is not added twice.

@@ -16,7 +16,8 @@ import java.util.List;
  * The backend as the driver leaves it, read from outside the driver, so that a test can check what
  * a crash or a storm left without trusting the driver's own answers. On the emulated backend: its
  * namespace table ({@code volumes.json}) and region files; on ndctl: the kernel's namespaces and
- * regions ({@link NdctlCli}). Also the node service's records.
+ * regions ({@link NdctlCli}); on lvm: the driver's volume groups and logical volumes, by their tags
+ * ({@link LvmCommand}). Also the node service's records.
  */
 final class Backend {
 
@@ -32,6 +33,8 @@ final class Backend {
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The driver name the tests start the driver with: its volume groups and volumes carry it as a tag. */
+    private static final String OWNER = "pmem-csi.dev";
 
     private final Workspace ws;
     private final BackendKind kind = BackendKind.current();
@@ -45,6 +48,17 @@ final class Backend {
      * is the volume ID, its region and offset are unknown (-1), and an enabled one is READY.
      */
     List<Row> rows() {
+        if (kind == BackendKind.LVM) {
+            List<Row> rows = new ArrayList<>();
+            for (LvmCommand.Lv lv : ownVolumes()) {
+                String id = lv.tags().stream().filter(t -> t.startsWith(OWNER + "/id=")).map(t -> t.substring(OWNER.length() + 4))
+                        .findFirst().orElse(lv.name());
+                String state = lv.tags().contains(OWNER + "/state=deleting") ? "DELETING"
+                        : lv.tags().contains(OWNER + "/state=creating") ? "CREATING" : "READY";
+                rows.add(new Row(id, lv.vg(), -1, lv.sizeBytes(), lv.sizeBytes(), state));
+            }
+            return rows;
+        }
         if (kind == BackendKind.NDCTL) {
             return NdctlCli.namespaces().stream().map(n -> new Row(n.name(), "", -1, n.sizeBytes(), n.sizeBytes(),
                     n.enabled() ? "READY" : "DISABLED")).toList();
@@ -70,8 +84,27 @@ final class Backend {
                 .orElseThrow(() -> new AssertionError("no row for " + id + " in " + rows()));
     }
 
-    /** The total size of the regions, in bytes of media. */
+    /** The driver's logical volumes, in its own volume groups. */
+    List<LvmCommand.Lv> ownVolumes() {
+        List<String> groups = ownGroups().stream().map(LvmCommand.Vg::name).toList();
+        return LvmCommand.lvs(lvmLockDir()).stream().filter(lv -> groups.contains(lv.vg()) && lv.tags().contains(OWNER))
+                .toList();
+    }
+
+    private List<LvmCommand.Vg> ownGroups() {
+        return LvmCommand.vgs(lvmLockDir()).stream().filter(vg -> vg.tags().contains(OWNER)).toList();
+    }
+
+    /** Where the driver under test keeps lvm's locks: the default, under its state dir. */
+    private Path lvmLockDir() {
+        return ws.state().resolve("lvm/lock");
+    }
+
+    /** The total size of the regions, in bytes of media: on lvm, of the driver's volume groups. */
     long regionBytes() {
+        if (kind == BackendKind.LVM) {
+            return ownGroups().stream().mapToLong(LvmCommand.Vg::sizeBytes).sum();
+        }
         if (kind == BackendKind.NDCTL) {
             return NdctlCli.regions().stream().mapToLong(NdctlCli.Region::sizeBytes).sum();
         }
@@ -91,6 +124,9 @@ final class Backend {
      * have available (the kernel's accounting, which includes every namespace's metadata).
      */
     long usedBytes() {
+        if (kind == BackendKind.LVM) {
+            return ownVolumes().stream().mapToLong(LvmCommand.Lv::sizeBytes).sum();
+        }
         if (kind == BackendKind.NDCTL) {
             return NdctlCli.regions().stream().mapToLong(r -> r.sizeBytes() - r.availableBytes()).sum();
         }
@@ -103,6 +139,9 @@ final class Backend {
      * started the driver: {@value DriverProcess#REGIONS} here, the overlay's in the image).
      */
     long largerThanAnyRegion() {
+        if (kind == BackendKind.LVM) {
+            return ownGroups().stream().mapToLong(LvmCommand.Vg::sizeBytes).max().orElseThrow() + 1024 * Csi.MIB;
+        }
         if (kind == BackendKind.NDCTL) {
             return NdctlCli.regions().stream().mapToLong(NdctlCli.Region::sizeBytes).max().orElseThrow() + 1024 * Csi.MIB;
         }

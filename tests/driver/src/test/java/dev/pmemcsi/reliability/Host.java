@@ -32,7 +32,8 @@ final class Host {
     static List<String> pmemMounts() {
         try {
             return MountTable.read().mounts().stream()
-                    .filter(m -> m.source().startsWith("/dev/pmem") || m.source().startsWith("/dev/dax"))
+                    .filter(m -> m.source().startsWith("/dev/pmem") || m.source().startsWith("/dev/dax")
+                            || m.source().startsWith("/dev/mapper/pmemcsi.") || m.source().startsWith("/dev/dm-"))
                     .map(MountInfo::mountPoint).toList();
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -115,6 +115,10 @@ final class Workspace implements AutoCloseable {
             assertEquals(List.of(), NdctlCli.namespaces(), "namespaces left (ndctl list -N -i)");
             assertEquals(List.of(), Host.pmemMounts(), "pmem devices left mounted");
         }
+        if (BackendKind.current() == BackendKind.LVM) {
+            assertEquals(List.of(), new Backend(this).ownVolumes(), "logical volumes of the driver left (lvs)");
+            assertEquals(List.of(), Host.pmemMounts(), "pmem or device-mapper devices left mounted");
+        }
     }
 
     @Override

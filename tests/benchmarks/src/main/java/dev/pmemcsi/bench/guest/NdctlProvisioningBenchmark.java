@@ -1,9 +1,9 @@
 package dev.pmemcsi.bench.guest;
 
+import dev.pmemcsi.device.BlockDeviceEraser;
 import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
-import dev.pmemcsi.device.ndctl.BlockDeviceEraser;
 import dev.pmemcsi.device.ndctl.LibNdctlBackend;
 import dev.pmemcsi.device.ndctl.NdctlDeviceManager;
 import dev.pmemcsi.ndctl.NamespaceInfo;

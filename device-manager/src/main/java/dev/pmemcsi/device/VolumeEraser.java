@@ -1,9 +1,11 @@
-package dev.pmemcsi.device.ndctl;
+package dev.pmemcsi.device;
 
-import dev.pmemcsi.device.DeviceException;
 import java.nio.file.Path;
 
-/** Clears a volume's data: all of it before its namespace is destroyed, or its signatures when it is new. */
+/**
+ * Clears a volume's data: all of it before its namespace or logical volume goes, or its signatures
+ * when it is new. Direct mode and LVM mode share it.
+ */
 public interface VolumeEraser {
 
     /**
@@ -15,8 +17,9 @@ public interface VolumeEraser {
 
     /**
      * Zeroes the first and last MiB of a newly created volume, where filesystem and partition
-     * signatures live. Destroying a namespace keeps its data (unless the volume was erased), and
-     * a new namespace at the same place would otherwise show the old filesystem to its new owner.
+     * signatures live. Destroying a namespace or removing a logical volume keeps its data (unless
+     * the volume was erased), and a new volume at the same place would otherwise show the old
+     * filesystem to its new owner.
      */
     void wipeSignatures(String volumeId, Path device) throws DeviceException;
 }

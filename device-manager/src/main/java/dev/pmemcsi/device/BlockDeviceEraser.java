@@ -1,7 +1,5 @@
-package dev.pmemcsi.device.ndctl;
+package dev.pmemcsi.device;
 
-import dev.pmemcsi.device.DeviceException;
-import dev.pmemcsi.device.VolumeInUseException;
 import dev.pmemcsi.pmemnative.BlockDevice;
 import dev.pmemcsi.pmemnative.NativeException;
 import java.nio.file.Path;
