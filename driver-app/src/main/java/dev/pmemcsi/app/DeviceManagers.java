@@ -10,6 +10,7 @@ import dev.pmemcsi.device.lvm.LvmDeviceManager;
 import dev.pmemcsi.device.lvm.StaticPoolDevices;
 import dev.pmemcsi.device.ndctl.LibNdctlBackend;
 import dev.pmemcsi.device.ndctl.NdctlDeviceManager;
+import dev.pmemcsi.device.ndctl.NdctlPoolDevices;
 
 /** Builds the backend that {@code --device-manager} names. */
 final class DeviceManagers {
@@ -29,18 +30,15 @@ final class DeviceManagers {
     }
 
     /**
-     * Where LVM mode's physical volumes come from: the devices --lvm-devices names. This is the one
-     * place that chooses the source; the regions' own fsdax namespaces (made through ndctl) are the
-     * source for a node that names none.
-     *
-     * @throws IllegalArgumentException when no source applies
+     * Where LVM mode's physical volumes come from: the devices --lvm-devices names, or else one
+     * fsdax namespace per region that the driver finds or makes through libndctl, at
+     * --pmem-percentage of the region (label-less regions whole). The one place that chooses.
      */
     static PoolDevices poolDevices(DriverOptions options) {
         if (!options.lvmDevices.isEmpty()) {
             return new StaticPoolDevices(options.lvmDevices, options.pmemPercentage);
         }
-        throw new IllegalArgumentException("LVM mode needs the block devices to pool: name them,"
-                + " e.g. --lvm-devices /dev/pmem0,/dev/pmem1");
+        return new NdctlPoolDevices(options.driverName, options.pmemPercentage);
     }
 
     /** Locks in --lvm-lock-dir or STATE-DIR/lvm/lock, metadata backups in STATE-DIR/lvm/backup. */
