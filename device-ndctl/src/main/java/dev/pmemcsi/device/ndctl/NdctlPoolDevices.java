@@ -1,5 +1,7 @@
 package dev.pmemcsi.device.ndctl;
 
+import dev.pmemcsi.device.BlockDeviceEraser;
+import dev.pmemcsi.device.VolumeEraser;
 import dev.pmemcsi.device.CapacityMath;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.PoolDevice;

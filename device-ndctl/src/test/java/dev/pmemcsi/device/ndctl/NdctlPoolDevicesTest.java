@@ -1,5 +1,6 @@
 package dev.pmemcsi.device.ndctl;
 
+import dev.pmemcsi.device.VolumeEraser;
 import static dev.pmemcsi.device.ndctl.FakeNamespaceBackend.GIB;
 import static dev.pmemcsi.device.ndctl.FakeNamespaceBackend.MIB;
 import static org.junit.jupiter.api.Assertions.assertEquals;
