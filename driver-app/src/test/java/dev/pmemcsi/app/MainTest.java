@@ -116,14 +116,6 @@ class MainTest {
         }
     }
 
-    @Test
-    void withoutDevicesLvmModeSaysHowToNameThem() {
-        Run r = run("--device-manager=lvm", "--state-dir=/tmp/pmem-csi-main-test-unused", "--node-id=n");
-        assertEquals(2, r.code());
-        assertEquals("pmem-csi-driver: --lvm-devices: LVM mode needs the block devices to pool: name them,"
-                + " e.g. --lvm-devices /dev/pmem0,/dev/pmem1", r.err().strip());
-    }
-
     /**
      * A start that fails after the checks (here: the socket path is a regular file) removes the
      * directories it created and does not pretend that a signal came.
