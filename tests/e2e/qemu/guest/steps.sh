@@ -78,10 +78,10 @@ gstep_guest_reliability() {
     mkdir -p "$logs"
     LAUNCHER_CLASSPATH="$E2E_RELIABILITY_CLASSES:$E2E_RELIABILITY_CLASSPATH" \
     LAUNCHER_JVM_PROPS="-Dpmemcsi.backend=ndctl -Dpmemcsi.driver.jar=$E2E_DRIVER_JAR -Dpmemcsi.repo.root=$E2E_REPO \
- -Dpmemcsi.driver.logs=$logs -Dpmemcsi.storm.create-calls=100 -Dpmemcsi.storm.mixed-threads=6 \
- -Dpmemcsi.storm.mixed-ops-per-thread=20" \
+ -Dpmemcsi.driver.logs=$logs -Dpmemcsi.storm.create-calls=60 -Dpmemcsi.storm.mixed-threads=4 \
+ -Dpmemcsi.storm.mixed-ops-per-thread=15" \
     run_launcher guest-reliability \
-        --config jqwik.tries.default=15 \
+        --config jqwik.tries.default=10 \
         --config "jqwik.database=/tmp/e2e-jqwik-database" \
         --select-class dev.pmemcsi.reliability.ConformanceIT \
         --select-class dev.pmemcsi.reliability.StormIT \
