@@ -200,8 +200,20 @@ final class Backend {
         if (!Files.isDirectory(dir)) {
             return List.of();
         }
+        // Records are the files; the freeze records of snapshots live in their own directory, which
+        // must be empty too once nothing is frozen.
         try (var files = Files.list(dir)) {
-            return files.map(p -> p.getFileName().toString()).sorted().toList();
+            List<String> records = new ArrayList<>();
+            for (Path p : files.sorted().toList()) {
+                if (!Files.isDirectory(p)) {
+                    records.add(p.getFileName().toString());
+                } else {
+                    try (var inner = Files.list(p)) {
+                        inner.forEach(f -> records.add(p.getFileName() + "/" + f.getFileName()));
+                    }
+                }
+            }
+            return records;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
