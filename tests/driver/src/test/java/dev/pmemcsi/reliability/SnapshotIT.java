@@ -78,6 +78,9 @@ class SnapshotIT {
         return driver.csi();
     }
 
+    /** 16 MiB: a quarter of the smallest volume. */
+    private static final long APPEND_LIMIT_BLOCKS = 4096;
+
     private static long size(String fs) {
         return fs.equals("xfs") ? 520 * MIB : 64 * MIB;
     }
@@ -140,13 +143,21 @@ class SnapshotIT {
         return sums;
     }
 
-    /** Appends 4 KiB blocks, block i filled with i % 251, until stopped; counts the blocks written. */
+    /**
+     * Appends 4 KiB blocks, block i filled with i % 251, until stopped; counts the blocks written.
+     * At most {@value #APPEND_LIMIT_BLOCKS} blocks, at about 16 MB/s: enough to run across the
+     * snapshot on any machine, and never enough to fill the smallest volume, whose copies must
+     * still take writes.
+     */
     private static Thread appender(Path file, AtomicBoolean stop, AtomicLong blocks) {
         Thread t = new Thread(() -> {
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.APPEND)) {
                 ByteBuffer b = ByteBuffer.allocate(BLOCK);
-                for (long i = 0; !stop.get(); i++) {
+                for (long i = 0; !stop.get() && i < APPEND_LIMIT_BLOCKS; i++) {
+                    if (i % 8 == 7) {
+                        Thread.sleep(2);
+                    }
                     b.clear();
                     while (b.hasRemaining()) {
                         b.put((byte) (i % 251));
@@ -157,6 +168,8 @@ class SnapshotIT {
                 }
             } catch (IOException e) {
                 throw new IllegalStateException(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }, "appender");
         t.start();
