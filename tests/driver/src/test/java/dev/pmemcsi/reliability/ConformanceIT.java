@@ -2,6 +2,7 @@ package dev.pmemcsi.reliability;
 
 import static dev.pmemcsi.reliability.Csi.MIB;
 import static dev.pmemcsi.reliability.Csi.codeOf;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -52,6 +53,7 @@ import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.csi.v1.VolumeCapability.AccessMode.Mode;
 import dev.pmemcsi.csi.v1.VolumeContentSource;
 import dev.pmemcsi.csi.v1.VolumeUsage;
+import dev.pmemcsi.pmemnative.mount.FileAttributes;
 import io.grpc.Status.Code;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -61,6 +63,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -350,6 +353,61 @@ class ConformanceIT {
                 csi.delete(id);
             }
             deleteSnapshot(here);
+        }
+
+        /**
+         * The round trip a user makes: data written through a published path, a snapshot taken while
+         * the volume is in use (so the filesystem is frozen for the copy), then a restore into a larger
+         * volume and a clone, each published and read back. On real PMEM (the ndctl and lvm backends
+         * in the QEMU guest) the copies must still be DAX: the restored filesystem is mounted with
+         * {@code -o dax} and its files carry the DAX attribute.
+         */
+        @Test
+        void restoredAndClonedVolumesHoldTheDataAndKeepDax() throws Exception {
+            byte[] data = new byte[(int) MIB];
+            new java.util.Random(19).nextBytes(data);
+            String src = csi.controller().createVolume(create("dax-src").build()).getVolume().getVolumeId();
+            Path staging = ws.newStagingPath();
+            Path target = ws.newTargetPath();
+            csi.stage(src, staging, Csi.mount());
+            csi.publish(src, staging, target, Csi.mount());
+            Files.write(target.resolve("data"), data);
+            var snap = snapshot("dax-snap", src);
+            assertTrue(snap.getReadyToUse(), "the image is durable when the call returns");
+            Volume restored = csi.controller().createVolume(create("dax-restored").setCapacityRange(
+                    CapacityRange.newBuilder().setRequiredBytes(2 * SIZE)).setVolumeContentSource(
+                    fromSnapshot(snap.getSnapshotId())).build()).getVolume();
+            csi.unpublish(src, target);
+            csi.unstage(src, staging);
+            var clone = VolumeContentSource.newBuilder().setVolume(
+                    VolumeContentSource.VolumeSource.newBuilder().setVolumeId(src)).build();
+            Volume cloned = csi.controller().createVolume(create("dax-clone").setVolumeContentSource(clone).build())
+                    .getVolume();
+            for (Volume copy : List.of(restored, cloned)) {
+                Path copyStaging = ws.newStagingPath();
+                Path copyTarget = ws.newTargetPath();
+                csi.stage(copy.getVolumeId(), copyStaging, Csi.mount());
+                csi.publish(copy.getVolumeId(), copyStaging, copyTarget, Csi.mount());
+                try {
+                    Path file = copyTarget.resolve("data");
+                    assertArrayEquals(data, Files.readAllBytes(file), copy.getVolumeId() + " holds the source's data");
+                    // ext4 keeps about 5% for itself; a restore into a larger volume grows the filesystem.
+                    long fsBytes = Files.getFileStore(copyTarget).getTotalSpace();
+                    assertTrue(fsBytes > copy.getCapacityBytes() * 8 / 10,
+                            copy.getVolumeId() + ": filesystem of " + fsBytes + " bytes on " + copy.getCapacityBytes());
+                    if (BackendKind.current() != BackendKind.EMULATED) {
+                        assertEquals(Optional.of(true), FileAttributes.of(file).dax(),
+                                copy.getVolumeId() + ": the copy's files are DAX");
+                    }
+                } finally {
+                    csi.unpublish(copy.getVolumeId(), copyTarget);
+                    csi.unstage(copy.getVolumeId(), copyStaging);
+                }
+            }
+            for (String id : List.of(restored.getVolumeId(), cloned.getVolumeId(), src)) {
+                csi.delete(id);
+            }
+            deleteSnapshot(snap.getSnapshotId());
         }
     }
 
