@@ -7,13 +7,16 @@ VM_OUTCOME=
 BOOT_MS=
 VM_MS=
 
-# KVM when it works (E2E_ACCEL=auto): /dev/kvm is a character device this process can open, and
-# QEMU starts an empty machine with it; else TCG. E2E_ACCEL=kvm or tcg forces one.
+# KVM when it works (E2E_ACCEL=auto): the CPU has hardware virtualisation (vmx or svm in
+# /proc/cpuinfo), /dev/kvm is a character device this process can open, and QEMU starts an empty
+# machine with it; else TCG. E2E_ACCEL=kvm or tcg forces one. The CPU flag matters: some virtual
+# machines (Firecracker's, for one) offer a /dev/kvm that opens and starts an empty machine, but a
+# guest's vCPUs never run on it, and the boot would only end at E2E_BOOT_TIMEOUT.
 accelerator() {
     local accel=$E2E_ACCEL
     if [[ $accel == auto ]]; then
         accel=tcg
-        if [[ -c /dev/kvm ]] && (exec 3<> /dev/kvm) 2>/dev/null \
+        if grep -qwE 'vmx|svm' /proc/cpuinfo && [[ -c /dev/kvm ]] && (exec 3<> /dev/kvm) 2>/dev/null \
             && echo quit | timeout 30 qemu-system-x86_64 -accel kvm -machine none -nodefaults -display none \
                 -monitor stdio -S > /dev/null 2>&1; then
             accel=kvm
