@@ -135,7 +135,8 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
         this.snapshotListing = snapshots == null ? null : new SnapshotListing(snapshots);
         this.creation = new VolumeCreation(node, devices, locks, sources);
         this.deletion = new VolumeDeletion(node, devices, locks, use, snapshots == null ? null : snapshots.journal);
-        this.listing = new VolumeListing(node, devices);
+        this.listing = new VolumeListing(node, devices,
+                sources == null ? id -> Optional.empty() : sources::sourceOf);
         this.validation = new CapabilityValidation(listing);
         this.capacity = new CapacityReport(node, devices);
         this.expansion = new VolumeExpansion(node, devices, locks, use);

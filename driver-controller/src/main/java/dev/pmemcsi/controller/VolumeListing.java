@@ -3,7 +3,9 @@ package dev.pmemcsi.controller;
 import dev.pmemcsi.csi.v1.ControllerGetVolumeResponse;
 import dev.pmemcsi.csi.v1.ListVolumesRequest;
 import dev.pmemcsi.csi.v1.ListVolumesResponse;
+import dev.pmemcsi.csi.v1.Volume;
 import dev.pmemcsi.csi.v1.VolumeCondition;
+import dev.pmemcsi.csi.v1.VolumeContentSource;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceGoneException;
 import dev.pmemcsi.device.DeviceManager;
@@ -16,6 +18,7 @@ import dev.pmemcsi.driver.InvalidStartingTokenException;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,10 +39,16 @@ final class VolumeListing {
 
     private final LocalNode node;
     private final DeviceManager devices;
+    private final Function<String, Optional<VolumeContentSource>> sources;
 
-    VolumeListing(LocalNode node, DeviceManager devices) {
+    /**
+     * @param sources where a volume's content came from, for restored and cloned volumes, so that a
+     *                listing says what CreateVolume said
+     */
+    VolumeListing(LocalNode node, DeviceManager devices, Function<String, Optional<VolumeContentSource>> sources) {
         this.node = node;
         this.devices = devices;
+        this.sources = sources;
     }
 
     /**
@@ -74,7 +83,7 @@ final class VolumeListing {
                 continue; // deleted since it was listed
             }
             out.addEntries(ListVolumesResponse.Entry.newBuilder()
-                    .setVolume(node.describe(v))
+                    .setVolume(describe(v))
                     .setStatus(ListVolumesResponse.VolumeStatus.newBuilder().setVolumeCondition(condition.get())));
             taken++;
             last = v.id();
@@ -92,9 +101,14 @@ final class VolumeListing {
         PmemVolume volume = find(id);
         VolumeCondition condition = condition(id).orElseThrow(() -> notFound(id));
         return ControllerGetVolumeResponse.newBuilder()
-                .setVolume(node.describe(volume))
+                .setVolume(describe(volume))
                 .setStatus(ControllerGetVolumeResponse.VolumeStatus.newBuilder().setVolumeCondition(condition))
                 .build();
+    }
+
+    private Volume describe(PmemVolume v) {
+        Volume described = node.describe(v);
+        return sources.apply(v.id()).map(s -> described.toBuilder().setContentSource(s).build()).orElse(described);
     }
 
     /** One of the controller's volumes. */

@@ -349,6 +349,15 @@ class ConformanceIT {
                     .build();
             assertEquals(Code.NOT_FOUND, codeOf(() -> c.createVolume(create("c-missing")
                     .setVolumeContentSource(unknownClone).build())));
+            // What CreateVolume said of a copy's origin, listings say too; an ordinary volume has none.
+            var listed = c.listVolumes(dev.pmemcsi.csi.v1.ListVolumesRequest.getDefaultInstance()).getEntriesList()
+                    .stream().map(e -> e.getVolume())
+                    .collect(java.util.stream.Collectors.toMap(Volume::getVolumeId, v -> v));
+            assertEquals(restored.getContentSource(), listed.get(restored.getVolumeId()).getContentSource());
+            assertEquals(cloned.getContentSource(), listed.get(cloned.getVolumeId()).getContentSource());
+            assertFalse(listed.get(src).hasContentSource(), "the source volume was made empty");
+            assertEquals(cloned.getContentSource(), c.controllerGetVolume(dev.pmemcsi.csi.v1.ControllerGetVolumeRequest
+                    .newBuilder().setVolumeId(cloned.getVolumeId()).build()).getVolume().getContentSource());
             for (String id : List.of(restored.getVolumeId(), cloned.getVolumeId(), src)) {
                 csi.delete(id);
             }
