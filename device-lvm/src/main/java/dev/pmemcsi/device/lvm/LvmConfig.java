@@ -49,6 +49,14 @@ public record LvmConfig(Path lockDir, Path backupDir, Duration timeout, boolean 
         return new LvmConfig(lvmDir.resolve("lock"), lvmDir.resolve("backup"), DEFAULT_TIMEOUT, true);
     }
 
+    /**
+     * The {@code --config} text the driver gives every lvm command it runs on these pool devices,
+     * so that a measurement can run lvm's own commands exactly as the driver does.
+     */
+    public String commandConfig(java.util.List<String> devices) {
+        return LvmCli.configText(this, devices);
+    }
+
     public LvmConfig withLockDir(Path dir) {
         return new LvmConfig(dir, backupDir, timeout, activation);
     }

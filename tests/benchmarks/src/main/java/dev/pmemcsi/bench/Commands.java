@@ -3,6 +3,7 @@ package dev.pmemcsi.bench;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /** Runs the external tools the floors are made of, each with an argument vector, never a shell. */
@@ -12,7 +13,14 @@ public final class Commands {
 
     /** Runs {@code argv}; returns its standard output; throws with the output when it fails. */
     public static String run(List<String> argv) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        return run(argv, Map.of());
+    }
+
+    /** Runs {@code argv} with {@code environment} added to this process's. */
+    public static String run(List<String> argv, Map<String, String> environment) throws IOException, InterruptedException {
+        ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true);
+        pb.environment().putAll(environment);
+        Process p = pb.start();
         byte[] out = p.getInputStream().readAllBytes();
         if (!p.waitFor(5, TimeUnit.MINUTES)) {
             p.destroyForcibly();

@@ -48,6 +48,32 @@ final class DriverProcess implements AutoCloseable {
         this.container = container;
     }
 
+    /**
+     * The launcher's AppCDS flags when bin/build-cds made an archive from the jars under test: in
+     * the QEMU guest, where class loading is slow, it halves a driver's start. A stale archive is
+     * left out, as the launcher leaves it out; the JVM would refuse it anyway.
+     */
+    private static List<String> classDataSharing() throws IOException {
+        Path jsa = JAR.resolveSibling(JAR.getFileName().toString().replaceFirst("\\.jar$", ".jsa"));
+        if (!Files.isRegularFile(jsa)) {
+            return List.of();
+        }
+        long archived = Files.getLastModifiedTime(jsa).toMillis();
+        List<Path> jars = new ArrayList<>(List.of(JAR));
+        Path lib = JAR.resolveSibling("lib");
+        if (Files.isDirectory(lib)) {
+            try (var listing = Files.list(lib)) {
+                listing.filter(p -> p.toString().endsWith(".jar")).forEach(jars::add);
+            }
+        }
+        for (Path jar : jars) {
+            if (Files.getLastModifiedTime(jar).toMillis() > archived) {
+                return List.of();
+            }
+        }
+        return List.of("-XX:SharedArchiveFile=" + jsa, "-Xlog:cds=off,cds+dynamic=off");
+    }
+
     /** Starts the driver and waits until Probe says ready. */
     static DriverProcess start(Workspace ws) throws Exception {
         return start(ws, null, List.of());
@@ -86,6 +112,7 @@ final class DriverProcess implements AutoCloseable {
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-Xmx256m"));
+        cmd.addAll(classDataSharing());
         cmd.addAll(jvmFlags);
         if (crashAt != null) {
             cmd.add("-D" + FaultPoints.PROPERTY + "=" + crashAt);

@@ -1,0 +1,164 @@
+package dev.pmemcsi.bench.guest;
+
+import dev.pmemcsi.app.observability.Logging;
+import dev.pmemcsi.bench.Commands;
+import dev.pmemcsi.device.DeviceException;
+import dev.pmemcsi.device.OperationListener;
+import dev.pmemcsi.device.PmemVolume;
+import dev.pmemcsi.device.VolumeMode;
+import dev.pmemcsi.device.VolumeRequest;
+import dev.pmemcsi.device.lvm.LvmConfig;
+import dev.pmemcsi.device.lvm.LvmDeviceManager;
+import dev.pmemcsi.device.lvm.StaticPoolDevices;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * CreateVolume/DeleteVolume in LVM mode through the device layer against lvm's own
+ * {@code lvcreate} and {@code lvremove} on the same volume group, run with the same
+ * {@code --config} and the same options the driver gives them. The ratio is what the driver adds
+ * around lvm: its reports, tags, signature wipes and locks. Prints {@code BENCH} lines with
+ * medians; asserts nothing. Needs real NVDIMMs and device-mapper: it runs in the QEMU guest's
+ * {@code guest-benchmarks} step ({@code E2E_BENCHMARKS=1}).
+ *
+ * <p>The pool is an fsdax namespace of 2 GiB that the program makes in the first region and
+ * removes at the end, with its volume group. Usage: {@code LvmProvisioningBenchmark [runs]}
+ * (default 10).
+ */
+public final class LvmProvisioningBenchmark {
+
+    private static final String PROGRAM = "LvmProvisioningBenchmark";
+    private static final long MIB = 1024 * 1024;
+    private static final String POOL_NAME = "bench-lvm-pool";
+    private static final String CLI_LV = "cli-bench";
+    private static final Pattern BLOCKDEV = Pattern.compile("\"blockdev\"\\s*:\\s*\"(pmem[0-9.]+)\"");
+    private static final Pattern REGION = Pattern.compile("\"dev\"\\s*:\\s*\"(region[0-9]+)\"");
+
+    private LvmProvisioningBenchmark() {}
+
+    public static void main(String[] args) throws Exception {
+        int runs = Guest.runs(PROGRAM, args, 10);
+        Logging.configure(Logging.Format.TEXT, "warn");
+        String device = makePool();
+        Path lvmDir = Files.createTempDirectory("bench-lvm");
+        LvmConfig config = LvmConfig.under(lvmDir);
+        String commandConfig = config.commandConfig(List.of(device));
+        LvmDeviceManager dm = new LvmDeviceManager("bench.pmem-csi.dev",
+                new StaticPoolDevices(List.of(device), 100), config, OperationListener.NONE);
+        try {
+            dm.start();
+            String vg = volumeGroup(commandConfig);
+            compare(dm, vg, commandConfig, runs);
+        } catch (DeviceException | LinkageError e) {
+            System.err.println(PROGRAM + ": LVM mode does not start on this machine: " + e.getMessage());
+            System.err.println(PROGRAM + ": " + Guest.HOW_TO_RUN);
+            System.exit(2);
+        } finally {
+            dm.close();
+            removePool(device, commandConfig);
+        }
+    }
+
+    private static void compare(LvmDeviceManager dm, String vg, String commandConfig, int runs) throws Exception {
+        List<Long> create = new ArrayList<>();
+        List<Long> delete = new ArrayList<>();
+        List<Long> cliCreate = new ArrayList<>();
+        List<Long> cliRemove = new ArrayList<>();
+        for (int i = 0; i < runs; i++) {
+            VolumeRequest req = new VolumeRequest("bench-" + i, 512 * MIB, 0, VolumeMode.FSDAX, false, Map.of());
+            long t0 = System.nanoTime();
+            PmemVolume v = dm.createVolume(req);
+            long t1 = System.nanoTime();
+            dm.deleteVolume(v.id(), false);
+            long t2 = System.nanoTime();
+            create.add(t1 - t0);
+            delete.add(t2 - t1);
+
+            t0 = System.nanoTime();
+            lvm("lvcreate", "--config", commandConfig, "--type", "linear", "--name", CLI_LV,
+                    "--size", v.allocatedBytes() + "b", "--wipesignatures", "n", "--zero", "n", "--activate", "y", vg);
+            t1 = System.nanoTime();
+            lvm("lvremove", "--config", commandConfig, "--force", vg + "/" + CLI_LV);
+            t2 = System.nanoTime();
+            cliCreate.add(t1 - t0);
+            cliRemove.add(t2 - t1);
+        }
+        print("lvm create 512 MiB", create, cliCreate, "lvcreate");
+        print("lvm delete (no erase)", delete, cliRemove, "lvremove");
+    }
+
+    /** The driver's volume group on the pool device: one device, so one group. */
+    private static String volumeGroup(String commandConfig) throws Exception {
+        List<String> groups = volumeGroups(commandConfig);
+        if (groups.size() != 1) {
+            throw new IllegalStateException("expected the driver's one volume group on the pool, found " + groups);
+        }
+        return groups.get(0);
+    }
+
+    private static List<String> volumeGroups(String commandConfig) throws Exception {
+        List<String> groups = new ArrayList<>();
+        for (String vg : lvm("vgs", "--config", commandConfig, "--noheadings", "-o", "vg_name")
+                .strip().split("\\s+")) {
+            if (!vg.isEmpty()) {
+                groups.add(vg);
+            }
+        }
+        return groups;
+    }
+
+    /** A 2 GiB fsdax namespace in the first region, its first MiB zeroed so that pvcreate takes it. */
+    private static String makePool() throws Exception {
+        Matcher region = REGION.matcher(Guest.run("ndctl", "list", "--regions"));
+        if (!region.find()) {
+            System.err.println(PROGRAM + ": no nvdimm region; " + Guest.HOW_TO_RUN);
+            System.exit(2);
+        }
+        String made = Guest.run("ndctl", "create-namespace", "--region=" + region.group(1), "--mode=fsdax",
+                "--size=2G", "--name=" + POOL_NAME);
+        Matcher dev = BLOCKDEV.matcher(made);
+        if (!dev.find()) {
+            throw new IllegalStateException("ndctl create-namespace printed no block device: " + made);
+        }
+        String device = "/dev/" + dev.group(1);
+        Guest.run("dd", "if=/dev/zero", "of=" + device, "bs=1M", "count=1", "oflag=direct", "status=none");
+        return device;
+    }
+
+    private static void removePool(String device, String commandConfig) throws Exception {
+        for (String vg : volumeGroups(commandConfig)) {
+            lvm("vgremove", "--config", commandConfig, "--force", vg);
+        }
+        lvm("pvremove", "--config", commandConfig, "--yes", device);
+        String ns = Guest.run("ndctl", "list", "--namespaces");
+        Matcher m = Pattern.compile("\"dev\"\\s*:\\s*\"(namespace[0-9.]+)\"[^}]*\"name\"\\s*:\\s*\"" + POOL_NAME + "\"")
+                .matcher(ns);
+        while (m.find()) {
+            Guest.run("ndctl", "destroy-namespace", "--force", m.group(1));
+        }
+    }
+
+    /**
+     * lvm as the driver runs it: no udev in the guest, as in the driver's container, and the
+     * JVM's own descriptors are no business of lvm's.
+     */
+    private static String lvm(String... argv) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("lvm"));
+        cmd.addAll(List.of(argv));
+        return Commands.run(cmd, Map.of("DM_DISABLE_UDEV", "1", "LVM_SUPPRESS_FD_WARNINGS", "1", "LC_ALL", "C"));
+    }
+
+    private static void print(String what, List<Long> ours, List<Long> cli, String floor) {
+        double a = Guest.percentile(ours, 50);
+        double b = Guest.percentile(cli, 50);
+        System.out.printf("BENCH %s: device layer median %.1f ms, %s median %.1f ms, ratio %.2f (%d runs; min/max ours %.1f/%.1f, %s %.1f/%.1f)%n",
+                what, a, floor, b, a / b, ours.size(), Collections.min(ours) / 1e6, Collections.max(ours) / 1e6,
+                floor, Collections.min(cli) / 1e6, Collections.max(cli) / 1e6);
+    }
+}
