@@ -21,6 +21,7 @@ gstep_setup() {
     modprobe -a nfit libnvdimm nd_pmem nd_btt dax_pmem device_dax dm_mod ext4 xfs virtio_net
     # Without udev nothing loads the e820 bus driver for memmap= PMEM.
     [[ $E2E_SHAPE != e820 ]] || modprobe nd_e820
+    [[ $E2E_SHAPE != cxl ]] || cxl_region_assemble
     local i
     for (( i = 0; i < 60; i++ )); do
         [[ $(region_count) == "$E2E_REGIONS" ]] && break
@@ -28,8 +29,8 @@ gstep_setup() {
     done
     [[ $(region_count) == "$E2E_REGIONS" ]] || { log "expected $E2E_REGIONS regions, found $(region_count)"; ndctl list -RDN; return 1; }
 
-    if [[ $E2E_SHAPE == labelled ]]; then
-        log "initialising namespace labels on fresh NVDIMM images"
+    if [[ $E2E_SHAPE == labelled || $E2E_SHAPE == cxl ]]; then
+        log "initialising namespace labels on fresh $E2E_SHAPE images"
         ndctl disable-region all
         ndctl init-labels -f all
         ndctl enable-region all
@@ -45,6 +46,23 @@ gstep_setup() {
     ip link set eth0 up
     ip addr add "$GUEST_IP/24" dev eth0
     ip route add default via "$GUEST_GW"
+}
+
+# The cxl shape: the kernel's CXL drivers find the type-3 device (mem0) behind the host bridge, and an
+# administrator's step, done here, assembles a PMEM region from the fixed memory window's root decoder
+# (decoder0.0) onto it; the region then shows up as an nd region on a CXL nvdimm bus (docs/cxl.md).
+# Without udev nothing loads the CXL drivers, cxl_port included.
+cxl_region_assemble() {
+    local i
+    modprobe -a cxl_acpi cxl_pci cxl_port cxl_mem cxl_pmem libnvdimm nd_pmem dax_pmem
+    for (( i = 0; i < 60; i++ )); do
+        [[ $(cxl list -M | jq -r 'length' 2>/dev/null || echo 0) -ge 1 ]] && break
+        sleep 0.5
+    done
+    cxl list -M -D -P -B || true
+    log "assembling a PMEM region of $E2E_CXL_REGION_SIZE on mem0"
+    cxl create-region -m -d decoder0.0 -w 1 mem0 -s "$E2E_CXL_REGION_SIZE" -t pmem
+    cxl list -R
 }
 
 # All *GuestTest classes but the self-test's, in ONE JVM: the guest JVM starts about ten times slower.
