@@ -36,6 +36,11 @@ E2E_REPO=$(cd "$E2E_QEMU_DIR/../../.." && pwd)
 : "${E2E_KEEP_IMAGES:=0}"                               # 1: keep the NVDIMM backing files
 : "${E2E_BENCHMARKS:=0}"                                # 1: also build and run the guest benchmarks
 : "${E2E_STEPS:=}"                                      # only these steps (and setup); empty: the whole plan
+# The cxl shape has one CXL region: only the tests that prove direct mode there (the others expect
+# the labelled shape's two NVDIMM regions).
+if [[ $E2E_SHAPE == cxl ]]; then
+    : "${E2E_GUEST_TESTS:=.*\.(CxlLifecycle|NodeDax)GuestTest\$}"
+fi
 : "${E2E_GUEST_TESTS:=.*GuestTest\$}"                  # class-name regex of the guest-tests step
 : "${JAVA_HOME:=/usr/lib/jvm/java-17-openjdk-amd64}"
 : "${E2E_GUEST_JVM_OPTS:=-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto}"

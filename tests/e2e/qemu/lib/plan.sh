@@ -18,7 +18,8 @@ write_plan() {
     : > "$E2E_SHARE/plan"
     plan guest setup fatal=1
     # The label-less and e820 shapes (E2E_SHAPE) only run the guest tests: each region there always
-    # holds a namespace, and the direct-mode driver steps need labels.
+    # holds a namespace, and the direct-mode driver steps need labels. The cxl shape, too: its guest
+    # tests (config.sh picks them) run the device manager and the Node service on the CXL region.
     if [[ $E2E_SHAPE != labelled && $E2E_SELF_TEST != only ]]; then
         log "E2E_SHAPE=$E2E_SHAPE: only the guest tests run"
         plan guest guest-tests junit=1

@@ -468,10 +468,10 @@ public final class NdctlDeviceManager implements DeviceManager {
     }
 
     /**
-     * What a disabled region means. On Linux 6.1, a CXL PMEM region assembled again after a reboot
-     * comes back disabled ("invalid interleave-set-cookie"), its volumes' data intact; enabling it
-     * takes ndctl init-labels, which loses the namespace labels, and with them every trace of the
-     * volumes. The driver never does either.
+     * What a disabled region means. On Linux 6.1 a CXL PMEM region that holds namespaces does not
+     * come back once disabled: neither ndctl enable-region nor re-assembling it after a reboot
+     * enables it, though the volumes' data is intact; ndctl init-labels does, by writing empty
+     * labels, which loses every trace of the volumes. The driver never does either.
      */
     private static String disabledReason(RegionInfo r) {
         String base = "its namespaces, and any volumes of the driver in them, cannot be read while it is disabled; "
@@ -480,9 +480,10 @@ public final class NdctlDeviceManager implements DeviceManager {
     }
 
     /** The CXL part of {@link #disabledReason}, see docs/cxl.md. */
-    static final String CXL_DISABLED = "a CXL region re-assembled after a reboot comes back disabled on some kernels "
-            + "(dmesg: \"invalid interleave-set-cookie\"); ndctl init-labels would enable it but erase the namespace "
-            + "labels, so that its volumes could no longer be identified (docs/cxl.md)";
+    static final String CXL_DISABLED = "on Linux 6.1 a CXL region with namespaces stays disabled once disabled, and one "
+            + "re-assembled after a reboot comes back disabled (\"invalid interleave-set-cookie\"); ndctl init-labels "
+            + "would enable it but erase the namespace labels, so that its volumes could no longer be identified "
+            + "(docs/cxl.md)";
 
     static NamespaceMode namespaceMode(VolumeMode mode) {
         return switch (mode) {
