@@ -254,6 +254,27 @@ gstep_driver_stop() {
     return 1
 }
 
+# The cxl shape: the driver, started in direct mode, found the CXL region (its start-up log line) and
+# reports it in its region metrics with technology="cxl".
+gstep_cxl_driver_check() {
+    local region metrics deadline=$(( SECONDS + E2E_DRIVER_START_TIMEOUT ))
+    region=$(ndctl list --regions | jq -r 'if type == "array" then .[0] else . end | .dev')
+    # The driver serves CSI before its backend has started (calls wait for it), and registers the
+    # region metrics once it has: wait for its "ready" line.
+    until grep -q ' ready on node ' "$E2E_SHARE/driver.log"; do
+        (( SECONDS < deadline )) || { log "the driver was not ready within ${E2E_DRIVER_START_TIMEOUT}s"; return 1; }
+        sleep 1
+    done
+    grep -E "region $region on ndbus[0-9]+ \(CXL, cxl\)" "$E2E_SHARE/driver.log" \
+        || { log "the driver's log names no CXL region $region"; return 1; }
+    exec 3<> "/dev/tcp/127.0.0.1/$E2E_GUEST_METRICS_PORT"
+    printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+    metrics=$(timeout 60 cat <&3)
+    exec 3<&-
+    grep -E "^pmem_region_size_bytes\{.*region=\"$region\".*technology=\"cxl\"" <<< "$metrics" \
+        || { log "no pmem_region_size_bytes of $region with technology=\"cxl\""; grep '^pmem_region' <<< "$metrics"; return 1; }
+}
+
 # Whatever ran before must have cleaned up: no namespace, no pmem mount.
 gstep_leak_check() {
     local ns mounts

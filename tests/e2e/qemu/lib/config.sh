@@ -48,6 +48,11 @@ fi
 : "${E2E_DRIVER_LAUNCHER:=$E2E_REPO/bin/pmem-csi-driver}"
 : "${E2E_DEVICE_MANAGER:=ndctl}"
 : "${E2E_GUEST_KUBELET_DIR:=/tmp/e2e-kubelet}"          # the guest driver's --kubelet-dir (DriverInGuestIT's paths)
+# The cxl shape's driver also serves its metrics in the guest, where cxl-driver-check reads them.
+: "${E2E_GUEST_METRICS_PORT:=$(( E2E_GUEST_PORT + 1 ))}"
+if [[ $E2E_SHAPE == cxl ]]; then
+    : "${E2E_DRIVER_ARGS:=--endpoint=tcp://0.0.0.0:$E2E_GUEST_PORT --device-manager=$E2E_DEVICE_MANAGER --node-id=e2e-guest --kubelet-dir=$E2E_GUEST_KUBELET_DIR --metrics-address=127.0.0.1:$E2E_GUEST_METRICS_PORT}"
+fi
 : "${E2E_DRIVER_ARGS:=--endpoint=tcp://0.0.0.0:$E2E_GUEST_PORT --device-manager=$E2E_DEVICE_MANAGER --node-id=e2e-guest --kubelet-dir=$E2E_GUEST_KUBELET_DIR}"
 
 E2E_TOOLS=$E2E_REPO/tests/e2e/target/qemu-tools
@@ -84,7 +89,7 @@ write_guest_config() {
         for v in E2E_QEMU_DIR E2E_REPO E2E_OUT E2E_SHARE E2E_SHAPE E2E_NVDIMMS E2E_REGIONS E2E_CXL_REGION_SIZE \
                  E2E_PORT E2E_GUEST_PORT \
                  E2E_HOST_STEP_TIMEOUT E2E_DRIVER_START_TIMEOUT JAVA_HOME E2E_GUEST_JVM_OPTS \
-                 E2E_DRIVER_JAR E2E_DRIVER_LAUNCHER E2E_DRIVER_ARGS E2E_GUEST_KUBELET_DIR E2E_CONSOLE_LAUNCHER \
+                 E2E_DRIVER_JAR E2E_DRIVER_LAUNCHER E2E_DRIVER_ARGS E2E_GUEST_METRICS_PORT E2E_GUEST_KUBELET_DIR E2E_CONSOLE_LAUNCHER \
                  E2E_TEST_CLASSES E2E_GUEST_TEST_ROOTS E2E_GUEST_TESTS E2E_TEST_CLASSPATH E2E_SELF_TEST_CLASS E2E_SELF_TEST_CLASS_REGEX \
                  E2E_RELIABILITY_CLASSES E2E_RELIABILITY_CLASSPATH E2E_BENCHMARKS_CLASSPATH E2E_BENCHMARK_CLASSES; do
             printf 'export %s=%q\n' "$v" "${!v}"

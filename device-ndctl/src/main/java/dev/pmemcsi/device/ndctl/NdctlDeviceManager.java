@@ -142,7 +142,8 @@ public final class NdctlDeviceManager implements DeviceManager {
         }
         if (managedRegions(regions).isEmpty()) {
             throw new DeviceException("no enabled, writable PMEM region on the NVDIMM bus: "
-                    + "check the DIMMs' region configuration and that the regions are enabled (ndctl list -R)"
+                    + "check the DIMMs' region configuration and that the regions are enabled (ndctl list -R); "
+                    + "CXL memory needs a PMEM region assembled first (cxl create-region, docs/cxl.md)"
                     + (disabled.isEmpty() ? "" : "; disabled: " + describe(disabled) + ", which the driver leaves alone"
                             + (disabled.stream().anyMatch(r -> RegionTechnology.of(r).equals(RegionTechnology.CXL))
                                     ? " (" + CXL_DISABLED + ")" : "")));

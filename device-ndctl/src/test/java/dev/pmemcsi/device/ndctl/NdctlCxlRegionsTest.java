@@ -175,6 +175,15 @@ class NdctlCxlRegionsTest {
         assertEquals(List.of(), backend.calls.stream().filter(c -> !c.equals("regions")).toList());
     }
 
+    /** A CXL device without an assembled region gives an nd bus but no region. */
+    @Test
+    void aNodeWithoutRegionsIsToldHowToAssembleACxlRegion() {
+        FakeNamespaceBackend backend = new FakeNamespaceBackend();
+        DeviceException e = assertThrows(DeviceException.class, () -> manager(backend, RegionPreference.NVDIMM).start());
+        assertTrue(e.getMessage().contains("CXL memory needs a PMEM region assembled first (cxl create-region, docs/cxl.md)"),
+                e.getMessage());
+    }
+
     /**
      * After ndctl init-labels the region is enabled again, but without the namespace labels the
      * volume cannot be identified: it is simply not there, its space counts as free, and a delete of
