@@ -21,6 +21,7 @@ gstep_setup() {
     modprobe -a nfit libnvdimm nd_pmem nd_btt dax_pmem device_dax dm_mod ext4 xfs virtio_net
     # Without udev nothing loads the e820 bus driver for memmap= PMEM.
     [[ $E2E_SHAPE != e820 ]] || modprobe nd_e820
+    [[ $E2E_SHAPE != cxl ]] || cxl_region_assemble
     local i
     for (( i = 0; i < 60; i++ )); do
         [[ $(region_count) == "$E2E_REGIONS" ]] && break
@@ -28,8 +29,8 @@ gstep_setup() {
     done
     [[ $(region_count) == "$E2E_REGIONS" ]] || { log "expected $E2E_REGIONS regions, found $(region_count)"; ndctl list -RDN; return 1; }
 
-    if [[ $E2E_SHAPE == labelled ]]; then
-        log "initialising namespace labels on fresh NVDIMM images"
+    if [[ $E2E_SHAPE == labelled || $E2E_SHAPE == cxl ]]; then
+        log "initialising namespace labels on fresh $E2E_SHAPE images"
         ndctl disable-region all
         ndctl init-labels -f all
         ndctl enable-region all
@@ -45,6 +46,23 @@ gstep_setup() {
     ip link set eth0 up
     ip addr add "$GUEST_IP/24" dev eth0
     ip route add default via "$GUEST_GW"
+}
+
+# The cxl shape: the kernel's CXL drivers find the type-3 device (mem0) behind the host bridge, and an
+# administrator's step, done here, assembles a PMEM region from the fixed memory window's root decoder
+# (decoder0.0) onto it; the region then shows up as an nd region on a CXL nvdimm bus (docs/cxl.md).
+# Without udev nothing loads the CXL drivers, cxl_port included.
+cxl_region_assemble() {
+    local i
+    modprobe -a cxl_acpi cxl_pci cxl_port cxl_mem cxl_pmem libnvdimm nd_pmem dax_pmem
+    for (( i = 0; i < 60; i++ )); do
+        [[ $(cxl list -M | jq -r 'length' 2>/dev/null || echo 0) -ge 1 ]] && break
+        sleep 0.5
+    done
+    cxl list -M -D -P -B || true
+    log "assembling a PMEM region of $E2E_CXL_REGION_SIZE on mem0"
+    cxl create-region -m -d decoder0.0 -w 1 mem0 -s "$E2E_CXL_REGION_SIZE" -t pmem
+    cxl list -R
 }
 
 # All *GuestTest classes but the self-test's, in ONE JVM: the guest JVM starts about ten times slower.
@@ -234,6 +252,27 @@ gstep_driver_stop() {
     log "driver ignored SIGTERM for 30s; killing it"
     kill -KILL "$pid"
     return 1
+}
+
+# The cxl shape: the driver, started in direct mode, found the CXL region (its start-up log line) and
+# reports it in its region metrics with technology="cxl".
+gstep_cxl_driver_check() {
+    local region metrics deadline=$(( SECONDS + E2E_DRIVER_START_TIMEOUT ))
+    region=$(ndctl list --regions | jq -r 'if type == "array" then .[0] else . end | .dev')
+    # The driver serves CSI before its backend has started (calls wait for it), and registers the
+    # region metrics once it has: wait for its "ready" line.
+    until grep -q ' ready on node ' "$E2E_SHARE/driver.log"; do
+        (( SECONDS < deadline )) || { log "the driver was not ready within ${E2E_DRIVER_START_TIMEOUT}s"; return 1; }
+        sleep 1
+    done
+    grep -E "region $region on ndbus[0-9]+ \(CXL, cxl\)" "$E2E_SHARE/driver.log" \
+        || { log "the driver's log names no CXL region $region"; return 1; }
+    exec 3<> "/dev/tcp/127.0.0.1/$E2E_GUEST_METRICS_PORT"
+    printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+    metrics=$(timeout 60 cat <&3)
+    exec 3<&-
+    grep -E "^pmem_region_size_bytes\{.*region=\"$region\".*technology=\"cxl\"" <<< "$metrics" \
+        || { log "no pmem_region_size_bytes of $region with technology=\"cxl\""; grep '^pmem_region' <<< "$metrics"; return 1; }
 }
 
 # Whatever ran before must have cleaned up: no namespace, no pmem mount.

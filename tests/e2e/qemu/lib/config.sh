@@ -8,13 +8,18 @@ E2E_REPO=$(cd "$E2E_QEMU_DIR/../../.." && pwd)
 
 : "${E2E_OUT:=$E2E_REPO/tests/e2e/target/qemu-out}"        # results: console, logs, JUnit XML
 : "${E2E_CACHE_DIR:=/var/cache/pmem-csi-e2e}"          # guest kernel and initramfs, kept across runs
-: "${E2E_SHAPE:=labelled}"                             # the guest's PMEM: labelled, labelless or e820 (docs/testing.md)
+: "${E2E_SHAPE:=labelled}"                             # the guest's PMEM: labelled, labelless, e820 or cxl (docs/testing.md)
 : "${E2E_NVDIMMS:=2}"                                   # emulated NVDIMMs, one region each (labelled, labelless)
 : "${E2E_NVDIMM_SIZE:=4G}"                              # PMEM per NVDIMM (a multiple of 16M)
 : "${E2E_LABEL_SIZE:=128K}"                             # label area; QEMU's minimum (labelled only)
 # e820 shape: the memmap=SIZE!START ranges, one region each. The gap between them keeps the kernel
 # from merging them into one region; the RAM above 4G must reach past the last one (vm.sh sizes -m).
 : "${E2E_E820_MEMMAP:=1G!4G 1G!6G}"
+# cxl shape: one CXL type-3 device behind a CXL host bridge; setup assembles one PMEM region of
+# E2E_CXL_REGION_SIZE on it (at most the device's size; the fixed memory window is 4G).
+: "${E2E_CXL_SIZE:=2G}"                                 # the device's capacity (a multiple of 256M)
+: "${E2E_CXL_REGION_SIZE:=$E2E_CXL_SIZE}"               # the region setup assembles (a multiple of 256M)
+: "${E2E_CXL_LSA_SIZE:=128K}"                           # the device's label storage area
 : "${E2E_PORT:=47100}"                                  # host port on 127.0.0.1, forwarded to the guest
 : "${E2E_GUEST_PORT:=$E2E_PORT}"                        # where the guest's server listens
 : "${E2E_SMP:=2}"
@@ -31,6 +36,11 @@ E2E_REPO=$(cd "$E2E_QEMU_DIR/../../.." && pwd)
 : "${E2E_KEEP_IMAGES:=0}"                               # 1: keep the NVDIMM backing files
 : "${E2E_BENCHMARKS:=0}"                                # 1: also build and run the guest benchmarks
 : "${E2E_STEPS:=}"                                      # only these steps (and setup); empty: the whole plan
+# The cxl shape has one CXL region: only the tests that prove direct mode there (the others expect
+# the labelled shape's two NVDIMM regions).
+if [[ $E2E_SHAPE == cxl ]]; then
+    : "${E2E_GUEST_TESTS:=.*\.(CxlLifecycle|NodeDax)GuestTest\$}"
+fi
 : "${E2E_GUEST_TESTS:=.*GuestTest\$}"                  # class-name regex of the guest-tests step
 : "${JAVA_HOME:=/usr/lib/jvm/java-17-openjdk-amd64}"
 : "${E2E_GUEST_JVM_OPTS:=-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto}"
@@ -38,6 +48,11 @@ E2E_REPO=$(cd "$E2E_QEMU_DIR/../../.." && pwd)
 : "${E2E_DRIVER_LAUNCHER:=$E2E_REPO/bin/pmem-csi-driver}"
 : "${E2E_DEVICE_MANAGER:=ndctl}"
 : "${E2E_GUEST_KUBELET_DIR:=/tmp/e2e-kubelet}"          # the guest driver's --kubelet-dir (DriverInGuestIT's paths)
+# The cxl shape's driver also serves its metrics in the guest, where cxl-driver-check reads them.
+: "${E2E_GUEST_METRICS_PORT:=$(( E2E_GUEST_PORT + 1 ))}"
+if [[ $E2E_SHAPE == cxl ]]; then
+    : "${E2E_DRIVER_ARGS:=--endpoint=tcp://0.0.0.0:$E2E_GUEST_PORT --device-manager=$E2E_DEVICE_MANAGER --node-id=e2e-guest --kubelet-dir=$E2E_GUEST_KUBELET_DIR --metrics-address=127.0.0.1:$E2E_GUEST_METRICS_PORT}"
+fi
 : "${E2E_DRIVER_ARGS:=--endpoint=tcp://0.0.0.0:$E2E_GUEST_PORT --device-manager=$E2E_DEVICE_MANAGER --node-id=e2e-guest --kubelet-dir=$E2E_GUEST_KUBELET_DIR}"
 
 E2E_TOOLS=$E2E_REPO/tests/e2e/target/qemu-tools
@@ -63,16 +78,18 @@ E2E_IMAGES=$E2E_OUT/nvdimm
 case $E2E_SHAPE in
     labelled | labelless) E2E_REGIONS=$E2E_NVDIMMS ;;
     e820) read -r -a E2E_E820_RANGES <<< "$E2E_E820_MEMMAP"; E2E_REGIONS=${#E2E_E820_RANGES[@]} ;;
-    *) echo "E2E_SHAPE must be labelled, labelless or e820, not '$E2E_SHAPE'" >&2; exit 2 ;;
+    cxl) E2E_REGIONS=1 ;;
+    *) echo "E2E_SHAPE must be labelled, labelless, e820 or cxl, not '$E2E_SHAPE'" >&2; exit 2 ;;
 esac
 
 # The guest reads its settings from the share; values are quoted for bash.
 write_guest_config() {
     local v
     {
-        for v in E2E_QEMU_DIR E2E_REPO E2E_OUT E2E_SHARE E2E_SHAPE E2E_NVDIMMS E2E_REGIONS E2E_PORT E2E_GUEST_PORT \
+        for v in E2E_QEMU_DIR E2E_REPO E2E_OUT E2E_SHARE E2E_SHAPE E2E_NVDIMMS E2E_REGIONS E2E_CXL_REGION_SIZE \
+                 E2E_PORT E2E_GUEST_PORT \
                  E2E_HOST_STEP_TIMEOUT E2E_DRIVER_START_TIMEOUT JAVA_HOME E2E_GUEST_JVM_OPTS \
-                 E2E_DRIVER_JAR E2E_DRIVER_LAUNCHER E2E_DRIVER_ARGS E2E_GUEST_KUBELET_DIR E2E_CONSOLE_LAUNCHER \
+                 E2E_DRIVER_JAR E2E_DRIVER_LAUNCHER E2E_DRIVER_ARGS E2E_GUEST_METRICS_PORT E2E_GUEST_KUBELET_DIR E2E_CONSOLE_LAUNCHER \
                  E2E_TEST_CLASSES E2E_GUEST_TEST_ROOTS E2E_GUEST_TESTS E2E_TEST_CLASSPATH E2E_SELF_TEST_CLASS E2E_SELF_TEST_CLASS_REGEX \
                  E2E_RELIABILITY_CLASSES E2E_RELIABILITY_CLASSPATH E2E_BENCHMARKS_CLASSPATH E2E_BENCHMARK_CLASSES; do
             printf 'export %s=%q\n' "$v" "${!v}"

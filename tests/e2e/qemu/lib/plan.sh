@@ -18,8 +18,18 @@ write_plan() {
     : > "$E2E_SHARE/plan"
     plan guest setup fatal=1
     # The label-less and e820 shapes (E2E_SHAPE) only run the guest tests: each region there always
-    # holds a namespace, and the direct-mode driver steps need labels.
-    if [[ $E2E_SHAPE != labelled && $E2E_SELF_TEST != only ]]; then
+    # holds a namespace, and the direct-mode driver steps need labels. The cxl shape runs its guest
+    # tests (config.sh picks them: the device manager and the Node service on the CXL region), then
+    # starts the driver in direct mode on that region, checks its log and metrics, and stops it.
+    if [[ $E2E_SHAPE == cxl && $E2E_SELF_TEST != only ]]; then
+        log "E2E_SHAPE=cxl: the guest tests, and the driver started and stopped on the CXL region"
+        plan guest guest-tests junit=1
+        if driver_available; then
+            plan guest driver-start
+            plan guest cxl-driver-check needs=driver-start
+            plan guest driver-stop needs=driver-start
+        fi
+    elif [[ $E2E_SHAPE != labelled && $E2E_SELF_TEST != only ]]; then
         log "E2E_SHAPE=$E2E_SHAPE: only the guest tests run"
         plan guest guest-tests junit=1
     elif [[ $E2E_SELF_TEST != only ]]; then

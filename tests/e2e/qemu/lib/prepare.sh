@@ -185,6 +185,13 @@ prepare_images() {
         log "e820 PMEM (memmap=${E2E_E820_MEMMAP// / memmap=}): no NVDIMM images"
         return 0
     fi
+    if [[ $E2E_SHAPE == cxl ]]; then
+        NVDIMM_FILE_BYTES=0
+        truncate -s "$E2E_CXL_SIZE" "$E2E_IMAGES/cxl0.img"
+        truncate -s "$E2E_CXL_LSA_SIZE" "$E2E_IMAGES/cxl0-lsa.img"
+        log "CXL type-3 device image of $E2E_CXL_SIZE + $E2E_CXL_LSA_SIZE label storage in $E2E_IMAGES"
+        return 0
+    fi
     [[ $E2E_SHAPE == labelled ]] && label=$(to_bytes "$E2E_LABEL_SIZE")
     NVDIMM_FILE_BYTES=$(( $(to_bytes "$E2E_NVDIMM_SIZE") + label ))
     for (( i = 0; i < E2E_NVDIMMS; i++ )); do

@@ -54,6 +54,8 @@ qemu_args() {
         for range in "${E2E_E820_RANGES[@]}"; do
             kernel_args+=" memmap=$range"
         done
+    elif [[ $E2E_SHAPE == cxl ]]; then
+        cxl_qemu_args
     else
         mem_bytes=$(to_bytes "$E2E_MEM")
         maxmem_g=$(( (mem_bytes + E2E_NVDIMMS * NVDIMM_FILE_BYTES) / (1 << 30) + 2 ))
@@ -75,15 +77,47 @@ qemu_args() {
             )
         done
     fi
+    # -virtfs and a bare -device put the share and the NIC on the machine's default bus; with the CXL
+    # host bridge on q35 they must name the root complex (pcie.0) instead, so the cxl shape spells
+    # out each share as -fsdev plus -device.
+    local bus=''
+    [[ $E2E_SHAPE == cxl ]] && bus=',bus=pcie.0'
     # shellcheck disable=SC2054
     QEMU_ARGS+=(
         -kernel "$KERNEL" -initrd "$INITRD"
         -append "$kernel_args"
-        -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
-        -virtfs "local,path=$E2E_SHARE,mount_tag=e2eshare,security_model=none,multidevs=remap"
+        -fsdev "local,id=fs0,path=/,security_model=none,readonly=on,multidevs=remap"
+        -device "virtio-9p-pci,fsdev=fs0,mount_tag=hostroot$bus"
+        -fsdev "local,id=fs1,path=$E2E_SHARE,security_model=none,multidevs=remap"
+        -device "virtio-9p-pci,fsdev=fs1,mount_tag=e2eshare$bus"
         -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$E2E_PORT-:$E2E_GUEST_PORT"
-        -device virtio-net-pci,netdev=n0
+        -device "virtio-net-pci,netdev=n0$bus"
         -display none -monitor none -serial "file:$E2E_OUT/console.log" -no-reboot
+    )
+}
+
+# The cxl shape (QEMU 7.2): q35 with CXL, a CXL host bridge (pxb-cxl) with TWO root ports and one
+# type-3 device on the first, whose memory and label storage area are files; a fixed memory window of
+# 4G routes to the host bridge. With a single root port the kernel programs no decoder that reaches
+# the device and writes never land in its memory. QEMU 7.2's cxl-type3 has memdev= (always
+# persistent) and no persistent-memdev=. The kernel sees no PMEM until setup assembles a region
+# (cxl create-region).
+cxl_qemu_args() {
+    local mem_bytes
+    mem_bytes=$(to_bytes "$E2E_MEM")
+    # shellcheck disable=SC2054
+    QEMU_ARGS=(
+        -machine q35,cxl=on
+        -accel "$(accelerator)"
+        -cpu max -smp "$E2E_SMP"
+        -m "$E2E_MEM,slots=1,maxmem=$(( (mem_bytes >> 30) + 2 ))G"
+        -object "memory-backend-file,id=cxlmem0,share=on,mem-path=$E2E_IMAGES/cxl0.img,size=$E2E_CXL_SIZE"
+        -object "memory-backend-file,id=cxllsa0,share=on,mem-path=$E2E_IMAGES/cxl0-lsa.img,size=$E2E_CXL_LSA_SIZE"
+        -device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1
+        -device cxl-rp,port=0,bus=cxl.1,id=cxlrp0,chassis=0,slot=2
+        -device cxl-rp,port=1,bus=cxl.1,id=cxlrp1,chassis=0,slot=3
+        -device cxl-type3,bus=cxlrp0,memdev=cxlmem0,lsa=cxllsa0,id=cxlpmem0
+        -M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G
     )
 }
 

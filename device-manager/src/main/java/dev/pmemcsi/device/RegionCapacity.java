@@ -13,6 +13,8 @@ package dev.pmemcsi.device;
  * @param linearVolumes   whether volumes are slices of a device that already carries the fsdax
  *                        metadata (LVM mode: logical volumes on an fsdax namespace): a volume's
  *                        usable size is then its raw size, and only fsdax volumes exist
+ * @param technology      where the region's memory comes from: {@code nvdimm}, {@code cxl},
+ *                        {@code e820}, {@code emulated}, {@code loop}, or {@link #UNKNOWN}
  */
 public record RegionCapacity(
         String region,
@@ -22,12 +24,32 @@ public record RegionCapacity(
         long availableBytes,
         long maxExtentBytes,
         long usedBytes,
-        boolean linearVolumes) {
+        boolean linearVolumes,
+        String technology) {
+
+    /** The technology of a region whose backend does not say. */
+    public static final String UNKNOWN = "unknown";
+
+    public RegionCapacity {
+        technology = technology == null || technology.isBlank() ? UNKNOWN : technology;
+    }
+
+    /** A region of unknown technology. */
+    public RegionCapacity(String region, int numaNode, long alignment, long totalBytes, long availableBytes,
+                          long maxExtentBytes, long usedBytes, boolean linearVolumes) {
+        this(region, numaNode, alignment, totalBytes, availableBytes, maxExtentBytes, usedBytes, linearVolumes, UNKNOWN);
+    }
 
     /** A region whose volumes carry their mode's metadata themselves (namespaces, emulated extents). */
     public RegionCapacity(String region, int numaNode, long alignment, long totalBytes, long availableBytes,
                           long maxExtentBytes, long usedBytes) {
         this(region, numaNode, alignment, totalBytes, availableBytes, maxExtentBytes, usedBytes, false);
+    }
+
+    /** The same region, of {@code technology}. */
+    public RegionCapacity withTechnology(String technology) {
+        return new RegionCapacity(region, numaNode, alignment, totalBytes, availableBytes, maxExtentBytes, usedBytes,
+                linearVolumes, technology);
     }
 
     /** Whether a volume of {@code mode} can exist in this region at all. */

@@ -21,7 +21,7 @@ final class DeviceManagers {
     static DeviceManager create(DriverOptions options, OperationListener listener) {
         return switch (options.deviceManager) {
             case ndctl -> new NdctlDeviceManager(options.driverName, new LibNdctlBackend(),
-                    new BlockDeviceEraser(BlockDeviceEraser.Method.ZEROOUT), listener);
+                    new BlockDeviceEraser(BlockDeviceEraser.Method.ZEROOUT), listener, options.regionPreference());
             case emulated -> new EmulatedDeviceManager(options.emulatedDir(),
                     EmulatedDeviceManager.parseRegionSizes(options.emulatedRegions),
                     EmulatedDeviceManager.DEFAULT_ALIGNMENT, listener);

@@ -2,6 +2,7 @@ package dev.pmemcsi.app;
 
 import dev.pmemcsi.app.observability.Logging;
 import dev.pmemcsi.device.emulated.EmulatedDeviceManager;
+import dev.pmemcsi.device.ndctl.RegionPreference;
 import dev.pmemcsi.driver.DriverConfig;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -38,6 +39,12 @@ public final class DriverOptions {
                     + " namespace per region, docs/lvm.md) or emulated (loop devices over sparse files, no DAX)"
                     + " (default: ${DEFAULT-VALUE}).")
     DeviceManagerKind deviceManager = DeviceManagerKind.ndctl;
+
+    @Option(names = "--region-preference", paramLabel = "KIND",
+            description = "Direct mode: which PMEM regions new volumes go to first when a node has both: nvdimm"
+                    + " (NVDIMMs on an ACPI.NFIT bus), cxl (CXL memory regions) or none (the best-fitting region of"
+                    + " any kind). The others are used only when no preferred region has room (default: ${DEFAULT-VALUE}).")
+    String regionPreference = "nvdimm";
 
     @Option(names = "--state-dir", paramLabel = "DIR",
             description = "Directory for the driver's state; must be owned by root and not writable by others"
@@ -121,6 +128,7 @@ public final class DriverOptions {
         if (deviceManager == DeviceManagerKind.emulated) {
             check("--emulated-regions", () -> EmulatedDeviceManager.parseRegionSizes(emulatedRegions));
         }
+        check("--region-preference", this::regionPreference);
         check("--pmem-percentage", () -> {
             if (pmemPercentage < 1 || pmemPercentage > 100) {
                 throw new IllegalArgumentException(pmemPercentage + " is not a percentage from 1 to 100");
@@ -139,6 +147,10 @@ public final class DriverOptions {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(flag + ": " + e.getMessage(), e);
         }
+    }
+
+    RegionPreference regionPreference() {
+        return RegionPreference.parse(regionPreference);
     }
 
     Path emulatedDir() {

@@ -38,7 +38,7 @@ class MainTest {
         for (String flag : new String[] {"--endpoint", "--driver-name", "--node-id", "--mode", "--device-manager",
                 "--state-dir", "--kubelet-dir", "--metrics-address", "--log-format", "--log-level", "--emulated-dir",
                 "--emulated-regions", "--lvm-devices", "--pmem-percentage", "--lvm-lock-dir", "--max-volumes-per-node",
-                "--drain-timeout"}) {
+                "--drain-timeout", "--region-preference"}) {
             assertTrue(help.contains(flag), flag + " missing from --help");
         }
         Run r = run("--help");
@@ -69,7 +69,7 @@ class MainTest {
     /** A value that cannot work is refused naming its flag, before anything is created on disk. */
     @ParameterizedTest
     @ValueSource(strings = {"--emulated-regions=4Qi", "--emulated-regions=", "--drain-timeout=soon",
-            "--endpoint=http://nowhere", "--log-level=loud"})
+            "--endpoint=http://nowhere", "--log-level=loud", "--region-preference=dram"})
     void badValuesNameTheirFlagAndCreateNothing(String flag) throws IOException {
         Path base = Files.createTempDirectory("pmem-csi-main-test");
         try {

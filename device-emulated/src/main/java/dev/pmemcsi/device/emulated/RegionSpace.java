@@ -102,6 +102,6 @@ final class RegionSpace {
     }
 
     List<RegionCapacity> capacity() {
-        return layouts.values().stream().map(RegionLayout::capacity).toList();
+        return layouts.values().stream().map(l -> l.capacity().withTechnology("emulated")).toList();
     }
 }

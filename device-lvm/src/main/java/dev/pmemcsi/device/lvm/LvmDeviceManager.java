@@ -564,7 +564,7 @@ public final class LvmDeviceManager implements DeviceManager {
             long free = CapacityMath.alignDown(vg.freeBytes(), extent);
             long used = owned.stream().filter(o -> o.pool() == pool).mapToLong(o -> o.lv().sizeBytes()).sum();
             regions.add(new RegionCapacity(pool.device().region(), pool.device().numaNode(), extent, vg.sizeBytes(), free,
-                    free, used, true));
+                    free, used, true, pool.device().technology()));
         }
         regions.sort(Comparator.comparing(RegionCapacity::region));
         return new Capacity(regions);

@@ -456,8 +456,9 @@ class LvmDeviceManagerTest {
         LvmDeviceManager m = f.started();
         Capacity empty = m.capacity();
         long vgBytes = 4 * GIB - 4 * MIB; // data starts at 2 MiB; the last partial extent is unused
-        assertEquals(List.of(new RegionCapacity("region0", 0, 4 * MIB, vgBytes, vgBytes, vgBytes, 0, true),
-                new RegionCapacity("region1", 1, 4 * MIB, vgBytes, vgBytes, vgBytes, 0, true)), empty.regions());
+        // The technology is the pool device's: NVDIMM regions here.
+        assertEquals(List.of(new RegionCapacity("region0", 0, 4 * MIB, vgBytes, vgBytes, vgBytes, 0, true, "nvdimm"),
+                new RegionCapacity("region1", 1, 4 * MIB, vgBytes, vgBytes, vgBytes, 0, true, "nvdimm")), empty.regions());
         m.createVolume(request("pvc-a", 3 * GIB, 0));
         m.createVolume(request("pvc-b", 5 * MIB, 0));
         m.createVolume(request("pvc-c", GIB, 0));

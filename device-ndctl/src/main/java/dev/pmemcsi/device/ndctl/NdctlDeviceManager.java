@@ -35,6 +35,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.ToLongFunction;
 import jnr.constants.platform.Errno;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -82,6 +83,7 @@ public final class NdctlDeviceManager implements DeviceManager {
     private final VolumeNamespaces naming;
     private final PoolNamespaces pool;
     private final OperationListener listener;
+    private final RegionPreference preference;
     private final KeyedLocks idLocks = new KeyedLocks();
     /** Attributes of volumes created by this process; the labels have no room for them. */
     private final Map<String, Map<String, String>> attributes = new ConcurrentHashMap<>();
@@ -103,6 +105,13 @@ public final class NdctlDeviceManager implements DeviceManager {
 
     /** @param listener is told about every create, delete and erase of a volume */
     public NdctlDeviceManager(String driverName, NamespaceBackend backend, VolumeEraser eraser, OperationListener listener) {
+        this(driverName, backend, eraser, listener, RegionPreference.NVDIMM);
+    }
+
+    /** @param preference which kind of region, NVDIMM or CXL, new volumes go to first */
+    public NdctlDeviceManager(String driverName, NamespaceBackend backend, VolumeEraser eraser, OperationListener listener,
+            RegionPreference preference) {
+        this.preference = preference;
         this.naming = new VolumeNamespaces(driverName);
         this.pool = new PoolNamespaces(driverName);
         this.backend = backend;
@@ -127,14 +136,25 @@ public final class NdctlDeviceManager implements DeviceManager {
             throw new DeviceException("no NVDIMM bus: load the nfit and nd_pmem modules (modprobe nfit nd_pmem), "
                     + "and check that the platform exposes NVDIMMs");
         }
+        List<RegionInfo> disabled = disabledRegions(regions);
+        for (RegionInfo r : disabled) {
+            log.warn("region {} ({}, {}) is disabled: {}", r.devname(), r.bus(), r.provider(), disabledReason(r));
+        }
         if (managedRegions(regions).isEmpty()) {
             throw new DeviceException("no enabled, writable PMEM region on the NVDIMM bus: "
-                    + "check the DIMMs' region configuration and that the regions are enabled (ndctl list -R)");
+                    + "check the DIMMs' region configuration and that the regions are enabled (ndctl list -R); "
+                    + "CXL memory needs a PMEM region assembled first (cxl create-region, docs/cxl.md)"
+                    + (disabled.isEmpty() ? "" : "; disabled: " + describe(disabled) + ", which the driver leaves alone"
+                            + (disabled.stream().anyMatch(r -> RegionTechnology.of(r).equals(RegionTechnology.CXL))
+                                    ? " (" + CXL_DISABLED + ")" : "")));
         }
         for (RegionInfo r : managedRegions(regions)) {
             if (!r.labelled()) {
                 log.warn("region {} ({}, {}) is label-less: {}", r.devname(), r.bus(), r.provider(), LABELLESS);
             }
+            RegionCapacity c = capacityOf(r);
+            log.info("region {} on {} ({}, {}): {} bytes, {} free, largest free extent {}", r.devname(), r.bus(),
+                    r.provider(), c.technology(), c.totalBytes(), c.availableBytes(), c.maxExtentBytes());
         }
         List<NamespaceInfo> cleaned = change(() -> backend.destroy(this::isLeftover));
         for (NamespaceInfo ns : cleaned) {
@@ -142,8 +162,9 @@ public final class NdctlDeviceManager implements DeviceManager {
                     ns.devname(), ns.region(), ns.altName());
         }
         List<PmemVolume> volumes = listVolumes();
-        log.info("direct mode ready: {} volumes recovered from the namespace labels in {} regions",
-                volumes.size(), managedRegions(regions).size());
+        log.info("direct mode ready: {} volumes recovered from the namespace labels in {} regions; new volumes go to {}",
+                volumes.size(), managedRegions(regions).size(), preference == RegionPreference.NONE
+                        ? "the best-fitting region of any kind" : preference.optionValue() + " regions first");
         started = true;
         closed = false;
     }
@@ -194,7 +215,7 @@ public final class NdctlDeviceManager implements DeviceManager {
                     .sorted(Comparator.comparing(RegionLayout::region)).toList();
             CapacityMath.checkLimit(req.mode(), req.limitBytes(),
                     layouts.stream().mapToLong(RegionLayout::alignment).toArray());
-            RegionLayout chosen = RegionLayout.chooseRegion(layouts,
+            RegionLayout chosen = choose(regions, layouts,
                     r -> CapacityMath.rawBytesFor(req.mode(), required, r.alignment())).orElseThrow(() ->
                     new NoSpaceException("no region has room for a " + req.mode() + " volume of " + required
                             + " usable bytes; largest free extents: " + largestExtents(regions)
@@ -300,7 +321,12 @@ public final class NdctlDeviceManager implements DeviceManager {
     @Override
     public List<UnmanagedExtent> unmanagedExtents() throws DeviceException {
         List<UnmanagedExtent> result = new ArrayList<>();
-        for (RegionInfo r : managedRegions(read(backend::regions))) {
+        List<RegionInfo> all = read(backend::regions);
+        for (RegionInfo r : disabledRegions(all)) {
+            result.add(new UnmanagedExtent(r.devname(), r.devname() + " (" + r.bus() + ", " + r.provider() + ")", 0,
+                    r.sizeBytes(), "disabled region: " + disabledReason(r)));
+        }
+        for (RegionInfo r : managedRegions(all)) {
             for (NamespaceInfo ns : r.namespaces()) {
                 if (!ns.allocated() || toVolume(ns).isPresent()) {
                     continue;
@@ -322,6 +348,27 @@ public final class NdctlDeviceManager implements DeviceManager {
     @Override
     public void close() {
         closed = true;
+    }
+
+    /**
+     * Best fit among the regions of the preferred technology; among the others only when none of
+     * those has room.
+     */
+    private Optional<RegionLayout> choose(List<RegionInfo> regions, List<RegionLayout> layouts,
+            ToLongFunction<RegionLayout> rawBytesFor) {
+        Map<String, Integer> rank = new LinkedHashMap<>();
+        for (RegionInfo r : regions) {
+            rank.put(r.devname(), preference.rank(RegionTechnology.of(r)));
+        }
+        for (int tier = 0; tier <= 1; tier++) {
+            int t = tier;
+            Optional<RegionLayout> chosen = RegionLayout.chooseRegion(
+                    layouts.stream().filter(l -> rank.getOrDefault(l.region(), 1) == t).toList(), rawBytesFor);
+            if (chosen.isPresent()) {
+                return chosen;
+            }
+        }
+        return Optional.empty();
     }
 
     // ---- mapping
@@ -389,7 +436,7 @@ public final class NdctlDeviceManager implements DeviceManager {
     }
 
     RegionCapacity capacityOf(RegionInfo r) {
-        return layoutOf(r).capacity();
+        return layoutOf(r).capacity().withTechnology(RegionTechnology.of(r));
     }
 
     /** The region as the kernel reports it: the kernel places a namespace inside it, the driver only picks the region. */
@@ -415,6 +462,29 @@ public final class NdctlDeviceManager implements DeviceManager {
     static List<RegionInfo> managedRegions(List<RegionInfo> regions) {
         return regions.stream().filter(r -> r.isPmem() && r.enabled() && !r.readOnly()).toList();
     }
+
+    /** PMEM regions the kernel shows but has not enabled: whatever volumes they hold cannot be read, or touched. */
+    static List<RegionInfo> disabledRegions(List<RegionInfo> regions) {
+        return regions.stream().filter(r -> r.isPmem() && !r.enabled()).toList();
+    }
+
+    /**
+     * What a disabled region means. On Linux 6.1 a CXL PMEM region that holds namespaces does not
+     * come back once disabled: neither ndctl enable-region nor re-assembling it after a reboot
+     * enables it, though the volumes' data is intact; ndctl init-labels does, by writing empty
+     * labels, which loses every trace of the volumes. The driver never does either.
+     */
+    private static String disabledReason(RegionInfo r) {
+        String base = "its namespaces, and any volumes of the driver in them, cannot be read while it is disabled; "
+                + "the driver neither enables it nor changes its labels";
+        return RegionTechnology.of(r).equals(RegionTechnology.CXL) ? base + "; " + CXL_DISABLED : base;
+    }
+
+    /** The CXL part of {@link #disabledReason}, see docs/cxl.md. */
+    static final String CXL_DISABLED = "on Linux 6.1 a CXL region with namespaces stays disabled once disabled, and one "
+            + "re-assembled after a reboot comes back disabled (\"invalid interleave-set-cookie\"); ndctl init-labels "
+            + "would enable it but erase the namespace labels, so that its volumes could no longer be identified "
+            + "(docs/cxl.md)";
 
     static NamespaceMode namespaceMode(VolumeMode mode) {
         return switch (mode) {

@@ -15,7 +15,6 @@ import dev.pmemcsi.ndctl.RegionInfo;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
@@ -241,14 +240,7 @@ public final class NdctlPoolDevices implements PoolDevices {
 
     /** Where a bus's memory comes from, as PoolDevice names it. */
     static String technology(String provider) {
-        String p = provider.toLowerCase(Locale.ROOT);
-        if (p.equals("e820")) {
-            return "e820";
-        }
-        if (p.contains("cxl")) {
-            return "cxl";
-        }
-        return "nvdimm";
+        return RegionTechnology.of(provider);
     }
 
     private static String list(List<NamespaceInfo> namespaces) {

@@ -42,7 +42,10 @@ final class FakeNamespaceBackend implements PoolNamespaceBackend {
         final List<BadBlock> badBlocks = new ArrayList<>();
         int nextId;
         boolean labelled = true;
+        boolean enabled = true;
         String provider = RegionInfo.NFIT;
+        /** The region's bus; null: ndbus0 for labelled regions, ndbus1 for label-less ones. */
+        String bus;
 
         Region(String name, long size, long align, int ways, long resource) {
             this.name = name;
@@ -83,9 +86,10 @@ final class FakeNamespaceBackend implements PoolNamespaceBackend {
 
         RegionInfo info() {
             // A label-less region reports no free space, whatever its one namespace covers.
-            return new RegionInfo(labelled ? "ndbus0" : "ndbus1", name, "pmem", size, labelled ? size - used() : 0,
-                    labelled ? maxExtent() : 0, align, ways, 0, PersistenceDomain.UNKNOWN, resource, false, true,
-                    badBlocks, namespaces, provider, labelled);
+            // A disabled region shows no namespaces: the kernel has not read its labels.
+            return new RegionInfo(bus != null ? bus : labelled ? "ndbus0" : "ndbus1", name, "pmem", size,
+                    labelled ? size - used() : 0, labelled ? maxExtent() : 0, align, ways, 0, PersistenceDomain.UNKNOWN,
+                    resource, false, enabled, badBlocks, enabled ? namespaces : List.of(), provider, labelled);
         }
     }
 
@@ -108,6 +112,20 @@ final class FakeNamespaceBackend implements PoolNamespaceBackend {
         regions.add(new Region("region1", 4 * GIB, 16 * MIB, 1, 0x200000000L));
         dimms.add(new DimmInfo("ndbus0", "nmem0", 1, true, Optional.empty(), 0));
         dimms.add(new DimmInfo("ndbus0", "nmem1", 2, true, Optional.empty(), 0));
+        return this;
+    }
+
+    /**
+     * A labelled PMEM region of {@code size} on a CXL nd bus of its own (ndbus{@code N}), as the
+     * kernel shows a region that {@code cxl create-region -t pmem} assembled.
+     */
+    FakeNamespaceBackend withCxlRegion(long size) {
+        int index = regions.size();
+        Region r = new Region("region" + index, size, 16 * MIB, 1, 0x1d0000000L + index * 0x100000000L);
+        r.provider = "CXL";
+        r.bus = "ndbus" + index;
+        regions.add(r);
+        dimms.add(new DimmInfo(r.bus, "nmem" + dimms.size(), 0, true, Optional.empty(), 0));
         return this;
     }
 
@@ -292,7 +310,8 @@ final class FakeNamespaceBackend implements PoolNamespaceBackend {
     public List<NamespaceInfo> destroy(Predicate<NamespaceInfo> which) throws NdctlException {
         List<NamespaceInfo> destroyed = new ArrayList<>();
         for (Region r : regions) {
-            for (NamespaceInfo ns : List.copyOf(r.namespaces)) {
+            // libndctl sees no namespace in a disabled region.
+            for (NamespaceInfo ns : r.enabled ? List.copyOf(r.namespaces) : List.<NamespaceInfo>of()) {
                 if (ns.allocated() && which.test(ns)) {
                     if (busy.contains(ns.devname())) {
                         throw new NdctlException("ndctl_namespace_disable_safe", ns.devname(), Errno.EBUSY, null);

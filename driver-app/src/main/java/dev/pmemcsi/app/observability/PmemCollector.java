@@ -198,7 +198,7 @@ public final class PmemCollector implements MultiCollector {
     private GaugeSnapshot capacity(Capacity c, String name, String help, ToLongFunction<RegionCapacity> value) {
         List<GaugeDataPointSnapshot> points = new ArrayList<>();
         for (RegionCapacity r : c.regions()) {
-            points.add(point(value.applyAsLong(r), "region", r.region()));
+            points.add(point(value.applyAsLong(r), "region", r.region(), "technology", r.technology()));
         }
         return gauge(name, help, points);
     }

@@ -3,11 +3,13 @@ package dev.pmemcsi.app.observability;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pmemcsi.device.Capacity;
 import dev.pmemcsi.device.CapacityMath;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.InMemoryDeviceManager;
 import dev.pmemcsi.device.PmemVolume;
+import dev.pmemcsi.device.RegionCapacity;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -94,7 +96,36 @@ class PmemCollectorTest {
         assertEquals(GIB, s.require("pmem_region_available_bytes", "region", "region0"));
         assertEquals(GIB, s.require("pmem_region_max_volume_size_bytes", "region", "region0"));
         assertEquals(0, s.require("pmem_region_used_bytes", "region", "region0"));
-        assertEquals(Set.of("node", "region"), s.labelNames("pmem_region_size_bytes"));
+        assertEquals(Set.of("node", "region", "technology"), s.labelNames("pmem_region_size_bytes"));
+        assertEquals(GIB, s.require("pmem_region_size_bytes", "region", "region0", "technology", "unknown"));
+    }
+
+    /** Each region's series carry where its memory comes from, as the backend reports it. */
+    @Test
+    void regionSeriesCarryTheRegionsTechnology() {
+        DeviceManager mixed = (DeviceManager) Proxy.newProxyInstance(getClass().getClassLoader(),
+                new Class<?>[] {DeviceManager.class}, (proxy, method, args) -> {
+                    try {
+                        Object result = method.invoke(devices, args);
+                        if (method.getName().equals("capacity")) {
+                            List<RegionCapacity> regions = ((Capacity) result).regions();
+                            return new Capacity(List.of(regions.get(0).withTechnology("nvdimm"),
+                                    regions.get(1).withTechnology("cxl")));
+                        }
+                        return result;
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        registry = registryOver(mixed);
+        Scrape s = fresh();
+        for (String name : List.of("pmem_region_size_bytes", "pmem_region_available_bytes",
+                "pmem_region_max_volume_size_bytes", "pmem_region_used_bytes")) {
+            assertEquals(Set.of("node", "region", "technology"), s.labelNames(name), name);
+        }
+        assertEquals(GIB, s.require("pmem_region_size_bytes", "region", "region0", "technology", "nvdimm"));
+        assertEquals(512 * CapacityMath.MIB, s.require("pmem_region_size_bytes", "region", "region1", "technology", "cxl"));
+        assertEquals(512 * CapacityMath.MIB, s.require("pmem_region_available_bytes", "technology", "cxl"));
     }
 
     @Test
