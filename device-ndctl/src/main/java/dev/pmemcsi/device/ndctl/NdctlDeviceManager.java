@@ -72,9 +72,10 @@ import org.slf4j.MDC;
  * is durable, so an old namespace found disabled or without its info block means the new one is
  * complete, and {@link #start()} finishes the destroy.
  *
- * <p>At about 650 lines it is longer than the other classes on purpose: the mapping between
+ * <p>At about 700 lines it is longer than the other classes on purpose: the mapping between
  * namespaces and volumes, and the translation of libndctl's failures, are read together with the
- * operations that use them; naming, erasing and health live in their own classes.
+ * operations that use them, the move included; naming, erasing, health, copying and which
+ * namespace of a moving volume is current ({@link MoveLineage}) live in their own classes.
  */
 public final class NdctlDeviceManager implements DeviceManager {
 
