@@ -65,7 +65,14 @@ public interface DeviceManager extends AutoCloseable {
          * Volumes grow in place, also while mounted, when the space after them is free; when it is
          * not, a volume that is not in use is moved, and one in use is refused.
          */
-        ONLINE
+        ONLINE,
+        /**
+         * Volumes grow only while they are neither staged nor published: the data moves to a new,
+         * larger device (direct mode: a namespace cannot grow in place, see docs/ndctl.md). A volume
+         * in use is refused with {@link VolumeInUseException}; it grows once its pods are stopped,
+         * and its filesystem grows when it is staged again. CSI calls this {@code OFFLINE}.
+         */
+        OFFLINE
     }
 
     /**

@@ -139,7 +139,8 @@ public final class InMemoryDeviceManager implements DeviceManager {
     }
 
     /**
-     * As the contract says: in place when the space after the volume's extent is free, else moved
+     * As the contract says: in place when the space after the volume's extent is free and the
+     * backend is ONLINE, else moved
      * (a new extent by best fit, the device path kept, since the fake has no devices) unless the
      * volume is in use, by the caller's word or the fake's {@link #setInUse}.
      */
@@ -168,7 +169,8 @@ public final class InMemoryDeviceManager implements DeviceManager {
         Extent old = extents.get(volumeId);
         String region = v.region();
         Extent grown;
-        if (roomAfter(v.region(), old) >= raw) {
+        // OFFLINE backends (direct mode) always move a volume that grows.
+        if (expansion == Expansion.ONLINE && roomAfter(v.region(), old) >= raw) {
             grown = new Extent(old.offset(), raw);
         } else {
             if (used || inUse.contains(volumeId)) {

@@ -193,8 +193,7 @@ public final class Driver implements AutoCloseable {
         boolean controller = options.mode != DriverOptions.Mode.node;
         boolean nodeService = options.mode != DriverOptions.Mode.controller;
         List<BindableService> services = new ArrayList<>();
-        services.add(new IdentityService(config, controller, devices.expansion() != DeviceManager.Expansion.NONE,
-                this::isReady));
+        services.add(new IdentityService(config, controller, devices.expansion(), this::isReady));
         if (nodeService) {
             node = new NodeService(config, devices, locks, options.stateDir.resolve("node"), nodePaths(endpoint),
                     operations);

@@ -9,6 +9,7 @@ import dev.pmemcsi.csi.v1.IdentityGrpc;
 import dev.pmemcsi.csi.v1.PluginCapability;
 import dev.pmemcsi.csi.v1.ProbeRequest;
 import dev.pmemcsi.csi.v1.ProbeResponse;
+import dev.pmemcsi.device.DeviceManager.Expansion;
 import dev.pmemcsi.driver.DriverConfig;
 import io.grpc.stub.StreamObserver;
 import java.util.function.BooleanSupplier;
@@ -18,15 +19,15 @@ public final class IdentityService extends IdentityGrpc.IdentityImplBase {
 
     private final DriverConfig config;
     private final boolean controller;
-    private final boolean expansion;
+    private final Expansion expansion;
     private final BooleanSupplier ready;
 
     public IdentityService(DriverConfig config, boolean controller, BooleanSupplier ready) {
-        this(config, controller, false, ready);
+        this(config, controller, Expansion.NONE, ready);
     }
 
-    /** @param expansion whether the backend grows volumes, even while they are in use */
-    public IdentityService(DriverConfig config, boolean controller, boolean expansion, BooleanSupplier ready) {
+    /** @param expansion how the backend grows volumes: the plugin capability says it as it is */
+    public IdentityService(DriverConfig config, boolean controller, Expansion expansion, BooleanSupplier ready) {
         this.config = config;
         this.controller = controller;
         this.expansion = expansion;
@@ -50,10 +51,12 @@ public final class IdentityService extends IdentityGrpc.IdentityImplBase {
             b.addCapabilities(service(PluginCapability.Service.Type.CONTROLLER_SERVICE));
         }
         b.addCapabilities(service(PluginCapability.Service.Type.VOLUME_ACCESSIBILITY_CONSTRAINTS));
-        if (expansion) {
+        if (expansion != Expansion.NONE) {
             // ONLINE: a volume may grow while a pod uses it (the backend refuses only a move then).
+            // OFFLINE: only while no pod uses it (direct mode moves every volume that grows).
             b.addCapabilities(PluginCapability.newBuilder().setVolumeExpansion(PluginCapability.VolumeExpansion
-                    .newBuilder().setType(PluginCapability.VolumeExpansion.Type.ONLINE)).build());
+                    .newBuilder().setType(expansion == Expansion.ONLINE ? PluginCapability.VolumeExpansion.Type.ONLINE
+                            : PluginCapability.VolumeExpansion.Type.OFFLINE)).build());
         }
         response.onNext(b.build());
         response.onCompleted();

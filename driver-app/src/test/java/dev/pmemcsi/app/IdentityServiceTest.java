@@ -9,6 +9,7 @@ import dev.pmemcsi.csi.v1.GetPluginInfoRequest;
 import dev.pmemcsi.csi.v1.IdentityGrpc;
 import dev.pmemcsi.csi.v1.PluginCapability;
 import dev.pmemcsi.csi.v1.ProbeRequest;
+import dev.pmemcsi.device.DeviceManager.Expansion;
 import dev.pmemcsi.driver.DriverConfig;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
@@ -27,10 +28,10 @@ class IdentityServiceTest {
     private ManagedChannel channel;
 
     private IdentityGrpc.IdentityBlockingStub start(boolean controller) throws Exception {
-        return start(controller, false);
+        return start(controller, Expansion.NONE);
     }
 
-    private IdentityGrpc.IdentityBlockingStub start(boolean controller, boolean expansion) throws Exception {
+    private IdentityGrpc.IdentityBlockingStub start(boolean controller, Expansion expansion) throws Exception {
         String name = InProcessServerBuilder.generateName();
         server = InProcessServerBuilder.forName(name).directExecutor()
                 .addService(new IdentityService(config, controller, expansion, ready::get)).build().start();
@@ -64,12 +65,17 @@ class IdentityServiceTest {
     }
 
     @Test
-    void onlineExpansionIsAdvertisedOnlyWhenTheBackendGrowsVolumes() throws Exception {
-        var without = start(true, false).getPluginCapabilities(GetPluginCapabilitiesRequest.getDefaultInstance());
+    void expansionIsAdvertisedAsTheBackendGrowsVolumes() throws Exception {
+        var without = start(true, Expansion.NONE).getPluginCapabilities(GetPluginCapabilitiesRequest.getDefaultInstance());
         assertTrue(without.getCapabilitiesList().stream().noneMatch(PluginCapability::hasVolumeExpansion));
         stop();
-        var with = start(true, true).getPluginCapabilities(GetPluginCapabilitiesRequest.getDefaultInstance());
+        var with = start(true, Expansion.ONLINE).getPluginCapabilities(GetPluginCapabilitiesRequest.getDefaultInstance());
         assertEquals(List.of(PluginCapability.VolumeExpansion.Type.ONLINE), with.getCapabilitiesList().stream()
+                .filter(PluginCapability::hasVolumeExpansion).map(c -> c.getVolumeExpansion().getType()).toList());
+        stop();
+        // Direct mode moves a volume to grow it, so it cannot while a pod uses the volume.
+        var offline = start(true, Expansion.OFFLINE).getPluginCapabilities(GetPluginCapabilitiesRequest.getDefaultInstance());
+        assertEquals(List.of(PluginCapability.VolumeExpansion.Type.OFFLINE), offline.getCapabilitiesList().stream()
                 .filter(PluginCapability::hasVolumeExpansion).map(c -> c.getVolumeExpansion().getType()).toList());
     }
 

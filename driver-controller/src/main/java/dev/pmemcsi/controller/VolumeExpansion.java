@@ -24,7 +24,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * ControllerExpandVolume: grows a volume's device. A volume in use can only grow in place (its
- * data must not move under a mounted filesystem or an open device), which the backend decides; a
+ * data must not move under a mounted filesystem or an open device), which the backend decides
+ * (an OFFLINE backend never grows in place, so it refuses every volume in use); a
  * filesystem on it then needs NodeExpandVolume, a raw block volume does not. The call holds the
  * volume's lock, which the node service also takes.
  */
@@ -92,8 +93,12 @@ final class VolumeExpansion {
             try {
                 after = devices.expandVolume(id, range.requiredBytes(), range.limitBytes(), where.isPresent());
             } catch (VolumeInUseException e) {
-                throw new PreconditionFailedException("volume " + id + " cannot grow in place: the space after it"
-                        + " is taken, and moving it needs the volume unused, but it is "
+                // CSI: a volume in use that the plugin cannot grow online is FAILED_PRECONDITION.
+                String why = devices.expansion() == DeviceManager.Expansion.OFFLINE
+                        ? devices.backendName() + " volumes grow only while unused (OFFLINE expansion: they move"
+                                + " to a larger device)"
+                        : "the space after it is taken, and moving it needs the volume unused";
+                throw new PreconditionFailedException("volume " + id + " cannot grow now: " + why + ", but it is "
                         + where.orElse("in use") + " on node \"" + node.id() + "\"; stop the pods that use it,"
                         + " then the resize is retried", e);
             }

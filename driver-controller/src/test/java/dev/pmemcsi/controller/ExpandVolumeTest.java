@@ -208,6 +208,24 @@ class ExpandVolumeTest {
     }
 
     @Test
+    void anOfflineBackendRefusesAVolumeInUseWithFailedPreconditionAndGrowsItOnceUnused() throws Exception {
+        start(Expansion.OFFLINE, 8 * GIB);
+        assertTrue(capabilities().contains(Type.EXPAND_VOLUME));
+        String id = volume("pvc-1", GIB);
+        // Room after it, but an OFFLINE backend moves every volume that grows.
+        f.inUse.put(id, "staged at /var/lib/kubelet/stage");
+        Status s = failure(() -> expand(grow(id, 2 * GIB)));
+        assertEquals(Status.Code.FAILED_PRECONDITION, s.getCode());
+        assertTrue(s.getDescription().contains("grow only while unused"), s.getDescription());
+        assertUngrown(id);
+
+        f.inUse.remove(id);
+        ControllerExpandVolumeResponse r = expand(grow(id, 2 * GIB));
+        assertTrue(r.getCapacityBytes() >= 2 * GIB);
+        assertTrue(r.getNodeExpansionRequired(), "the filesystem grows on the node once staged again");
+    }
+
+    @Test
     void moreThanARegionHoldsIsOutOfRange() throws Exception {
         start(Expansion.ONLINE, 4 * GIB);
         String id = volume("pvc-1", GIB);

@@ -384,6 +384,15 @@ public final class NdctlNamespace {
      * @throws NdctlException with EBUSY ({@link NdctlException#isBusy()}) when the device is in use
      */
     public void destroy() throws NdctlException {
+        destroy(RawEraser.NONE);
+    }
+
+    /**
+     * Destroys the namespace as {@link #destroy()} does, and erases its data with {@code eraser}
+     * right after its info block is zeroed, through the raw device of the whole namespace. A
+     * namespace whose device is already gone (a half-made one) has nothing to erase.
+     */
+    public void destroy(RawEraser eraser) throws NdctlException {
         context.checkConfiguring();
         Pointer p = ptr();
         LibNdctl lib = context.lib;
@@ -402,7 +411,7 @@ public final class NdctlNamespace {
         }
         NdctlRegion.check(lib.ndctl_namespace_set_enforce_mode(p, NamespaceMode.RAW.code()),
                 "ndctl_namespace_set_enforce_mode", name);
-        wipeInfoBlock(p, name);
+        wipeInfoBlock(p, name, eraser);
         int rc = lib.ndctl_namespace_delete(p);
         if (rc < 0) {
             throw NdctlException.returned("ndctl_namespace_delete", name, rc, null);
@@ -428,7 +437,7 @@ public final class NdctlNamespace {
         }
     }
 
-    private void wipeInfoBlock(Pointer p, String name) throws NdctlException {
+    private void wipeInfoBlock(Pointer p, String name, RawEraser eraser) throws NdctlException {
         LibNdctl lib = context.lib;
         int rc = lib.ndctl_namespace_set_raw_mode(p, 1);
         if (rc < 0) {
@@ -446,6 +455,7 @@ public final class NdctlNamespace {
                         "the raw namespace has no block device");
             }
             zeroInfoBlock(Path.of("/dev", bdev));
+            eraser.erase(Path.of("/dev", bdev));
         } catch (NdctlException e) {
             failure = e;
         }

@@ -11,6 +11,7 @@ import dev.pmemcsi.ndctl.NdctlException;
 import dev.pmemcsi.ndctl.NdctlNamespace;
 import dev.pmemcsi.ndctl.NdctlRegion;
 import dev.pmemcsi.ndctl.RawContentCheck;
+import dev.pmemcsi.ndctl.RawEraser;
 import dev.pmemcsi.ndctl.RegionInfo;
 import java.util.ArrayList;
 import java.util.List;
@@ -66,7 +67,7 @@ public final class LibNdctlBackend implements PoolNamespaceBackend {
     @Override
     public NamespaceInfo create(String region, NamespaceSpec spec, Predicate<NamespaceInfo> leftover) throws NdctlException {
         return NdctlContext.configure(ctx -> {
-            destroyMatching(ctx, info -> !info.active() && leftover.test(info));
+            destroyMatching(ctx, info -> !info.active() && leftover.test(info), RawEraser.NONE);
             NdctlRegion r = ctx.region(region).orElseThrow(() ->
                     new NdctlException("ndctl_region_get_first", region, Errno.ENODEV, "no such region"));
             return r.createNamespace(spec, observer).info();
@@ -75,7 +76,12 @@ public final class LibNdctlBackend implements PoolNamespaceBackend {
 
     @Override
     public List<NamespaceInfo> destroy(Predicate<NamespaceInfo> which) throws NdctlException {
-        return NdctlContext.configure(ctx -> destroyMatching(ctx, which));
+        return NdctlContext.configure(ctx -> destroyMatching(ctx, which, RawEraser.NONE));
+    }
+
+    @Override
+    public List<NamespaceInfo> destroy(Predicate<NamespaceInfo> which, RawEraser eraser) throws NdctlException {
+        return NdctlContext.configure(ctx -> destroyMatching(ctx, which, eraser));
     }
 
     @Override
@@ -110,7 +116,8 @@ public final class LibNdctlBackend implements PoolNamespaceBackend {
         throw new NdctlException("ndctl_namespace_get_first", devname, Errno.ENODEV, "no such namespace in " + region);
     }
 
-    private static List<NamespaceInfo> destroyMatching(NdctlContext ctx, Predicate<NamespaceInfo> which) throws NdctlException {
+    private static List<NamespaceInfo> destroyMatching(NdctlContext ctx, Predicate<NamespaceInfo> which, RawEraser eraser)
+            throws NdctlException {
         List<NamespaceInfo> destroyed = new ArrayList<>();
         for (NdctlRegion r : ctx.regions()) {
             for (NdctlNamespace ns : r.namespaces()) {
@@ -119,7 +126,7 @@ public final class LibNdctlBackend implements PoolNamespaceBackend {
                 }
                 NamespaceInfo info = ns.info();
                 if (which.test(info)) {
-                    ns.destroy();
+                    ns.destroy(eraser);
                     destroyed.add(info);
                 }
             }

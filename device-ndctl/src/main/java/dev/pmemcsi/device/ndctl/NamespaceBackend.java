@@ -4,6 +4,7 @@ import dev.pmemcsi.ndctl.DimmInfo;
 import dev.pmemcsi.ndctl.NamespaceInfo;
 import dev.pmemcsi.ndctl.NamespaceSpec;
 import dev.pmemcsi.ndctl.NdctlException;
+import dev.pmemcsi.ndctl.RawEraser;
 import dev.pmemcsi.ndctl.RegionInfo;
 import java.util.List;
 import java.util.function.Predicate;
@@ -36,4 +37,10 @@ public interface NamespaceBackend {
 
     /** Under the namespace lock: destroys every allocated namespace that {@code which} accepts, returns them. */
     List<NamespaceInfo> destroy(Predicate<NamespaceInfo> which) throws NdctlException;
+
+    /**
+     * As {@link #destroy(Predicate)}, and each namespace's whole raw device is handed to
+     * {@code eraser} once its info block is zeroed, before its label space is released.
+     */
+    List<NamespaceInfo> destroy(Predicate<NamespaceInfo> which, RawEraser eraser) throws NdctlException;
 }

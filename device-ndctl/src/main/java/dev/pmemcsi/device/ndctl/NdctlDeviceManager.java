@@ -8,9 +8,11 @@ import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.DeviceGoneException;
 import dev.pmemcsi.device.DeviceHealth;
 import dev.pmemcsi.device.DeviceManager;
+import dev.pmemcsi.device.FaultPoints;
 import dev.pmemcsi.device.KeyedLocks;
 import dev.pmemcsi.device.NoSpaceException;
 import dev.pmemcsi.device.OperationListener;
+import dev.pmemcsi.device.OutOfRangeException;
 import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.RegionCapacity;
 import dev.pmemcsi.device.RegionLayout;
@@ -26,6 +28,7 @@ import dev.pmemcsi.ndctl.NamespaceInfo;
 import dev.pmemcsi.ndctl.NamespaceMode;
 import dev.pmemcsi.ndctl.NamespaceSpec;
 import dev.pmemcsi.ndctl.NdctlException;
+import dev.pmemcsi.ndctl.RawEraser;
 import dev.pmemcsi.ndctl.RegionInfo;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,7 +37,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import java.util.function.ToLongFunction;
 import jnr.constants.platform.Errno;
 import org.slf4j.Logger;
@@ -59,9 +64,19 @@ import org.slf4j.MDC;
  * create destroy such leftovers under the namespace lock, where no create of this process can be
  * in flight, so nothing leaks and a half-made namespace never becomes a volume.
  *
- * <p>At a little over 400 lines it is longer than the other classes on purpose: the mapping between
+ * <p>Growth: an fsdax namespace cannot grow in place (its data offset depends on the page map,
+ * which is sized for the namespace), so a volume grows by moving, while it is not in use: a new
+ * namespace of the next generation (see {@link VolumeNamespaces}) with the volume's name, the old
+ * device's bytes copied onto it, then the old namespace destroyed. While both exist the older one is
+ * the volume, so a crash before the old namespace is gone leaves the old volume, complete, and
+ * {@link #start()} destroys the unfinished copy; the destroy of the old one only begins once the copy
+ * is durable, so an old namespace found disabled or without its info block means the new one is
+ * complete, and {@link #start()} finishes the destroy.
+ *
+ * <p>At about 700 lines it is longer than the other classes on purpose: the mapping between
  * namespaces and volumes, and the translation of libndctl's failures, are read together with the
- * operations that use them; naming, erasing and health live in their own classes.
+ * operations that use them, the move included; naming, erasing, health, copying and which
+ * namespace of a moving volume is current ({@link MoveLineage}) live in their own classes.
  */
 public final class NdctlDeviceManager implements DeviceManager {
 
@@ -84,6 +99,10 @@ public final class NdctlDeviceManager implements DeviceManager {
     private final PoolNamespaces pool;
     private final OperationListener listener;
     private final RegionPreference preference;
+    private final VolumeCopier copier;
+    private final MoveLineage moves;
+    /** Named steps of a move, where tests make the process die; see {@link FaultPoints}. */
+    private Consumer<String> steps = FaultPoints::reached;
     private final KeyedLocks idLocks = new KeyedLocks();
     /** Attributes of volumes created by this process; the labels have no room for them. */
     private final Map<String, Map<String, String>> attributes = new ConcurrentHashMap<>();
@@ -111,12 +130,34 @@ public final class NdctlDeviceManager implements DeviceManager {
     /** @param preference which kind of region, NVDIMM or CXL, new volumes go to first */
     public NdctlDeviceManager(String driverName, NamespaceBackend backend, VolumeEraser eraser, OperationListener listener,
             RegionPreference preference) {
+        this(driverName, backend, eraser, listener, preference, new DirectVolumeCopier());
+    }
+
+    NdctlDeviceManager(String driverName, NamespaceBackend backend, VolumeEraser eraser, OperationListener listener,
+                       VolumeCopier copier) {
+        this(driverName, backend, eraser, listener, RegionPreference.NVDIMM, copier);
+    }
+
+    NdctlDeviceManager(String driverName, NamespaceBackend backend, VolumeEraser eraser, OperationListener listener,
+                       RegionPreference preference, VolumeCopier copier) {
         this.preference = preference;
+        this.copier = copier;
         this.naming = new VolumeNamespaces(driverName);
+        this.moves = new MoveLineage(naming, ns -> toVolume(ns).isPresent());
         this.pool = new PoolNamespaces(driverName);
         this.backend = backend;
         this.eraser = eraser;
         this.listener = listener;
+    }
+
+    // Test-only crash points of a move (see FaultPoints), in the order they are reached.
+    static final String FAULT_MOVE_CREATED = "ndctl-move-created";
+    static final String FAULT_MOVE_COPIED = "ndctl-move-copied";
+    static final String FAULT_MOVE_DONE = "ndctl-move-done";
+
+    /** Replaces the crash points of a move, so that a test can stop a move at any of them. */
+    void onMoveStep(Consumer<String> hook) {
+        this.steps = hook;
     }
 
     @Override
@@ -161,6 +202,7 @@ public final class NdctlDeviceManager implements DeviceManager {
             log.warn("destroyed {} in {}: an interrupted create or delete of volume {} left it allocated but not enabled",
                     ns.devname(), ns.region(), ns.altName());
         }
+        finishMoves();
         List<PmemVolume> volumes = listVolumes();
         log.info("direct mode ready: {} volumes recovered from the namespace labels in {} regions; new volumes go to {}",
                 volumes.size(), managedRegions(regions).size(), preference == RegionPreference.NONE
@@ -177,9 +219,13 @@ public final class NdctlDeviceManager implements DeviceManager {
     @Override
     public List<PmemVolume> listVolumes() throws DeviceException {
         List<PmemVolume> result = new ArrayList<>();
-        for (RegionInfo r : managedRegions(read(backend::regions))) {
+        List<RegionInfo> regions = managedRegions(read(backend::regions));
+        Set<String> targets = moveTargets(regions);
+        for (RegionInfo r : regions) {
             for (NamespaceInfo ns : r.namespaces()) {
-                toVolume(ns).ifPresent(result::add);
+                if (!targets.contains(ns.devname())) {
+                    toVolume(ns).ifPresent(result::add);
+                }
             }
         }
         result.sort(Comparator.comparing(PmemVolume::id));
@@ -188,7 +234,7 @@ public final class NdctlDeviceManager implements DeviceManager {
 
     @Override
     public Optional<PmemVolume> getVolume(String volumeId) throws DeviceException {
-        return findNamespace(volumeId).flatMap(this::toVolume);
+        return volumeIn(managedRegions(read(backend::regions)), volumeId);
     }
 
     @Override
@@ -211,7 +257,8 @@ public final class NdctlDeviceManager implements DeviceManager {
                         + describe(regions) + (regions.size() == 1 ? " is" : " are") + " label-less; " + LABELLESS);
             }
             // Sorted by name: of two regions that fit alike, the lower name is chosen.
-            List<RegionLayout> layouts = regions.stream().map(this::layoutOf)
+            Set<String> targets = moveTargets(regions);
+            List<RegionLayout> layouts = regions.stream().map(r -> layoutOf(r, targets))
                     .sorted(Comparator.comparing(RegionLayout::region)).toList();
             CapacityMath.checkLimit(req.mode(), req.limitBytes(),
                     layouts.stream().mapToLong(RegionLayout::alignment).toArray());
@@ -267,12 +314,11 @@ public final class NdctlDeviceManager implements DeviceManager {
     private void delete(String volumeId, boolean erase) throws DeviceException {
         try (KeyedLocks.Held lock = idLocks.lock(volumeId); MDC.MDCCloseable m = MDC.putCloseable("volume", volumeId)) {
             if (erase) {
-                Optional<NamespaceInfo> ns = findNamespace(volumeId);
-                if (ns.isEmpty()) {
-                    return;
-                }
-                if (ns.get().active() && !ns.get().blockDevice().isEmpty()) {
-                    erase(volumeId, Path.of("/dev", ns.get().blockDevice()));
+                // Both namespaces of an unfinished move hold the volume's data.
+                for (NamespaceInfo ns : namespacesOf(volumeId)) {
+                    if (ns.active() && !ns.blockDevice().isEmpty()) {
+                        erase(volumeId, Path.of("/dev", ns.blockDevice()));
+                    }
                 }
             }
             List<NamespaceInfo> destroyed = change(() -> backend.destroy(info -> naming.isVolume(info, volumeId)));
@@ -280,6 +326,143 @@ public final class NdctlDeviceManager implements DeviceManager {
             for (NamespaceInfo d : destroyed) {
                 log.info("deleted volume {}: destroyed {} in {}", volumeId, d.devname(), d.region());
             }
+        }
+    }
+
+    /** A namespace cannot grow in place (see the class comment): volumes grow by moving, while unused. */
+    @Override
+    public Expansion expansion() {
+        return Expansion.OFFLINE;
+    }
+
+    @Override
+    public PmemVolume expandVolume(String volumeId, long requiredBytes, long limitBytes, boolean inUse)
+            throws DeviceException {
+        try (KeyedLocks.Held lock = idLocks.lock(volumeId); MDC.MDCCloseable m = MDC.putCloseable("volume", volumeId)) {
+            return grow(volumeId, requiredBytes, limitBytes, inUse);
+        }
+    }
+
+    private PmemVolume grow(String id, long required, long limit, boolean inUse) throws DeviceException {
+        if (required < 0 || limit < 0) {
+            throw new OutOfRangeException("required_bytes and limit_bytes must not be negative: " + required + ", " + limit);
+        }
+        if (limit != 0 && limit < required) {
+            throw new OutOfRangeException("limit_bytes " + limit + " is below required_bytes " + required);
+        }
+        List<RegionInfo> regions = managedRegions(read(backend::regions));
+        NamespaceInfo old = currentNamespace(regions, id).orElseThrow(() ->
+                new VolumeNotFoundException("volume " + id + " not found"));
+        PmemVolume before = toVolume(old).orElseThrow();
+        if (required == 0 || required <= before.capacityBytes()) {
+            return withAttributes(before);
+        }
+        CapacityMath.checkLimit(before.mode(), limit, regions.stream().mapToLong(NdctlDeviceManager::alignment).toArray());
+        List<RegionInfo> divisible = regions.stream().filter(RegionInfo::labelled).toList();
+        long largest = divisible.stream().mapToLong(RegionInfo::sizeBytes).max().orElse(0);
+        long smallestRaw = divisible.stream().mapToLong(r -> rawFor(before, required, r)).min().orElse(Long.MAX_VALUE);
+        if (smallestRaw > largest) {
+            throw new OutOfRangeException("volume " + id + " cannot grow to " + required + " bytes: a " + before.mode()
+                    + " volume of that size takes more than the largest region of this node (" + largest + " bytes)");
+        }
+        if (inUse) {
+            throw new VolumeInUseException("volume " + id + " is staged or published: a namespace cannot grow in place,"
+                    + " and moving it to a larger one needs the volume unused");
+        }
+        // The same region when it has room, so that the volume stays where it was; any other else.
+        Set<String> targets = moveTargets(regions);
+        List<RegionLayout> layouts = regions.stream().map(r -> layoutOf(r, targets))
+                .sorted(Comparator.comparing((RegionLayout l) -> !l.region().equals(old.region()))
+                        .thenComparing(RegionLayout::region)).toList();
+        RegionLayout chosen = layouts.stream()
+                .filter(l -> regionNamed(regions, l.region()).labelled())
+                .filter(l -> l.capacity().maxExtentBytes() >= rawFor(before, required, regionNamed(regions, l.region())))
+                .findFirst().orElseThrow(() -> new NoSpaceException("no region has room for volume " + id + " grown to "
+                        + required + " bytes (it grows by moving to a new namespace, while the old one still exists);"
+                        + " largest free extents: " + largestExtents(regions)));
+        long raw = rawFor(before, required, regionNamed(regions, chosen.region()));
+        long capacity = limit == 0 ? 0
+                : CapacityMath.capacityBytes(CapacityMath.usableBytes(before.mode(), raw), limit);
+        VolumeNamespaces.Owned owner = naming.owner(old).orElseThrow();
+        int generation = (owner.generation() + 1) % VolumeNamespaces.GENERATIONS;
+        NamespaceSpec spec = new NamespaceSpec(old.mode(), raw, id,
+                naming.uuidFor(id, owner.eraseAfter(), capacity, before.access(), generation),
+                NamespaceSpec.DEFAULT_ALIGN, NamespaceSpec.DEFAULT_SECTOR_SIZE);
+        NamespaceInfo created = change(() -> backend.create(chosen.region(), spec, this::isLeftover));
+        steps.accept(FAULT_MOVE_CREATED);
+        Optional<PmemVolume> target = toVolume(created);
+        if (target.isEmpty() || target.get().usableBytes() < before.usableBytes() || target.get().usableBytes() < required
+                || target.get().usableBytes() < capacity) {
+            destroyTarget(created);
+            throw new DeviceException("namespace " + created.devname() + " of " + raw + " bytes for volume " + id
+                    + " offers " + target.map(PmemVolume::usableBytes).orElse(0L) + " usable bytes, less than the "
+                    + before.usableBytes() + " it must take over or the " + required + " required; it was destroyed again");
+        }
+        try {
+            copier.copy(id, before.devicePath(), target.get().devicePath(), before.usableBytes());
+        } catch (DeviceException | RuntimeException e) {
+            destroyTarget(created);
+            throw e;
+        }
+        steps.accept(FAULT_MOVE_COPIED);
+        // From here the new namespace is complete: the old one goes, and once its destroy has
+        // begun (disabled, or its info block wiped) a start finishes it rather than undo the move.
+        try {
+            change(() -> backend.destroy(ns -> ns.devname().equals(old.devname()) && ns.uuid().equals(old.uuid()),
+                    oldDataEraser(id, owner.eraseAfter())));
+        } catch (DeviceException e) {
+            // Refused before it began (the old device was opened or mounted since the copy): the
+            // old namespace is still the volume, and may hold newer data than the copy.
+            if (currentNamespace(managedRegions(read(backend::regions)), id).map(NamespaceInfo::devname)
+                    .filter(old.devname()::equals).isPresent()) {
+                destroyTarget(created);
+            }
+            throw e;
+        }
+        steps.accept(FAULT_MOVE_DONE);
+        PmemVolume after = volumeIn(managedRegions(read(backend::regions)), id).orElseThrow(() ->
+                new DeviceException("volume " + id + " moved to " + created.devname() + " but is not found there"));
+        log.info("grew volume {} by moving it from {} in {} ({} usable bytes) to {} in {} ({} usable bytes, capacity {})",
+                id, old.devname(), old.region(), before.usableBytes(), created.devname(), created.region(),
+                after.usableBytes(), after.capacityBytes());
+        return withAttributes(after);
+    }
+
+    /**
+     * What a move does with the old namespace's data: with {@code eraseafter}, the volume's data
+     * must not stay on PMEM that another volume gets next, so it is zeroed once the info block is
+     * gone (the old namespace no longer serves, the new one is the volume) and before its space is
+     * released. This runs under the namespace lock: other creates and deletes wait for it.
+     */
+    private RawEraser oldDataEraser(String subject, boolean eraseAfter) {
+        if (!eraseAfter) {
+            return RawEraser.NONE;
+        }
+        return raw -> {
+            try {
+                erase(subject, raw);
+            } catch (DeviceException e) {
+                throw new NdctlException("erase", raw.toString(), Errno.EIO, e.getMessage(), e);
+            }
+        };
+    }
+
+    /** The raw size of {@code v} grown to {@code required} usable bytes in {@code r}: never smaller than it is. */
+    private static long rawFor(PmemVolume v, long required, RegionInfo r) {
+        return Math.max(v.allocatedBytes(), CapacityMath.rawBytesFor(v.mode(), required, alignment(r)));
+    }
+
+    private static RegionInfo regionNamed(List<RegionInfo> regions, String name) {
+        return regions.stream().filter(r -> r.devname().equals(name)).findFirst().orElseThrow();
+    }
+
+    /** Undoes a move that failed before the copy was complete; a start would, should this fail too. */
+    private void destroyTarget(NamespaceInfo created) {
+        try {
+            backend.destroy(ns -> ns.devname().equals(created.devname()) && ns.uuid().equals(created.uuid()));
+        } catch (NdctlException e) {
+            log.error("cannot destroy {}, the new namespace of a failed move: {}; the next start destroys it",
+                    created.devname(), e.getMessage());
         }
     }
 
@@ -293,16 +476,19 @@ public final class NdctlDeviceManager implements DeviceManager {
 
     @Override
     public Capacity capacity() throws DeviceException {
-        return new Capacity(managedRegions(read(backend::regions)).stream().map(this::capacityOf).toList());
+        List<RegionInfo> regions = managedRegions(read(backend::regions));
+        Set<String> targets = moveTargets(regions);
+        return new Capacity(regions.stream()
+                .map(r -> layoutOf(r, targets).capacity().withTechnology(RegionTechnology.of(r))).toList());
     }
 
     @Override
     public VolumeHealth volumeHealth(String volumeId) throws DeviceException {
-        for (RegionInfo r : managedRegions(read(backend::regions))) {
-            for (NamespaceInfo ns : r.namespaces()) {
-                if (naming.isVolume(ns, volumeId)) {
-                    return NdctlHealth.of(r, ns);
-                }
+        List<RegionInfo> regions = managedRegions(read(backend::regions));
+        Optional<NamespaceInfo> current = currentNamespace(regions, volumeId);
+        for (RegionInfo r : regions) {
+            if (current.isPresent() && r.devname().equals(current.get().region())) {
+                return NdctlHealth.of(r, current.get());
             }
         }
         throw new VolumeNotFoundException("volume " + volumeId + " not found");
@@ -326,13 +512,18 @@ public final class NdctlDeviceManager implements DeviceManager {
             result.add(new UnmanagedExtent(r.devname(), r.devname() + " (" + r.bus() + ", " + r.provider() + ")", 0,
                     r.sizeBytes(), "disabled region: " + disabledReason(r)));
         }
-        for (RegionInfo r : managedRegions(all)) {
+        List<RegionInfo> regions = managedRegions(all);
+        Set<String> targets = moveTargets(regions);
+        for (RegionInfo r : regions) {
             for (NamespaceInfo ns : r.namespaces()) {
-                if (!ns.allocated() || toVolume(ns).isPresent()) {
+                boolean target = targets.contains(ns.devname());
+                if (!ns.allocated() || (toVolume(ns).isPresent() && !target)) {
                     continue;
                 }
                 Optional<VolumeNamespaces.Owned> owner = naming.owner(ns);
-                String reason = pool.isLabelledPool(ns) || pool.isLabellessPool(ns) ? "pool namespace of LVM mode"
+                String reason = target ? "new namespace of volume " + owner.get().volumeId() + ", which is growing by"
+                        + " moving (destroyed on the next start unless the move finishes)"
+                        : pool.isLabelledPool(ns) || pool.isLabellessPool(ns) ? "pool namespace of LVM mode"
                         : !r.labelled() ? "the one namespace of a label-less region, which direct mode cannot divide"
                         : owner.isEmpty() ? "foreign namespace"
                         : !ns.active() ? "unfinished namespace of volume " + owner.get().volumeId() + " (destroyed on the next start or create)"
@@ -401,28 +592,66 @@ public final class NdctlDeviceManager implements DeviceManager {
     }
 
     private Optional<PmemVolume> volumeIn(List<RegionInfo> regions, String id) {
+        return currentNamespace(regions, id).flatMap(this::toVolume);
+    }
+
+    /** The namespace that is volume {@code id}: while it moves, the older of its two namespaces. */
+    private Optional<NamespaceInfo> currentNamespace(List<RegionInfo> regions, String id) {
+        Set<String> targets = moveTargets(regions);
         for (RegionInfo r : regions) {
             for (NamespaceInfo ns : r.namespaces()) {
-                if (naming.isVolume(ns, id)) {
-                    Optional<PmemVolume> v = toVolume(ns);
-                    if (v.isPresent()) {
-                        return v;
-                    }
+                if (naming.isVolume(ns, id) && !targets.contains(ns.devname()) && toVolume(ns).isPresent()) {
+                    return Optional.of(ns);
                 }
             }
         }
         return Optional.empty();
     }
 
-    private Optional<NamespaceInfo> findNamespace(String id) throws DeviceException {
+    /** Every allocated namespace of volume {@code id}, in whatever state. */
+    private List<NamespaceInfo> namespacesOf(String id) throws DeviceException {
+        List<NamespaceInfo> result = new ArrayList<>();
         for (RegionInfo r : managedRegions(read(backend::regions))) {
             for (NamespaceInfo ns : r.namespaces()) {
                 if (naming.isVolume(ns, id)) {
-                    return Optional.of(ns);
+                    result.add(ns);
                 }
             }
         }
-        return Optional.empty();
+        return result;
+    }
+
+    private Set<String> moveTargets(List<RegionInfo> regions) {
+        return moves.targets(regions);
+    }
+
+    /**
+     * Completes or undoes the moves a crash interrupted: the new namespace of a move whose old
+     * namespace still serves is destroyed (the old volume stays, complete), the remains of an old
+     * namespace whose destroy had begun are destroyed (the new one is complete). Inactive old
+     * namespaces went with the other leftovers before.
+     */
+    private void finishMoves() throws DeviceException {
+        List<RegionInfo> regions = managedRegions(read(backend::regions));
+        Set<String> targets = moveTargets(regions);
+        Set<String> superseded = moves.supersededOld(regions);
+        if (targets.isEmpty() && superseded.isEmpty()) {
+            return;
+        }
+        List<NamespaceInfo> destroyed = new ArrayList<>(change(() -> backend.destroy(ns -> naming.owner(ns).isPresent()
+                && targets.contains(ns.devname()))));
+        // An old namespace whose destroy was cut short may still hold the volume's data.
+        for (String devname : superseded) {
+            destroyed.addAll(change(() -> backend.destroy(ns -> ns.devname().equals(devname) && naming.owner(ns).isPresent(),
+                    oldDataEraser(devname, regions.stream().flatMap(r -> r.namespaces().stream())
+                            .filter(ns -> ns.devname().equals(devname)).findFirst().flatMap(naming::owner)
+                            .map(VolumeNamespaces.Owned::eraseAfter).orElse(true)))));
+        }
+        for (NamespaceInfo ns : destroyed) {
+            log.warn("destroyed {} in {}: {}", ns.devname(), ns.region(), targets.contains(ns.devname())
+                    ? "the unfinished copy of a move of volume " + ns.altName() + ", which keeps its old namespace"
+                    : "the old namespace of volume " + ns.altName() + ", which had moved before the crash");
+        }
     }
 
     /** Allocated, not in service, and ours: what an interrupted create or destroy leaves. */
@@ -436,13 +665,18 @@ public final class NdctlDeviceManager implements DeviceManager {
     }
 
     RegionCapacity capacityOf(RegionInfo r) {
-        return layoutOf(r).capacity().withTechnology(RegionTechnology.of(r));
+        return layoutOf(r, moveTargets(List.of(r))).capacity().withTechnology(RegionTechnology.of(r));
     }
 
-    /** The region as the kernel reports it: the kernel places a namespace inside it, the driver only picks the region. */
-    private RegionLayout layoutOf(RegionInfo r) {
+    /**
+     * The region as the kernel reports it: the kernel places a namespace inside it, the driver only
+     * picks the region. The new namespace of an unfinished move is not yet a volume's: its space is
+     * taken but not used, like a foreign namespace's.
+     */
+    private RegionLayout layoutOf(RegionInfo r, Set<String> moveTargets) {
         long align = alignment(r);
-        long used = r.namespaces().stream().filter(ns -> toVolume(ns).isPresent()).mapToLong(NamespaceInfo::sizeBytes).sum();
+        long used = r.namespaces().stream().filter(ns -> toVolume(ns).isPresent() && !moveTargets.contains(ns.devname()))
+                .mapToLong(NamespaceInfo::sizeBytes).sum();
         return RegionLayout.reported(r.devname(), r.numaNode(), r.sizeBytes(), align,
                 CapacityMath.alignDown(r.availableBytes(), align), CapacityMath.alignDown(r.maxExtentBytes(), align), used);
     }

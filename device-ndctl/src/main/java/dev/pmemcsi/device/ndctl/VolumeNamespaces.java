@@ -39,12 +39,21 @@ final class VolumeNamespaces {
      * @param capacityBytes the recorded capacity, 0 for the whole device
      * @param access        the recorded use
      */
-    record Owned(String volumeId, boolean eraseAfter, long capacityBytes, VolumeAccess access) {
+    record Owned(String volumeId, boolean eraseAfter, long capacityBytes, VolumeAccess access, int generation) {
         /** A volume with the earlier UUID form: no capacity and no use recorded. */
         Owned(String volumeId, boolean eraseAfter) {
             this(volumeId, eraseAfter, 0, VolumeAccess.UNRECORDED);
         }
+
+        /** A volume of generation 0: one that never moved. */
+        Owned(String volumeId, boolean eraseAfter, long capacityBytes, VolumeAccess access) {
+            this(volumeId, eraseAfter, capacityBytes, access, 0);
+        }
     }
+
+    /** Generations count modulo this; two namespaces of one volume exist only during a move. */
+    static final int GENERATIONS = 4;
+    private static final long GENERATION_MASK = GENERATIONS - 1;
 
     /** The largest capacity the UUID holds. */
     static final long MAX_CAPACITY = (1L << 58) - 1;
@@ -74,11 +83,19 @@ final class VolumeNamespaces {
 
     /** The UUID of a new volume's namespace, carrying its record. */
     UUID uuidFor(String volumeId, boolean eraseAfter, long capacityBytes, VolumeAccess access) {
+        return uuidFor(volumeId, eraseAfter, capacityBytes, access, 0);
+    }
+
+    /** The UUID of a volume's namespace of {@code generation} (0 to {@value #GENERATIONS} - 1). */
+    UUID uuidFor(String volumeId, boolean eraseAfter, long capacityBytes, VolumeAccess access, int generation) {
+        if (generation < 0 || generation >= GENERATIONS) {
+            throw new IllegalArgumentException("generation " + generation + " is outside 0.." + (GENERATIONS - 1));
+        }
         if (capacityBytes < 0 || capacityBytes > MAX_CAPACITY) {
             throw new IllegalArgumentException("capacity " + capacityBytes + " cannot be recorded in a namespace UUID");
         }
         long hash = ownerHash(volumeId);
-        long msb = (hash >>> 12) << 16 | VERSION_8 | (hash & 0xFFF);
+        long msb = (hash >>> 12) << 16 | VERSION_8 | ((hash ^ generation) & 0xFFF);
         long lsb = VARIANT | (eraseAfter ? ERASE_BIT : 0) | (access.block() ? BLOCK_BIT : 0)
                 | (long) fsCode(access.filesystem()) << FS_SHIFT | capacityBytes;
         return new UUID(msb, lsb);
@@ -102,9 +119,10 @@ final class VolumeNamespaces {
             return Optional.empty();
         }
         long hash = ownerHash(id);
-        if (msb >>> 16 != hash >>> 12 || (msb & 0xFFF) != (hash & 0xFFF)) {
+        if (msb >>> 16 != hash >>> 12 || (msb & 0xFFF & ~GENERATION_MASK) != (hash & 0xFFF & ~GENERATION_MASK)) {
             return Optional.empty();
         }
+        int generation = (int) ((msb ^ hash) & GENERATION_MASK);
         int fs = (int) (lsb >>> FS_SHIFT) & 0b11;
         long capacity = lsb & MAX_CAPACITY;
         if (fs == 3) {
@@ -112,7 +130,12 @@ final class VolumeNamespaces {
         }
         VolumeAccess access = new VolumeAccess(fs == 1 ? VolumeAccess.EXT4 : fs == 2 ? VolumeAccess.XFS : "",
                 (lsb & BLOCK_BIT) != 0);
-        return Optional.of(new Owned(id, (lsb & ERASE_BIT) != 0, capacity, access));
+        return Optional.of(new Owned(id, (lsb & ERASE_BIT) != 0, capacity, access, generation));
+    }
+
+    /** Whether {@code later} is the generation that follows {@code earlier}. */
+    static boolean isNext(int earlier, int later) {
+        return later == (earlier + 1) % GENERATIONS;
     }
 
     boolean isVolume(NamespaceInfo ns, String volumeId) {

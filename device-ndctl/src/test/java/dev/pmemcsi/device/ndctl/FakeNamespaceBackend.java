@@ -8,6 +8,7 @@ import dev.pmemcsi.ndctl.NamespaceSpec;
 import dev.pmemcsi.ndctl.NdctlException;
 import dev.pmemcsi.ndctl.PersistenceDomain;
 import dev.pmemcsi.ndctl.RawContentCheck;
+import dev.pmemcsi.ndctl.RawEraser;
 import dev.pmemcsi.ndctl.RegionInfo;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -308,6 +309,11 @@ final class FakeNamespaceBackend implements PoolNamespaceBackend {
 
     @Override
     public List<NamespaceInfo> destroy(Predicate<NamespaceInfo> which) throws NdctlException {
+        return destroy(which, RawEraser.NONE);
+    }
+
+    @Override
+    public List<NamespaceInfo> destroy(Predicate<NamespaceInfo> which, RawEraser eraser) throws NdctlException {
         List<NamespaceInfo> destroyed = new ArrayList<>();
         for (Region r : regions) {
             // libndctl sees no namespace in a disabled region.
@@ -317,6 +323,9 @@ final class FakeNamespaceBackend implements PoolNamespaceBackend {
                         throw new NdctlException("ndctl_namespace_disable_safe", ns.devname(), Errno.EBUSY, null);
                     }
                     calls.add("destroy " + ns.devname());
+                    if (ns.active()) {
+                        eraser.erase(Path.of("/dev", ns.devname().replace("namespace", "pmem").replaceAll("\\.0$", "")));
+                    }
                     r.namespaces.remove(ns);
                     infoBlocks.remove(ns.devname());
                     destroyed.add(ns);

@@ -49,8 +49,11 @@ class OverlaysTest {
     /** StorageClass parameters the driver accepts, plus the one external-provisioner consumes. */
     private static final Set<String> STORAGE_CLASS_PARAMETERS = Set.of(
             "csi.storage.k8s.io/fstype", "eraseafter", "usage", "persistencyModel", "kataContainers");
-    /** The overlays whose device manager grows volumes, and which therefore run csi-resizer. */
-    private static final Set<String> GROWING = Set.of("overlays/emulated", "overlays/lvm");
+    /**
+     * The overlays whose device manager grows volumes, and which therefore run csi-resizer: all of
+     * them (emulated and lvm online, ndctl offline); the base alone runs none.
+     */
+    private static final Set<String> GROWING = Set.of("overlays/direct", "overlays/emulated", "overlays/lvm");
     private static final Pattern SIDECAR_IMAGE = Pattern.compile("registry\\.k8s\\.io/sig-storage/[a-z-]+:v\\d+\\.\\d+\\.\\d+");
 
     @ParameterizedTest
@@ -114,7 +117,7 @@ class OverlaysTest {
     @ValueSource(strings = {"base", "overlays/direct", "overlays/emulated", "overlays/lvm"})
     void storageClassesBindLateAndUseOnlyKnownParameters(String kustomization) {
         List<StorageClass> classes = Manifests.render(Repo.kubernetes(kustomization)).all(StorageClass.class);
-        // The emulated and lvm device managers grow volumes; the ndctl one does not yet.
+        // Every device manager grows volumes; the base leaves expansion to the overlays.
         boolean grows = GROWING.contains(kustomization);
         assertEquals(Set.of("pmem-csi-ext4", "pmem-csi-xfs"),
                 classes.stream().map(c -> c.getMetadata().getName()).collect(Collectors.toSet()));
@@ -198,16 +201,20 @@ class OverlaysTest {
     }
 
     /**
-     * csi-resizer exits at start when the driver advertises no expansion, as the ndctl device
-     * manager does not yet: in the direct overlay it would keep the pod unready and stop a rolling
-     * update at the first node. Where it runs it is the v1 line (v2 needs Kubernetes 1.34), acts
-     * on its own node's driver only, and talks to the API server with its own projected token.
+     * csi-resizer exits at start when the driver advertises no expansion, so it runs only where
+     * the device manager grows volumes: in every overlay (the ndctl one grows them offline), never
+     * in the base alone. Where it runs it is the v1 line (v2 needs Kubernetes 1.34), acts on its
+     * own node's driver only, and talks to the API server with its own projected token.
      */
     @Test
     void theResizerRunsOnlyWhereVolumesGrow() {
-        DeploymentChecks direct = new DeploymentChecks(
-                Manifests.render(Repo.kubernetes("overlays/direct")), DriverHelp.longOptions());
-        assertFalse(direct.runs(DeploymentChecks.RESIZER));
+        DeploymentChecks base = new DeploymentChecks(
+                Manifests.render(Repo.kubernetes("base")), DriverHelp.longOptions());
+        assertFalse(base.runs(DeploymentChecks.RESIZER));
+        for (String overlay : GROWING) {
+            assertTrue(new DeploymentChecks(Manifests.render(Repo.kubernetes(overlay)), DriverHelp.longOptions())
+                    .runs(DeploymentChecks.RESIZER), overlay + " runs csi-resizer");
+        }
 
         Manifests manifests = Manifests.render(Repo.kubernetes("overlays/emulated"));
         DeploymentChecks emulated = new DeploymentChecks(manifests, DriverHelp.longOptions());

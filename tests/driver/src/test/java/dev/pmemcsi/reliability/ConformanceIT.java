@@ -131,13 +131,26 @@ class ConformanceIT {
     }
 
     /**
-     * Whether the driver grows volumes: the backend decides, and the plugin says so with the ONLINE
-     * VolumeExpansion capability.
+     * How the driver grows volumes, as the VolumeExpansion plugin capability says: ONLINE (emulated,
+     * lvm: also while published), OFFLINE (direct mode: only while neither staged nor published),
+     * or empty when the backend grows none.
      */
+    private Optional<PluginCapability.VolumeExpansion.Type> expansionType() {
+        List<PluginCapability.VolumeExpansion.Type> types = csi.identity()
+                .getPluginCapabilities(GetPluginCapabilitiesRequest.getDefaultInstance()).getCapabilitiesList()
+                .stream().filter(PluginCapability::hasVolumeExpansion).map(c -> c.getVolumeExpansion().getType())
+                .toList();
+        assertTrue(types.size() <= 1, "one VolumeExpansion capability at most: " + types);
+        return types.stream().findFirst();
+    }
+
     private boolean expansionOffered() {
-        return csi.identity().getPluginCapabilities(GetPluginCapabilitiesRequest.getDefaultInstance())
-                .getCapabilitiesList().stream().filter(PluginCapability::hasVolumeExpansion)
-                .anyMatch(c -> c.getVolumeExpansion().getType() == PluginCapability.VolumeExpansion.Type.ONLINE);
+        return expansionType().isPresent();
+    }
+
+    /** Volumes grow only while unused: ControllerExpandVolume of a published one is FAILED_PRECONDITION. */
+    private boolean offlineOnly() {
+        return expansionType().equals(Optional.of(PluginCapability.VolumeExpansion.Type.OFFLINE));
     }
 
     /** The advertised capabilities apart from {@code optional}, which depends on the backend. */
@@ -1064,6 +1077,12 @@ class ConformanceIT {
                     + " the expansion cases run once it does");
         }
 
+        @Test
+        void theExpansionTypeIsOnlineOrOffline() {
+            assertTrue(Set.of(PluginCapability.VolumeExpansion.Type.ONLINE, PluginCapability.VolumeExpansion.Type.OFFLINE)
+                    .contains(expansionType().orElseThrow()), "expansion type " + expansionType());
+        }
+
         private ControllerExpandVolumeRequest.Builder grow(String id, long required) {
             return ControllerExpandVolumeRequest.newBuilder().setVolumeId(id)
                     .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(required));
@@ -1140,8 +1159,23 @@ class ConformanceIT {
                 csi.publish(id, staging, target, cap);
                 Files.writeString(target.resolve("hello"), "kept", StandardCharsets.UTF_8);
                 long before = total(id, target);
+                if (offlineOnly()) {
+                    // CSI: a published volume of a plugin without ONLINE expansion is FAILED_PRECONDITION;
+                    // the resizer retries once the pod is gone, and kubelet grows the filesystem at the
+                    // next stage with NodeExpandVolume.
+                    assertEquals(Code.FAILED_PRECONDITION, codeOf(() -> csi.controller().controllerExpandVolume(
+                            grow(id, grown).setVolumeCapability(cap).build())));
+                    csi.unpublish(id, target);
+                    csi.unstage(id, staging);
+                }
                 var c = csi.controller().controllerExpandVolume(grow(id, grown).setVolumeCapability(cap).build());
                 assertTrue(c.getNodeExpansionRequired());
+                if (offlineOnly()) {
+                    csi.stage(id, staging, cap);
+                    target = ws.newTargetPath();
+                    csi.publish(id, staging, target, cap);
+                    assertEquals(before, total(id, target), "staging leaves the filesystem as it was");
+                }
                 var n = csi.node().nodeExpandVolume(NodeExpandVolumeRequest.newBuilder().setVolumeId(id)
                         .setVolumePath(target.toString()).setStagingTargetPath(staging.toString())
                         .setVolumeCapability(cap)
@@ -1176,11 +1210,22 @@ class ConformanceIT {
             try {
                 csi.stage(id, staging, Csi.block());
                 csi.publish(id, staging, target, Csi.block());
+                if (offlineOnly()) {
+                    assertEquals(Code.FAILED_PRECONDITION, codeOf(() -> csi.controller().controllerExpandVolume(
+                            grow(id, GROWN).build())));
+                    csi.unpublish(id, target);
+                    csi.unstage(id, staging);
+                }
                 var c = csi.controller().controllerExpandVolume(grow(id, GROWN).build());
                 assertFalse(c.getNodeExpansionRequired(), "created for raw block access");
+                if (offlineOnly()) {
+                    csi.stage(id, staging, Csi.block());
+                    target = ws.newTargetPathUnchecked();
+                    csi.publish(id, staging, target, Csi.block());
+                }
                 var n = csi.node().nodeExpandVolume(NodeExpandVolumeRequest.newBuilder().setVolumeId(id)
                         .setVolumePath(target.toString()).build());
-                assertTrue(n.getCapacityBytes() >= GROWN, "the device grew in place: " + n.getCapacityBytes());
+                assertTrue(n.getCapacityBytes() >= GROWN, "the device grew: " + n.getCapacityBytes());
             } finally {
                 csi.unpublish(id, target);
                 csi.unstage(id, staging);
