@@ -23,6 +23,7 @@ final class MemoryAccount {
     private static final Pattern NMT_CATEGORY =
             Pattern.compile("^-\\s+(.+?) \\(reserved=(\\d+)KB, committed=(\\d+)KB\\)");
     private static final Pattern NMT_TOTAL = Pattern.compile("^Total: reserved=(\\d+)KB, committed=(\\d+)KB");
+    private static final Pattern MAPPING = Pattern.compile("[0-9a-f]+-[0-9a-f]+ ");
     private static final Pattern NMT_THREADS = Pattern.compile("\\(thread #(\\d+)\\)");
 
     private MemoryAccount() {}
@@ -79,8 +80,7 @@ final class MemoryAccount {
         }
         long[] current = null;
         for (String line : lines) {
-            if (!line.isEmpty() && Character.isLetterOrDigit(line.charAt(0)) && line.contains("-")
-                    && !line.contains(":")) {
+            if (MAPPING.matcher(line).lookingAt()) {
                 current = groups.get(group(line));
             } else if (current != null && line.startsWith("Rss:")) {
                 current[0] += Long.parseLong(line.split("\\s+")[1]);

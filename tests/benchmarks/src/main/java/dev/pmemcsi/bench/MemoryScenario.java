@@ -40,9 +40,11 @@ final class MemoryScenario implements Scenario {
         Pass plain = pass(settings, report, rounds, DriverProcess.Jvm.DEFAULT, false);
         report.target("idle VmRSS", ProcStatus.mib(plain.idle().vmRssKib()), "MiB", 72);
         report.target("peak RSS (VmHWM)", ProcStatus.mib(plain.after().vmHwmKib()), "MiB", 110);
-        report.line("account: the same with -XX:NativeMemoryTracking=summary (figures include NMT's own)");
-        pass(settings, report, rounds, new DriverProcess.Jvm("launcher defaults + AppCDS + NMT", null,
-                "-XX:NativeMemoryTracking=summary"), true);
+        if (Boolean.parseBoolean(System.getProperty("pmem-csi.bench.memory-account", "true"))) {
+            report.line("account: the same with -XX:NativeMemoryTracking=summary (figures include NMT's own)");
+            pass(settings, report, rounds, new DriverProcess.Jvm("launcher defaults + AppCDS + NMT", null,
+                    "-XX:NativeMemoryTracking=summary"), true);
+        }
     }
 
     private record Pass(ProcStatus idle, ProcStatus after) {}
