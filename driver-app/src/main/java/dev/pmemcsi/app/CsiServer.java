@@ -18,7 +18,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -57,11 +56,9 @@ public final class CsiServer implements AutoCloseable {
                                   List<ServerInterceptor> interceptors, int maxThreads) throws IOException {
         EventLoopGroup boss = new EpollEventLoopGroup(1, named("grpc-boss"));
         EventLoopGroup workers = new EpollEventLoopGroup(1, named("grpc-io"));
-        // RPCs block on mkfs, mount and erase: a bounded pool of plain threads, grown on demand and
-        // shrunk when idle, keeps the idle footprint small.
-        ThreadPoolExecutor executor = new ThreadPoolExecutor(maxThreads, maxThreads, 30, TimeUnit.SECONDS,
-                new LinkedBlockingQueue<>(), named("csi-rpc"));
-        executor.allowCoreThreadTimeOut(true);
+        // RPCs block on mkfs, mount and erase: a bounded pool of plain threads, grown only when no
+        // thread is idle and shrunk when idle, keeps the footprint small.
+        ThreadPoolExecutor executor = CallPool.create(maxThreads, 30, named("csi-rpc"));
         SocketGuard guard = null;
         Path tmpDir = null;
         Server server = null;

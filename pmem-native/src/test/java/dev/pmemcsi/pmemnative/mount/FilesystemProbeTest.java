@@ -52,9 +52,17 @@ class FilesystemProbeTest {
     @Test
     void anythingInTheHeadOrTailIsLeftToBlkid() throws Exception {
         long size = 64L << 20;
-        for (long at : new long[] {0, 1080, (1 << 20) - 1, size - 512, size - (1 << 20)}) {
+        int chunk = FilesystemProbe.READ_CHUNK;
+        for (long at : new long[] {0, 1080, chunk - 1, chunk, (1 << 20) - chunk, (1 << 20) - 1, size - 512,
+                size - chunk - 1, size - (1 << 20)}) {
             assertFalse(FilesystemProbe.headAndTailAreZero(image(size, at)), "byte at " + at);
         }
+        // A size that is no multiple of the chunk: the last, short chunk of each end is read too.
+        long odd = (3L << 20) + 4097;
+        for (long at : new long[] {(1 << 20) - 1, odd - 1, odd - (1 << 20)}) {
+            assertFalse(FilesystemProbe.headAndTailAreZero(image(odd, at)), "byte at " + at + " of " + odd);
+        }
+        assertTrue(FilesystemProbe.headAndTailAreZero(image(odd, 1 << 20)));
         RecordingRunner runner = new RecordingRunner();
         new FilesystemProbe(runner).probe(image(size, 1080));
         assertEquals(1, runner.calls.size());

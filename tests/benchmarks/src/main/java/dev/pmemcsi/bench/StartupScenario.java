@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Target 1 (start-up: process start to Probe ready, median <= 1.0 s) and target 2's idle RSS.
+ * Target 1 (start-up: process start to Probe ready, median <= 0.6 s) and target 2's idle RSS.
  * Three JVM set-ups run interleaved, so that a burst of load hits all of them alike: no class-data
  * sharing at all, the JDK's own archive only, and the driver's AppCDS archive (the default when
  * bin/build-cds made one). Each run starts a fresh driver in a fresh directory on the emulated
@@ -67,8 +67,8 @@ final class StartupScenario implements Scenario {
                         ready.get(chosen).median() / ready.get(jvm).median());
             }
         }
-        report.target("start-up median (" + chosen.name() + ")", ready.get(chosen).median() / 1000, "s", 1.0);
-        report.target("idle VmRSS median (" + chosen.name() + ")", idle.get(chosen).median(), "MiB", 80);
+        report.target("start-up median (" + chosen.name() + ")", ready.get(chosen).median() / 1000, "s", 0.6);
+        report.target("idle VmRSS median (" + chosen.name() + ")", idle.get(chosen).median(), "MiB", 72);
     }
 
     private static void once(Settings settings, DriverProcess.Jvm jvm, Sample ready, Sample logged, Sample idle,
