@@ -49,9 +49,10 @@ final class DriverProcess implements AutoCloseable {
     }
 
     /**
-     * The launcher's AppCDS flags when bin/build-cds made an archive from the jars under test: in
-     * the QEMU guest, where class loading is slow, it halves a driver's start. A stale archive is
-     * left out, as the launcher leaves it out; the JVM would refuse it anyway.
+     * The launcher's AppCDS flags when bin/build-cds made an archive from the jars under test, so
+     * that the drivers these tests start load their classes as a deployed driver does, and pay less
+     * for it in the QEMU guest, where class loading is slow. A stale archive is left out, as the
+     * launcher leaves it out; the JVM would refuse it anyway.
      */
     private static List<String> classDataSharing() throws IOException {
         Path jsa = JAR.resolveSibling(JAR.getFileName().toString().replaceFirst("\\.jar$", ".jsa"));

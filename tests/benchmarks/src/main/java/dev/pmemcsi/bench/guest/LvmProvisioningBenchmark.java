@@ -21,7 +21,8 @@ import java.util.regex.Pattern;
 
 /**
  * CreateVolume/DeleteVolume in LVM mode through the device layer against lvm's own
- * {@code lvcreate} and {@code lvremove} on the same volume group, run with the same
+ * {@code lvcreate} and {@code lvremove} on the same volume group, and online growth of a mounted
+ * ext4 volume against {@code lvextend} + {@code resize2fs}, run with the same
  * {@code --config} and the same options the driver gives them. The ratio is what the driver adds
  * around lvm: its reports, tags, signature wipes and locks. Prints {@code BENCH} lines with
  * medians; asserts nothing. Needs real NVDIMMs and device-mapper: it runs in the QEMU guest's
@@ -55,6 +56,7 @@ public final class LvmProvisioningBenchmark {
             dm.start();
             String vg = volumeGroup(commandConfig);
             compare(dm, vg, commandConfig, runs);
+            expansion(dm, vg, commandConfig, Math.max(3, runs / 2));
         } catch (DeviceException | LinkageError e) {
             System.err.println(PROGRAM + ": LVM mode does not start on this machine: " + e.getMessage());
             System.err.println(PROGRAM + ": " + Guest.HOW_TO_RUN);
@@ -91,6 +93,57 @@ public final class LvmProvisioningBenchmark {
         }
         print("lvm create 512 MiB", create, cliCreate, "lvcreate");
         print("lvm delete (no erase)", delete, cliRemove, "lvremove");
+    }
+
+    /**
+     * Online growth of a mounted ext4 volume by 256 MiB: {@code expandVolume} (lvextend and the
+     * capacity tag) plus {@code resize2fs}, as ControllerExpandVolume and NodeExpandVolume do it,
+     * against {@code lvextend} plus {@code resize2fs} by hand on a volume made the same way.
+     */
+    private static void expansion(LvmDeviceManager dm, String vg, String commandConfig, int runs) throws Exception {
+        Path mnt = Files.createTempDirectory("bench-lvm-grow");
+        List<Long> ours = new ArrayList<>();
+        List<Long> floor = new ArrayList<>();
+        for (int i = 0; i < runs; i++) {
+            PmemVolume v = dm.createVolume(new VolumeRequest("bench-grow-" + i, 512 * MIB, 0, VolumeMode.FSDAX, false,
+                    Map.of()));
+            try {
+                mountExt4(v.devicePath().toString(), mnt);
+                try {
+                    long t0 = System.nanoTime();
+                    dm.expandVolume(v.id(), v.capacityBytes() + 256 * MIB, 0, true);
+                    Guest.run("resize2fs", v.devicePath().toString());
+                    ours.add(System.nanoTime() - t0);
+                } finally {
+                    Guest.run("umount", mnt.toString());
+                }
+            } finally {
+                dm.deleteVolume(v.id(), false);
+            }
+
+            lvm("lvcreate", "--config", commandConfig, "--type", "linear", "--name", CLI_LV,
+                    "--size", v.allocatedBytes() + "b", "--wipesignatures", "n", "--zero", "n", "--activate", "y", vg);
+            String device = "/dev/mapper/" + vg.replace("-", "--") + "-" + CLI_LV.replace("-", "--");
+            try {
+                mountExt4(device, mnt);
+                try {
+                    long t0 = System.nanoTime();
+                    lvm("lvextend", "--config", commandConfig, "--size", "+256m", vg + "/" + CLI_LV);
+                    Guest.run("resize2fs", device);
+                    floor.add(System.nanoTime() - t0);
+                } finally {
+                    Guest.run("umount", mnt.toString());
+                }
+            } finally {
+                lvm("lvremove", "--config", commandConfig, "--force", vg + "/" + CLI_LV);
+            }
+        }
+        print("lvm grow mounted ext4 512+256 MiB", ours, floor, "lvextend+resize2fs");
+    }
+
+    private static void mountExt4(String device, Path mnt) throws Exception {
+        Guest.run("mkfs.ext4", "-q", "-F", device);
+        Guest.run("mount", "-o", "dax", device, mnt.toString());
     }
 
     /** The driver's volume group on the pool device: one device, so one group. */
