@@ -144,8 +144,9 @@ prepare_build() {
     if [[ -d $E2E_RELIABILITY_CLASSES && -f $E2E_RELIABILITY_CLASSPATH_FILE ]]; then
         E2E_RELIABILITY_CLASSPATH=$(project_classes_from_target "$E2E_RELIABILITY_CLASSPATH_FILE")
     fi
-    # The driver's AppCDS archive: every driver the guest's whole-driver tests start maps it, which
-    # under TCG saves seconds a start. bin/build-cds does nothing when the archive is current.
+    # The driver's AppCDS archive: every driver the guest's whole-driver tests start maps it, as a
+    # deployed driver does, so that under TCG its classes load from the archive. bin/build-cds does
+    # nothing when the archive is current.
     if driver_available; then
         PMEM_CSI_JAR=$E2E_DRIVER_JAR "$E2E_REPO/bin/build-cds" || log "no AppCDS archive: the guest's drivers start without one"
     fi
