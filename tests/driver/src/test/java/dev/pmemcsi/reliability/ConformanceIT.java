@@ -102,14 +102,20 @@ class ConformanceIT {
 
     @AfterAll
     void stop() throws Exception {
+        boolean stopped = false;
         try {
             assertEquals(List.of(), csi.listAll(), "volumes left by the suite");
             assertEquals(initialAvailable, csi.available(), "capacity is back where it started");
+            stopped = true;
             int rc = driver.stop();
             assertTrue(rc == 0 || rc == 143, "the driver ends on SIGTERM, exit code " + rc);
             assertFalse(Files.exists(ws.socketDir().resolve("csi.sock")), "and removes its socket");
             ws.assertNothingHeld();
         } finally {
+            // A failed check above must not leave the driver running after the suite.
+            if (!stopped) {
+                driver.close();
+            }
             ws.close();
         }
     }
