@@ -189,11 +189,12 @@ public final class NdctlDeviceManager implements DeviceManager {
                             + (disabled.stream().anyMatch(r -> RegionTechnology.of(r).equals(RegionTechnology.CXL))
                                     ? " (" + CXL_DISABLED + ")" : "")));
         }
+        Set<String> targets = moveTargets(managedRegions(regions));
         for (RegionInfo r : managedRegions(regions)) {
             if (!r.labelled()) {
                 log.warn("region {} ({}, {}) is label-less: {}", r.devname(), r.bus(), r.provider(), LABELLESS);
             }
-            RegionCapacity c = capacityOf(r);
+            RegionCapacity c = capacityOf(r, targets);
             log.info("region {} on {} ({}, {}): {} bytes, {} free, largest free extent {}", r.devname(), r.bus(),
                     r.provider(), c.technology(), c.totalBytes(), c.availableBytes(), c.maxExtentBytes());
         }
@@ -478,8 +479,7 @@ public final class NdctlDeviceManager implements DeviceManager {
     public Capacity capacity() throws DeviceException {
         List<RegionInfo> regions = managedRegions(read(backend::regions));
         Set<String> targets = moveTargets(regions);
-        return new Capacity(regions.stream()
-                .map(r -> layoutOf(r, targets).capacity().withTechnology(RegionTechnology.of(r))).toList());
+        return new Capacity(regions.stream().map(r -> capacityOf(r, targets)).toList());
     }
 
     @Override
@@ -664,8 +664,9 @@ public final class NdctlDeviceManager implements DeviceManager {
         return CapacityMath.lcm(CapacityMath.FSDAX_PFN_ALIGN * Math.max(1, r.interleaveWays()), regionAlign);
     }
 
-    RegionCapacity capacityOf(RegionInfo r) {
-        return layoutOf(r, moveTargets(List.of(r))).capacity().withTechnology(RegionTechnology.of(r));
+    /** @param moveTargets the new namespaces of unfinished moves, over all regions: see {@link #layoutOf} */
+    private RegionCapacity capacityOf(RegionInfo r, Set<String> moveTargets) {
+        return layoutOf(r, moveTargets).capacity().withTechnology(RegionTechnology.of(r));
     }
 
     /**
@@ -687,8 +688,9 @@ public final class NdctlDeviceManager implements DeviceManager {
 
     private String largestExtents(List<RegionInfo> regions) {
         StringBuilder sb = new StringBuilder();
+        Set<String> targets = moveTargets(regions);
         for (RegionInfo r : regions) {
-            sb.append(sb.length() == 0 ? "" : ", ").append(r.devname()).append('=').append(capacityOf(r).maxExtentBytes());
+            sb.append(sb.length() == 0 ? "" : ", ").append(r.devname()).append('=').append(capacityOf(r, targets).maxExtentBytes());
         }
         return sb.length() == 0 ? "none" : sb.toString();
     }

@@ -52,18 +52,27 @@ public final class LvmProvisioningBenchmark {
         String commandConfig = config.commandConfig(List.of(device));
         LvmDeviceManager dm = new LvmDeviceManager("bench.pmem-csi.dev",
                 new StaticPoolDevices(List.of(device), 100), config, OperationListener.NONE);
+        boolean started = false;
         try {
             dm.start();
+            started = true;
             String vg = volumeGroup(commandConfig);
             compare(dm, vg, commandConfig, runs);
             expansion(dm, vg, commandConfig, Math.max(3, runs / 2));
         } catch (DeviceException | LinkageError e) {
+            if (started) {
+                throw e;
+            }
             System.err.println(PROGRAM + ": LVM mode does not start on this machine: " + e.getMessage());
             System.err.println(PROGRAM + ": " + Guest.HOW_TO_RUN);
-            System.exit(2);
         } finally {
+            // Before any exit: the pool namespace must not outlive the program in the regions
+            // that the next benchmark measures.
             dm.close();
             removePool(device, commandConfig);
+        }
+        if (!started) {
+            System.exit(2);
         }
     }
 
