@@ -192,6 +192,11 @@ class LvmCli {
         return e.stderr().toLowerCase(Locale.ROOT).contains("insufficient free");
     }
 
+    /** lvm refused to make a volume because one of that name exists. */
+    static boolean exists(LvmException e) {
+        return e.stderr().toLowerCase(Locale.ROOT).contains("already exists");
+    }
+
     /** lvm refused because the volume is open or mounted. */
     static boolean inUse(LvmException e) {
         String s = e.stderr().toLowerCase(Locale.ROOT);

@@ -13,12 +13,15 @@ import java.util.regex.Pattern;
  *                  must use the same directory, so a DaemonSet mounts it from the host (see docs/lvm.md).
  * @param backupDir where lvm keeps a copy of each volume group's metadata after every change
  *                  ({@code backup/backup_dir}), for {@code vgcfgrestore}; null turns the copies off
+ * @param pendingDir where a create records its volume until the new volume's old signatures are
+ *                  wiped ({@link PendingCreates}); it must survive a reboot, as the state
+ *                  directory does
  * @param timeout   the longest one lvm command may take; it waits for its locks within that time
  * @param activation false only where the kernel has no device-mapper: lvm then changes metadata
  *                  and never activates a volume. Tests of the metadata on such hosts use it; a
  *                  driver cannot serve volumes that way.
  */
-public record LvmConfig(Path lockDir, Path backupDir, Duration timeout, boolean activation) {
+public record LvmConfig(Path lockDir, Path backupDir, Path pendingDir, Duration timeout, boolean activation) {
 
     public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(2);
 
@@ -27,8 +30,10 @@ public record LvmConfig(Path lockDir, Path backupDir, Duration timeout, boolean 
 
     public LvmConfig {
         Objects.requireNonNull(lockDir, "lockDir");
+        Objects.requireNonNull(pendingDir, "pendingDir");
         Objects.requireNonNull(timeout, "timeout");
         lockDir = safe(lockDir);
+        pendingDir = pendingDir.toAbsolutePath().normalize();
         backupDir = backupDir == null ? null : safe(backupDir);
         if (timeout.isNegative() || timeout.isZero()) {
             throw new IllegalArgumentException("the lvm timeout must be positive: " + timeout);
@@ -44,9 +49,10 @@ public record LvmConfig(Path lockDir, Path backupDir, Duration timeout, boolean 
         return abs;
     }
 
-    /** Locks and metadata copies under {@code lvmDir}, the default timeout, volumes activated. */
+    /** Locks, metadata copies and pending creates under {@code lvmDir}, the default timeout, volumes activated. */
     public static LvmConfig under(Path lvmDir) {
-        return new LvmConfig(lvmDir.resolve("lock"), lvmDir.resolve("backup"), DEFAULT_TIMEOUT, true);
+        return new LvmConfig(lvmDir.resolve("lock"), lvmDir.resolve("backup"), lvmDir.resolve("pending"), DEFAULT_TIMEOUT,
+                true);
     }
 
     /**
@@ -58,6 +64,6 @@ public record LvmConfig(Path lockDir, Path backupDir, Duration timeout, boolean 
     }
 
     public LvmConfig withLockDir(Path dir) {
-        return new LvmConfig(dir, backupDir, timeout, activation);
+        return new LvmConfig(dir, backupDir, pendingDir, timeout, activation);
     }
 }

@@ -47,25 +47,31 @@ import org.slf4j.MDC;
  * device. LVM allocates free extents wherever they are, so a region does not fragment: any volume
  * up to a volume group's free space can be made.
  *
- * <p>LVM is the only state ({@link LvmNaming}): the driver's volume groups and volumes carry its
- * tags, every read asks lvm afresh, and nothing is kept in a file. Whatever lvm shows without the
- * driver's tags (volume groups of others, logical volumes someone made in the driver's volume
- * groups) is never changed, only reported by {@link #unmanagedExtents()}.
+ * <p>LVM is the record ({@link LvmNaming}): the driver's volume groups and volumes carry its
+ * tags, and the driver keeps in memory only what lvm reported last and what it changed since
+ * ({@link LvmModel}), so that an operation runs the one lvm command it needs and not a report
+ * first. Whatever lvm shows without the driver's tags (volume groups of others, logical volumes
+ * someone made in the driver's volume groups) is never changed, only reported by
+ * {@link #unmanagedExtents()}.
  *
- * <p>Crash safety comes from the order of single, atomic lvm metadata changes: a volume is made
- * with the tag {@code state=creating} and loses it only once its signatures are wiped, so a crash
- * in between leaves a logical volume that {@link #start()} (or the next create of that ID)
- * removes. A delete that zeroes the data first tags the volume {@code state=deleting} and
- * {@code erase-on-delete}, then zeroes and removes it, and {@link #start()} finishes any such delete
- * it finds; a delete without erase is one lvremove. Calls for one volume ID are serialised here; lvm serialises its own commands on a volume
- * group with its file locks ({@link LvmConfig#lockDir()}).
+ * <p>Crash safety comes from the order of single, atomic steps. A create first records itself
+ * durably ({@link PendingCreates}), then makes the volume with all its tags in one
+ * {@code lvcreate}, wipes the old signatures on its extents and only then drops the record, so a
+ * crash in between leaves a volume with a record that {@link #start()} (or the next create of that
+ * ID) removes, and a volume without one has been wiped. A delete that zeroes the data first tags
+ * the volume {@code state=deleting} and {@code erase-on-delete}, then zeroes and removes it, and
+ * {@link #start()} finishes any such delete it finds; a delete without erase is one lvremove.
+ * Volumes tagged {@code state=creating}, the way creates were recorded before, are removed the
+ * same way. Calls for one volume ID are serialised here; lvm serialises its own commands on a
+ * volume group with its file locks ({@link LvmConfig#lockDir()}).
  *
  * <p>Only fsdax volumes exist: sector mode needs the BTT of a namespace of its own.
  *
- * <p>At some 600 lines it is longer than the other classes on purpose: it holds the order of every
+ * <p>At some 700 lines it is longer than the other classes on purpose: it holds the order of every
  * operation's crash-safe steps, which reads best top to bottom in one place; the pool set-up
  * ({@link PoolSetup}), names and tags ({@link LvmNaming}), lvm itself ({@link LvmCli},
- * {@link LvmReports}) and health ({@link LvmHealth}) live in their own classes.
+ * {@link LvmReports}, {@link LvmModel}), the record of pending creates ({@link PendingCreates})
+ * and health ({@link LvmHealth}) live in their own classes.
  */
 public final class LvmDeviceManager implements DeviceManager {
 
@@ -75,9 +81,9 @@ public final class LvmDeviceManager implements DeviceManager {
     public static final long EXTENT_BYTES = 4 * CapacityMath.MIB;
 
     // Test-only crash points (see FaultPoints), named like the emulated backend's steps they match.
-    /** After lvcreate made the volume tagged "creating", before its signatures are wiped. */
+    /** After lvcreate made the volume, before its signatures are wiped. */
     static final String FAULT_CREATE_RECORDED = "create.recorded";
-    /** After the signatures are wiped, before the "creating" tag goes. */
+    /** After the signatures are wiped, before the record of the pending create goes. */
     static final String FAULT_CREATE_ATTACHED = "create.attached";
     /** After the "deleting" tag is on, before the data is zeroed. */
     static final String FAULT_DELETE_RECORDED = "delete.recorded";
@@ -101,8 +107,10 @@ public final class LvmDeviceManager implements DeviceManager {
     private final Path sysfs;
     private final BusyProbe busy;
     private final KeyedLocks volumeLocks = new KeyedLocks();
+    private final PendingCreates pending;
 
     private volatile LvmCli cli;
+    private volatile LvmModel model;
     private volatile Map<String, PoolSetup.Pool> pools = Map.of();
     /** PoolSetup.Pool devices the driver could not take, and why; found at start. */
     private volatile List<UnmanagedExtent> refused = List.of();
@@ -124,6 +132,7 @@ public final class LvmDeviceManager implements DeviceManager {
         this.listener = listener;
         this.sysfs = sysfs;
         this.busy = busy;
+        this.pending = new PendingCreates(config.pendingDir());
     }
 
     @Override
@@ -169,6 +178,7 @@ public final class LvmDeviceManager implements DeviceManager {
                     + refusedNow.stream().map(u -> u.name() + ": " + u.reason()).toList());
         }
         this.cli = lvm;
+        this.model = new LvmModel(lvm::state);
         this.pools = Map.copyOf(found);
         this.refused = List.copyOf(refusedNow);
         int volumes = recover();
@@ -186,21 +196,38 @@ public final class LvmDeviceManager implements DeviceManager {
         } catch (IOException e) {
             throw new DeviceException("cannot create lvm's lock or backup directory: " + e, e);
         }
+        pending.createDirectory();
     }
 
     /**
-     * What a crash left: creates are undone, deletes finished; volumes that are not active are
-     * activated. Returns the number of volumes.
+     * What a crash left: volumes of pending creates and volumes tagged as being created are
+     * removed, deletes finished; volumes that are not active are activated. Returns the number of
+     * volumes.
      */
     private int recover() throws DeviceException {
+        LvmReports.State before = model.refresh();
+        for (PendingCreates.Pending p : pending.all()) {
+            try (KeyedLocks.Held held = volumeLocks.lock(p.volumeId());
+                 MDC.MDCCloseable mdc = MDC.putCloseable("volume", p.volumeId())) {
+                Optional<Owned> o = owned(before.volumes()).stream()
+                        .filter(x -> x.lv().fullName().equals(p.fullName())).findFirst();
+                if (o.isPresent()) {
+                    removeLogicalVolume(o.get().lv().fullName());
+                    LOG.warn("removed {}: an interrupted create of volume {} left it", p.fullName(), p.volumeId());
+                } else if (before.volumes().stream().anyMatch(lv -> lv.fullName().equals(p.fullName()))) {
+                    LOG.warn("{} of the interrupted create of volume {} lacks the driver's tags: left alone",
+                            p.fullName(), p.volumeId());
+                }
+                pending.clear(p.lv());
+            }
+        }
         int volumes = 0;
-        LvmReports.State state = cli.state();
-        for (Owned o : owned(state.volumes())) {
+        for (Owned o : owned(model.current().volumes())) {
             try (KeyedLocks.Held held = volumeLocks.lock(o.tags().volumeId());
                  MDC.MDCCloseable mdc = MDC.putCloseable("volume", o.tags().volumeId())) {
                 switch (o.tags().state()) {
                     case CREATING -> {
-                        cli.remove(o.lv().fullName());
+                        removeLogicalVolume(o.lv().fullName());
                         LOG.warn("removed {}: an interrupted create of volume {} left it", o.lv().fullName(),
                                 o.tags().volumeId());
                     }
@@ -217,7 +244,7 @@ public final class LvmDeviceManager implements DeviceManager {
                     case READY -> {
                         volumes++;
                         if (config.activation() && !o.lv().active()) {
-                            cli.activate(o.lv().fullName());
+                            activate(o.lv().fullName());
                             LOG.info("activated volume {} ({})", o.tags().volumeId(), o.lv().fullName());
                         }
                     }
@@ -225,6 +252,32 @@ public final class LvmDeviceManager implements DeviceManager {
             }
         }
         return volumes;
+    }
+
+    // ---------------------------------------------------------------- lvm changes, with the model
+
+    private void removeLogicalVolume(String fullName) throws DeviceException {
+        model.change(() -> {
+            cli.remove(fullName);
+            model.removed(fullName);
+            return null;
+        });
+    }
+
+    private void activate(String fullName) throws DeviceException {
+        model.change(() -> {
+            cli.activate(fullName);
+            model.activated(fullName);
+            return null;
+        });
+    }
+
+    private void changeTags(String fullName, List<String> add, List<String> delete) throws DeviceException {
+        model.change(() -> {
+            cli.changeTags(fullName, add, delete);
+            model.retagged(fullName, add, delete);
+            return null;
+        });
     }
 
     @Override
@@ -265,18 +318,32 @@ public final class LvmDeviceManager implements DeviceManager {
                 .min(Comparator.comparing(o -> o.tags().state()));
     }
 
+    /**
+     * The volume of {@code volumeId} as the model has it, or as lvm has it when the model does not:
+     * a volume may have been made by another process of the driver (during a rolling update) or
+     * the model be behind, and absence decides what a delete or a create does.
+     */
+    private Optional<Owned> lookUp(String volumeId) throws DeviceException {
+        Optional<Owned> known = find(model.current().volumes(), volumeId);
+        return known.isPresent() ? known : find(model.refresh().volumes(), volumeId);
+    }
+
     @Override
     public List<PmemVolume> listVolumes() throws DeviceException {
-        LvmCli c = requireReady();
-        return owned(c.state().volumes()).stream().filter(o -> o.tags().state() == LvmNaming.State.READY)
+        requireReady();
+        return owned(model.current().volumes()).stream().filter(o -> isHandedOut(o))
                 .map(this::toVolume).sorted(Comparator.comparing(PmemVolume::id)).toList();
     }
 
     @Override
     public Optional<PmemVolume> getVolume(String volumeId) throws DeviceException {
-        LvmCli c = requireReady();
-        return find(c.state().volumes(), volumeId).filter(o -> o.tags().state() == LvmNaming.State.READY)
-                .map(this::toVolume);
+        requireReady();
+        return lookUp(volumeId).filter(this::isHandedOut).map(this::toVolume);
+    }
+
+    /** A ready volume whose create finished: one a caller may have been given. */
+    private boolean isHandedOut(Owned o) {
+        return o.tags().state() == LvmNaming.State.READY && !pending.isPending(o.lv().name());
     }
 
     private PmemVolume toVolume(Owned o) {
@@ -297,69 +364,134 @@ public final class LvmDeviceManager implements DeviceManager {
     }
 
     private PmemVolume create(VolumeRequest req) throws DeviceException {
-        LvmCli c = requireReady();
+        requireReady();
+        try (KeyedLocks.Held held = volumeLocks.lock(req.volumeId());
+             MDC.MDCCloseable mdc = MDC.putCloseable("volume", req.volumeId())) {
+            Optional<PmemVolume> made = create(req, model.current());
+            // Not in the model but in lvm: another process of the driver made it; as lvm has it now.
+            return made.isPresent() ? made.get() : create(req, model.refresh()).orElseThrow(() -> new DeviceException(
+                    "logical volume " + LvmNaming.logicalVolumeName(req.volumeId()) + " of volume " + req.volumeId()
+                            + " keeps appearing while it is created"));
+        }
+    }
+
+    /** The create, with the volume's lock held; empty when lvm has the volume although {@code state} does not. */
+    private Optional<PmemVolume> create(VolumeRequest req, LvmReports.State state) throws DeviceException {
+        LvmCli c = cli;
         String id = req.volumeId();
-        try (KeyedLocks.Held held = volumeLocks.lock(id); MDC.MDCCloseable mdc = MDC.putCloseable("volume", id)) {
-            LvmReports.State state = c.state();
-            Optional<Owned> existing = find(state.volumes(), id);
-            if (existing.isPresent()) {
-                Owned o = existing.get();
-                switch (o.tags().state()) {
-                    case READY -> {
-                        return req.requireSatisfiedBy(toVolume(o));
+        Optional<Owned> existing = find(state.volumes(), id);
+        if (existing.isPresent()) {
+            Owned o = existing.get();
+            switch (o.tags().state()) {
+                case READY -> {
+                    if (!pending.isPending(o.lv().name())) {
+                        return Optional.of(req.requireSatisfiedBy(toVolume(o)));
                     }
-                    case DELETING -> {
-                        // A delete of this ID gave up half way; it finishes, with the erase it
-                        // recorded, before the ID names a new volume.
-                        finishDelete(o, o.tags().eraseOnDelete());
-                    }
-                    case CREATING -> {
-                        c.remove(o.lv().fullName());
-                        LOG.warn("removed {}: an earlier create of volume {} did not finish", o.lv().fullName(), id);
-                    }
+                    // An earlier create of this ID could not wipe the volume or undo itself.
+                    removeLogicalVolume(o.lv().fullName());
+                    pending.clear(o.lv().name());
+                    LOG.warn("removed {}: an earlier create of volume {} did not finish", o.lv().fullName(), id);
+                }
+                case DELETING -> {
+                    // A delete of this ID gave up half way; it finishes, with the erase it
+                    // recorded, before the ID names a new volume.
+                    finishDelete(o, o.tags().eraseOnDelete());
+                }
+                case CREATING -> {
+                    removeLogicalVolume(o.lv().fullName());
+                    LOG.warn("removed {}: an earlier create of volume {} did not finish", o.lv().fullName(), id);
                 }
             }
-            if (req.mode() != VolumeMode.FSDAX) {
-                throw new NoSpaceException("LVM mode serves only fsdax volumes (usage=AppDirect): a " + req.mode()
-                        + " volume (usage=FileIO) needs a namespace of its own, which direct mode makes");
+        }
+        if (req.mode() != VolumeMode.FSDAX) {
+            throw new NoSpaceException("LVM mode serves only fsdax volumes (usage=AppDirect): a " + req.mode()
+                    + " volume (usage=FileIO) needs a namespace of its own, which direct mode makes");
+        }
+        long required = req.requiredOrDefault();
+        if (req.limitBytes() != 0 && req.limitBytes() < EXTENT_BYTES) {
+            throw new OutOfRangeException("limit_bytes " + req.limitBytes() + " is below the smallest LVM volume,"
+                    + " one extent of " + EXTENT_BYTES + " bytes");
+        }
+        long raw = CapacityMath.roundUp(required, EXTENT_BYTES);
+        long capacity = CapacityMath.capacityBytes(raw, req.limitBytes());
+        String lv = LvmNaming.logicalVolumeName(id);
+        List<String> tags = naming.tagsOf(id, req.eraseAfter(), capacity < raw ? capacity : 0, req.access(),
+                req.attributes());
+        PoolSetup.Pool pool = place(model.current(), raw, required);
+        Made m = makeLogicalVolume(c, pool, lv, raw, tags, id);
+        if (m == Made.NO_SPACE) {
+            // lvm had less room than the model: what it reported after the refusal decides, once.
+            pool = place(model.current(), raw, required);
+            m = makeLogicalVolume(c, pool, lv, raw, tags, id);
+            if (m == Made.NO_SPACE) {
+                throw new NoSpaceException("volume group " + pool.vg() + " no longer has " + raw + " free bytes"
+                        + " for volume " + id + " (another volume took them)");
             }
-            long required = req.requiredOrDefault();
-            if (req.limitBytes() != 0 && req.limitBytes() < EXTENT_BYTES) {
-                throw new OutOfRangeException("limit_bytes " + req.limitBytes() + " is below the smallest LVM volume,"
-                        + " one extent of " + EXTENT_BYTES + " bytes");
+        }
+        if (m == Made.EXISTS) {
+            return Optional.empty();
+        }
+        String full = pool.vg() + "/" + lv;
+        FaultPoints.reached(FAULT_CREATE_RECORDED);
+        Path device = Path.of(LvmNaming.deviceMapperPath(pool.vg(), lv));
+        try {
+            if (config.activation()) {
+                eraser.wipeSignatures(id, device);
             }
-            long raw = CapacityMath.roundUp(required, EXTENT_BYTES);
-            long capacity = CapacityMath.capacityBytes(raw, req.limitBytes());
-            PoolSetup.Pool pool = place(existing.isPresent() ? c.state() : state, raw, required);
-            String lv = LvmNaming.logicalVolumeName(id);
-            String full = pool.vg() + "/" + lv;
-            try {
-                c.createLogicalVolume(pool.vg(), lv, raw, naming.tagsOf(id, req.eraseAfter(),
-                        capacity < raw ? capacity : 0, req.access(), req.attributes()));
-            } catch (LvmException e) {
-                if (LvmCli.noSpace(e)) {
-                    throw new NoSpaceException("volume group " + pool.vg() + " no longer has " + raw + " free bytes"
-                            + " for volume " + id + " (another volume took them): " + e.getMessage(), e);
-                }
-                throw e;
+            FaultPoints.reached(FAULT_CREATE_ATTACHED);
+            pending.clear(lv);
+        } catch (DeviceException e) {
+            rollBack(full, lv, id);
+            throw e;
+        }
+        PmemVolume v = new PmemVolume(id, pool.device().region(), VolumeMode.FSDAX, raw, raw, device, pool.dax(),
+                req.eraseAfter(), req.attributes(), capacity, req.access());
+        LOG.info("created volume {} as {} in {} ({} bytes, capacity {}, for {})", id, full,
+                pool.device().region(), raw, capacity, v.access().describe());
+        return Optional.of(v);
+    }
+
+    /** What {@link #makeLogicalVolume} did. */
+    private enum Made { MADE, NO_SPACE, EXISTS }
+
+    /**
+     * Records the create, then makes the logical volume with all its tags in one lvm metadata
+     * change. Nothing is made and no record left when lvm finds too few free extents in the
+     * volume group ({@link Made#NO_SPACE}) or a volume of that name that the model did not know
+     * ({@link Made#EXISTS}), which is never touched here.
+     */
+    private Made makeLogicalVolume(LvmCli c, PoolSetup.Pool pool, String lv, long raw, List<String> tags, String id)
+            throws DeviceException {
+        String full = pool.vg() + "/" + lv;
+        pending.record(new PendingCreates.Pending(pool.vg(), lv, id));
+        try {
+            model.change(() -> {
+                c.createLogicalVolume(pool.vg(), lv, raw, tags);
+                model.created(new LvmReports.LogicalVolume(lv, pool.vg(), "", raw, tags,
+                        config.activation() ? "-wi-a-----" : "-wi-------", LvmNaming.deviceMapperPath(pool.vg(), lv),
+                        List.of()));
+                return null;
+            });
+            return Made.MADE;
+        } catch (LvmException e) {
+            if (LvmCli.exists(e)) {
+                pending.clear(lv);
+                LOG.warn("{} exists although the driver's last report did not show it: {}", full, e.getMessage());
+                return Made.EXISTS;
             }
-            FaultPoints.reached(FAULT_CREATE_RECORDED);
-            Path device = Path.of(LvmNaming.deviceMapperPath(pool.vg(), lv));
-            try {
-                if (config.activation()) {
-                    eraser.wipeSignatures(id, device);
-                }
-                FaultPoints.reached(FAULT_CREATE_ATTACHED);
-                c.changeTags(full, List.of(), List.of(naming.stateTag(LvmNaming.STATE_CREATING)));
-            } catch (DeviceException e) {
-                rollBack(c, full, id);
-                throw e;
+            // lvm undoes a create it could not finish; whether it did, its report tells.
+            boolean made = model.refresh().volumes().stream().anyMatch(x -> x.fullName().equals(full));
+            if (made) {
+                rollBack(full, lv, id);
+            } else {
+                pending.clear(lv);
             }
-            PmemVolume v = new PmemVolume(id, pool.device().region(), VolumeMode.FSDAX, raw, raw, device, pool.dax(),
-                    req.eraseAfter(), req.attributes(), capacity, req.access());
-            LOG.info("created volume {} as {} in {} ({} bytes, capacity {}, for {})", id, full,
-                    pool.device().region(), raw, capacity, v.access().describe());
-            return v;
+            if (LvmCli.noSpace(e) && !made) {
+                LOG.info("volume group {} had less room for volume {} than last reported: {}", pool.vg(), id,
+                        e.getMessage());
+                return Made.NO_SPACE;
+            }
+            throw e;
         }
     }
 
@@ -387,11 +519,15 @@ public final class LvmDeviceManager implements DeviceManager {
         return p.get(chosen.region());
     }
 
-    /** Undoes a create that failed in this process; the volume never held data. */
-    private void rollBack(LvmCli c, String full, String id) {
+    /**
+     * Undoes a create that failed in this process; the volume never held data. Its record goes
+     * only with it, so that a volume left behind is removed by the next create of its ID or start.
+     */
+    private void rollBack(String full, String lv, String id) {
         try {
-            c.remove(full);
-        } catch (LvmException e) {
+            removeLogicalVolume(full);
+            pending.clear(lv);
+        } catch (DeviceException e) {
             LOG.warn("cannot remove {} of the failed create of volume {}: {}; the next create of it or a restart will",
                     full, id, e.getMessage());
         }
@@ -405,9 +541,9 @@ public final class LvmDeviceManager implements DeviceManager {
     @Override
     public void deleteVolume(String volumeId, boolean erase) throws DeviceException {
         listener.timed(OperationListener.Kind.DELETE, "volume " + volumeId, () -> {
-            LvmCli c = requireReady();
+            requireReady();
             try (KeyedLocks.Held held = volumeLocks.lock(volumeId); MDC.MDCCloseable mdc = MDC.putCloseable("volume", volumeId)) {
-                Optional<Owned> o = find(c.state().volumes(), volumeId);
+                Optional<Owned> o = lookUp(volumeId);
                 if (o.isPresent()) {
                     LvmNaming.VolumeTags t = o.get().tags();
                     finishDelete(o.get(), erase || t.eraseAfter() || t.eraseOnDelete());
@@ -424,7 +560,6 @@ public final class LvmDeviceManager implements DeviceManager {
      * anything changes; with {@code erase}, record the delete and zero the data; remove the volume.
      */
     private void finishDelete(Owned o, boolean erase) throws DeviceException {
-        LvmCli c = cli;
         String id = o.tags().volumeId();
         String full = o.lv().fullName();
         Path device = Path.of(devicePath(o.lv()));
@@ -433,7 +568,7 @@ public final class LvmDeviceManager implements DeviceManager {
         }
         if (!erase) {
             // One atomic lvm change: nothing for a crash to leave half done, and no tag to set first.
-            remove(c, o, device);
+            remove(o, device);
             return;
         }
         List<String> add = new ArrayList<>();
@@ -443,12 +578,12 @@ public final class LvmDeviceManager implements DeviceManager {
         if (!o.tags().eraseOnDelete()) {
             add.add(naming.eraseOnDeleteTag());
         }
-        c.changeTags(full, add, o.tags().state() == LvmNaming.State.CREATING
+        changeTags(full, add, o.tags().state() == LvmNaming.State.CREATING
                 ? List.of(naming.stateTag(LvmNaming.STATE_CREATING)) : List.of());
         FaultPoints.reached(FAULT_DELETE_RECORDED);
         if (config.activation()) {
             if (!o.lv().active()) {
-                c.activate(full);
+                activate(full);
             }
             listener.timed(OperationListener.Kind.ERASE, "volume " + id + " on " + device, () -> {
                 eraser.erase(id, device);
@@ -456,19 +591,28 @@ public final class LvmDeviceManager implements DeviceManager {
             });
             FaultPoints.reached(FAULT_DELETE_ERASED);
         }
-        remove(c, o, device);
+        remove(o, device);
     }
 
-    private static void remove(LvmCli c, Owned o, Path device) throws DeviceException {
+    /**
+     * lvremove, and the record of a create of the volume that never finished. A volume that lvm
+     * no longer has when asked to remove it (someone else removed it) counts as removed.
+     */
+    private void remove(Owned o, Path device) throws DeviceException {
+        String full = o.lv().fullName();
         try {
-            c.remove(o.lv().fullName());
+            removeLogicalVolume(full);
         } catch (LvmException e) {
             if (LvmCli.inUse(e)) {
                 throw new VolumeInUseException("volume " + o.tags().volumeId() + " cannot be removed, " + device
                         + " is open; a retried delete finishes it: " + e.getMessage(), e);
             }
-            throw e;
+            if (model.refresh().volumes().stream().anyMatch(x -> x.fullName().equals(full))) {
+                throw e;
+            }
+            LOG.warn("{} of volume {} was gone when lvremove ran: {}", full, o.tags().volumeId(), e.getMessage());
         }
+        pending.clear(o.lv().name());
     }
 
     private boolean isBusy(Path device) throws DeviceException {
@@ -492,9 +636,9 @@ public final class LvmDeviceManager implements DeviceManager {
             throws DeviceException {
         LvmCli c = requireReady();
         try (KeyedLocks.Held held = volumeLocks.lock(volumeId); MDC.MDCCloseable mdc = MDC.putCloseable("volume", volumeId)) {
-            LvmReports.State state = c.state();
-            Owned o = find(state.volumes(), volumeId).filter(x -> x.tags().state() == LvmNaming.State.READY)
+            Owned o = lookUp(volumeId).filter(this::isHandedOut)
                     .orElseThrow(() -> new VolumeNotFoundException("volume " + volumeId + " not found"));
+            LvmReports.State state = model.current();
             if (requiredBytes < 0 || limitBytes < 0) {
                 throw new OutOfRangeException("required_bytes and limit_bytes must not be negative: " + requiredBytes
                         + ", " + limitBytes);
@@ -520,7 +664,11 @@ public final class LvmDeviceManager implements DeviceManager {
             }
             if (raw > o.lv().sizeBytes()) {
                 try {
-                    c.extend(o.lv().fullName(), raw);
+                    model.change(() -> {
+                        c.extend(o.lv().fullName(), raw);
+                        model.resized(o.lv().fullName(), raw);
+                        return null;
+                    });
                 } catch (LvmException e) {
                     if (LvmCli.noSpace(e)) {
                         throw new NoSpaceException("volume group " + o.pool().vg() + " has not " + (raw - o.lv().sizeBytes())
@@ -531,9 +679,11 @@ public final class LvmDeviceManager implements DeviceManager {
                 FaultPoints.reached(FAULT_EXPAND_RESIZED);
             }
             long capacity = CapacityMath.capacityBytes(raw, limitBytes);
-            List<String> add = capacity < raw ? List.of(naming.capacityTag(capacity)) : List.of();
-            List<String> delete = naming.capacityTags(o.lv().tags()).stream().filter(t -> !add.contains(t)).toList();
-            c.changeTags(o.lv().fullName(), add, delete);
+            List<String> add = capacity < raw && !o.lv().tags().contains(naming.capacityTag(capacity))
+                    ? List.of(naming.capacityTag(capacity)) : List.of();
+            List<String> delete = naming.capacityTags(o.lv().tags()).stream()
+                    .filter(t -> capacity >= raw || !t.equals(naming.capacityTag(capacity))).toList();
+            changeTags(o.lv().fullName(), add, delete);
             LOG.info("grew volume {} ({}) in place: {} -> {} bytes, capacity {} -> {}", volumeId, o.lv().fullName(),
                     o.lv().sizeBytes(), raw, before.capacityBytes(), capacity);
             return new PmemVolume(volumeId, before.region(), VolumeMode.FSDAX, raw, raw, before.devicePath(),
@@ -550,9 +700,9 @@ public final class LvmDeviceManager implements DeviceManager {
      */
     @Override
     public Capacity capacity() throws DeviceException {
-        LvmCli c = requireReady();
+        requireReady();
         Map<String, PoolSetup.Pool> p = pools;
-        LvmReports.State state = c.state();
+        LvmReports.State state = model.current();
         List<Owned> owned = owned(state.volumes());
         List<RegionCapacity> regions = new ArrayList<>();
         for (LvmReports.VolumeGroup vg : state.groups()) {
@@ -572,8 +722,9 @@ public final class LvmDeviceManager implements DeviceManager {
 
     @Override
     public VolumeHealth volumeHealth(String volumeId) throws DeviceException {
-        LvmCli c = requireReady();
-        Owned o = find(c.state().volumes(), volumeId).filter(x -> x.tags().state() == LvmNaming.State.READY)
+        requireReady();
+        // Health is read afresh: lvm's attributes (active, failed) change without the driver.
+        Owned o = find(model.refresh().volumes(), volumeId).filter(this::isHandedOut)
                 .orElseThrow(() -> new VolumeNotFoundException("volume " + volumeId + " not found"));
         String pv = o.pool().device().devicePath();
         long bad = LvmHealth.badSectorsIn(o.lv().peRanges(), pv, o.pool().peStart(), o.pool().extentBytes(),
@@ -600,17 +751,17 @@ public final class LvmDeviceManager implements DeviceManager {
      */
     @Override
     public List<UnmanagedExtent> unmanagedExtents() throws DeviceException {
-        LvmCli c = requireReady();
+        requireReady();
         Map<String, PoolSetup.Pool> p = pools;
         List<UnmanagedExtent> out = new ArrayList<>(refused);
-        for (LvmReports.LogicalVolume lv : c.state().volumes()) {
+        for (LvmReports.LogicalVolume lv : model.current().volumes()) {
             PoolSetup.Pool pool = p.get(lv.vgName());
             if (pool == null) {
                 continue;
             }
             Optional<LvmNaming.VolumeTags> t = naming.read(lv.tags());
             String reason = t.isEmpty() ? "logical volume the driver does not own"
-                    : t.get().state() == LvmNaming.State.CREATING
+                    : t.get().state() == LvmNaming.State.CREATING || pending.isPending(lv.name())
                     ? "unfinished create of volume " + t.get().volumeId() + " (removed by the next start or create)"
                     : t.get().state() == LvmNaming.State.DELETING
                     ? "unfinished delete of volume " + t.get().volumeId() + " (finished by a retried delete or the next start)"

@@ -17,8 +17,8 @@ import java.util.TreeMap;
 import java.util.regex.Pattern;
 
 /**
- * Names and tags of the driver's volume groups and logical volumes. LVM itself is the only record:
- * a volume group is the driver's when it carries the owner tag (the driver name), and a logical
+ * Names and tags of the driver's volume groups and logical volumes. LVM itself is the record (a
+ * create in progress is also noted in {@link PendingCreates}): a volume group is the driver's when it carries the owner tag (the driver name), and a logical
  * volume is a volume when it carries the owner tag and an ID tag; its other tags say what it was
  * created for and whether an operation on it is unfinished.
  *
@@ -26,7 +26,8 @@ import java.util.regex.Pattern;
  * <pre>
  * pmem-csi.dev                     owner
  * pmem-csi.dev/id=pvc123-0a1b…     the volume ID
- * pmem-csi.dev/state=creating      created but not handed out yet (removed at start)
+ * pmem-csi.dev/state=creating      created but not handed out yet (removed at start; only
+ *                                  volumes made before creates were noted in PendingCreates)
  * pmem-csi.dev/state=deleting      being deleted (the delete finishes at start)
  * pmem-csi.dev/erase-on-delete     with "deleting": zero it before it goes
  * pmem-csi.dev/erase-after         the volume's eraseafter parameter
@@ -117,13 +118,15 @@ final class LvmNaming {
         return vgTags.contains(owner);
     }
 
-    /** The tags a new volume is created with, in state CREATING. */
+    /**
+     * The tags a new volume is created with, ready: a create in progress is recorded outside lvm
+     * ({@link PendingCreates}), so the volume needs no second metadata change to become ready.
+     */
     List<String> tagsOf(String volumeId, boolean eraseAfter, long capacityBytes, VolumeAccess access,
                         Map<String, String> attributes) {
         List<String> tags = new ArrayList<>();
         tags.add(owner);
         tags.add(idTag(volumeId));
-        tags.add(stateTag(STATE_CREATING));
         if (eraseAfter) {
             tags.add(eraseAfterTag());
         }

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 
 class LvmCliTest {
 
-    private static final LvmConfig CONFIG = new LvmConfig(Path.of("/var/lib/pmem-csi.dev/lvm/lock"), null,
+    private static final LvmConfig CONFIG = new LvmConfig(Path.of("/var/lib/pmem-csi.dev/lvm/lock"), null, Path.of("/var/lib/pmem-csi.dev/lvm/pending"),
             Duration.ofSeconds(30), true);
 
     @Test
@@ -27,7 +27,7 @@ class LvmCliTest {
         assertTrue(c.contains("backup{backup=0 archive=0}"), c);
         String withBackup = LvmCli.configText(LvmConfig.under(Path.of("/s/lvm")), List.of("/dev/pmem0"));
         assertTrue(withBackup.contains("backup{backup=1 backup_dir=\"/s/lvm/backup\" archive=0}"), withBackup);
-        String metadataOnly = LvmCli.configText(new LvmConfig(Path.of("/l"), null, Duration.ofSeconds(1), false),
+        String metadataOnly = LvmCli.configText(new LvmConfig(Path.of("/l"), null, Path.of("/p"), Duration.ofSeconds(1), false),
                 List.of("/dev/loop3"));
         assertTrue(metadataOnly.contains("use_lvmpolld=0 activation=0}"), metadataOnly);
     }

@@ -65,7 +65,8 @@ final class LvmFixture {
     }
 
     LvmConfig config() {
-        return new LvmConfig(root.resolve("lvm/lock"), root.resolve("lvm/backup"), LvmConfig.DEFAULT_TIMEOUT, true);
+        return new LvmConfig(root.resolve("lvm/lock"), root.resolve("lvm/backup"), root.resolve("lvm/pending"),
+                LvmConfig.DEFAULT_TIMEOUT, true);
     }
 
     LvmDeviceManager manager() {

@@ -51,7 +51,7 @@ class LvmMetadataIT {
 
     @BeforeEach
     void setUp() {
-        config = new LvmConfig(tmp.resolve("lvm/lock"), null, Duration.ofMinutes(1), false);
+        config = new LvmConfig(tmp.resolve("lvm/lock"), null, tmp.resolve("lvm/pending"), Duration.ofMinutes(1), false);
     }
 
     @AfterEach

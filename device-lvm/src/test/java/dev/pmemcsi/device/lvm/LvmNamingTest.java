@@ -55,11 +55,12 @@ class LvmNamingTest {
         List<String> tags = naming.tagsOf(id, true, 6 * 1024 * 1024, new VolumeAccess(VolumeAccess.EXT4, true), attrs);
         tags.forEach(t -> assertTrue(LVM_TAG.matcher(t).matches(), t));
         LvmNaming.VolumeTags read = naming.read(tags).orElseThrow();
-        assertEquals(new LvmNaming.VolumeTags(id, LvmNaming.State.CREATING, false, true, 6 * 1024 * 1024,
+        assertEquals(new LvmNaming.VolumeTags(id, LvmNaming.State.READY, false, true, 6 * 1024 * 1024,
                 new VolumeAccess(VolumeAccess.EXT4, true), attrs), read);
+        List<String> creating = new ArrayList<>(tags);
+        creating.add(naming.stateTag(LvmNaming.STATE_CREATING));
+        assertEquals(LvmNaming.State.CREATING, naming.read(creating).orElseThrow().state());
         List<String> ready = new ArrayList<>(tags);
-        ready.remove(naming.stateTag(LvmNaming.STATE_CREATING));
-        assertEquals(LvmNaming.State.READY, naming.read(ready).orElseThrow().state());
         ready.add(naming.stateTag(LvmNaming.STATE_DELETING));
         ready.add(naming.eraseOnDeleteTag());
         LvmNaming.VolumeTags deleting = naming.read(ready).orElseThrow();
