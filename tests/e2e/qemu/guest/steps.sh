@@ -29,7 +29,10 @@ gstep_setup() {
     done
     [[ $(region_count) == "$E2E_REGIONS" ]] || { log "expected $E2E_REGIONS regions, found $(region_count)"; ndctl list -RDN; return 1; }
 
-    if [[ $E2E_SHAPE == labelled || $E2E_SHAPE == cxl ]]; then
+    if [[ -n $E2E_IMAGES_FROM ]]; then
+        log "the images of an earlier boot: their labels and namespaces stay"
+        ndctl list --regions --namespaces --human
+    elif [[ $E2E_SHAPE == labelled || $E2E_SHAPE == cxl ]]; then
         log "initialising namespace labels on fresh $E2E_SHAPE images"
         ndctl disable-region all
         ndctl init-labels -f all
@@ -172,6 +175,7 @@ run_launcher() {
     log "JUnit console launcher for $step"
     "$JAVA_HOME/bin/java" "${jvm[@]}" "${props[@]}" \
         -Dpmemcsi.e2e.nvdimms="$E2E_NVDIMMS" -Dpmemcsi.e2e.shape="$E2E_SHAPE" -Dpmemcsi.e2e.regions="$E2E_REGIONS" \
+        -Dpmemcsi.e2e.reboot-phase="$E2E_REBOOT_PHASE" -Dpmemcsi.e2e.reboot-manifest="$E2E_REBOOT_MANIFEST" \
         -jar "$E2E_CONSOLE_LAUNCHER" execute \
         --class-path "${LAUNCHER_CLASSPATH:-$E2E_GUEST_TEST_ROOTS:$E2E_TEST_CLASSPATH}" \
         --reports-dir "$reports" \

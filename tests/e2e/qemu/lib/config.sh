@@ -34,6 +34,9 @@ E2E_REPO=$(cd "$E2E_QEMU_DIR/../../.." && pwd)
 : "${E2E_BUILD:=1}"                                     # 0: use what Maven already built
 : "${E2E_SELF_TEST:=1}"                                 # 1: also run the self-test; only: nothing else
 : "${E2E_KEEP_IMAGES:=0}"                               # 1: keep the NVDIMM backing files
+: "${E2E_IMAGES_FROM:=}"                                # a kept image directory to boot with instead of new images (a reboot)
+: "${E2E_REBOOT_PHASE:=}"                               # write or verify: LvmRebootGuestTest's boot (reboot-lvm.sh)
+: "${E2E_REBOOT_MANIFEST:=}"                            # the file where its first boot notes volumes and checksums
 : "${E2E_BENCHMARKS:=0}"                                # 1: also build and run the guest benchmarks
 : "${E2E_STEPS:=}"                                      # only these steps (and setup); empty: the whole plan
 # The cxl shape has one CXL region: only the tests that prove direct mode there (the others expect
@@ -91,7 +94,8 @@ write_guest_config() {
                  E2E_HOST_STEP_TIMEOUT E2E_DRIVER_START_TIMEOUT JAVA_HOME E2E_GUEST_JVM_OPTS \
                  E2E_DRIVER_JAR E2E_DRIVER_LAUNCHER E2E_DRIVER_ARGS E2E_GUEST_METRICS_PORT E2E_GUEST_KUBELET_DIR E2E_CONSOLE_LAUNCHER \
                  E2E_TEST_CLASSES E2E_GUEST_TEST_ROOTS E2E_GUEST_TESTS E2E_TEST_CLASSPATH E2E_SELF_TEST_CLASS E2E_SELF_TEST_CLASS_REGEX \
-                 E2E_RELIABILITY_CLASSES E2E_RELIABILITY_CLASSPATH E2E_BENCHMARKS_CLASSPATH E2E_BENCHMARK_CLASSES; do
+                 E2E_RELIABILITY_CLASSES E2E_RELIABILITY_CLASSPATH E2E_BENCHMARKS_CLASSPATH E2E_BENCHMARK_CLASSES \
+                 E2E_IMAGES_FROM E2E_REBOOT_PHASE E2E_REBOOT_MANIFEST; do
             printf 'export %s=%q\n' "$v" "${!v}"
         done
     } > "$E2E_SHARE/config.env"

@@ -195,6 +195,16 @@ prepare_images() {
     fi
     [[ $E2E_SHAPE == labelled ]] && label=$(to_bytes "$E2E_LABEL_SIZE")
     NVDIMM_FILE_BYTES=$(( $(to_bytes "$E2E_NVDIMM_SIZE") + label ))
+    if [[ -n $E2E_IMAGES_FROM ]]; then
+        # A reboot: the same DIMMs, with whatever the last boot left on them.
+        for (( i = 0; i < E2E_NVDIMMS; i++ )); do
+            [[ $(stat -c %s "$E2E_IMAGES_FROM/nvdimm$i.img" 2>/dev/null) == "$NVDIMM_FILE_BYTES" ]] || {
+                log "E2E_IMAGES_FROM: $E2E_IMAGES_FROM/nvdimm$i.img is missing or not $NVDIMM_FILE_BYTES bytes"; return 1; }
+            mv "$E2E_IMAGES_FROM/nvdimm$i.img" "$E2E_IMAGES/nvdimm$i.img"
+        done
+        log "$E2E_NVDIMMS NVDIMM images of the last boot, from $E2E_IMAGES_FROM"
+        return 0
+    fi
     for (( i = 0; i < E2E_NVDIMMS; i++ )); do
         truncate -s "$NVDIMM_FILE_BYTES" "$E2E_IMAGES/nvdimm$i.img"
     done
