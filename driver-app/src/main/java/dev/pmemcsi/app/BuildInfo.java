@@ -4,12 +4,13 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.Properties;
-import picocli.CommandLine.IVersionProvider;
 
 /** The version stamped in by the build. */
-public final class BuildInfo implements IVersionProvider {
+public final class BuildInfo {
 
     private static final String VERSION = load();
+
+    private BuildInfo() {}
 
     public static String version() {
         return VERSION;
@@ -25,10 +26,5 @@ public final class BuildInfo implements IVersionProvider {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-    }
-
-    @Override
-    public String[] getVersion() {
-        return new String[] {"pmem-csi-driver " + VERSION};
     }
 }

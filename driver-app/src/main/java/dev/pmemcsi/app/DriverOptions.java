@@ -1,5 +1,6 @@
 package dev.pmemcsi.app;
 
+import dev.pmemcsi.app.cli.Command;
 import dev.pmemcsi.app.observability.Logging;
 import dev.pmemcsi.device.emulated.EmulatedDeviceManager;
 import dev.pmemcsi.device.ndctl.RegionPreference;
@@ -8,8 +9,8 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
-import picocli.CommandLine.Option;
 
 /** The driver's flags. Every flag has a default that suits a DaemonSet on a PMEM node. */
 public final class DriverOptions {
@@ -18,103 +19,101 @@ public final class DriverOptions {
 
     public enum DeviceManagerKind { ndctl, emulated, lvm }
 
-    @Option(names = "--endpoint", paramLabel = "URL",
-            description = "Where to serve CSI: unix:///path/csi.sock or tcp://host:port (default: ${DEFAULT-VALUE}).")
     String endpoint = "unix:///var/lib/kubelet/plugins/" + DriverConfig.DEFAULT_DRIVER_NAME + "/csi.sock";
-
-    @Option(names = "--driver-name", paramLabel = "NAME",
-            description = "CSI driver name; also the prefix of the topology key NAME/node (default: ${DEFAULT-VALUE}).")
     String driverName = DriverConfig.DEFAULT_DRIVER_NAME;
-
-    @Option(names = "--node-id", paramLabel = "ID",
-            description = "Kubernetes node this driver serves (default: $NODE_NAME, else the host name).")
     String nodeId;
-
-    @Option(names = "--mode", paramLabel = "MODE",
-            description = "Which CSI services to run: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     Mode mode = Mode.both;
-
-    @Option(names = "--device-manager", paramLabel = "KIND",
-            description = "Backend: ndctl (PMEM namespaces through libndctl), lvm (logical volumes on one fsdax"
-                    + " namespace per region, docs/lvm.md) or emulated (loop devices over sparse files, no DAX)"
-                    + " (default: ${DEFAULT-VALUE}).")
     DeviceManagerKind deviceManager = DeviceManagerKind.ndctl;
-
-    @Option(names = "--region-preference", paramLabel = "KIND",
-            description = "Direct mode: which PMEM regions new volumes go to first when a node has both: nvdimm"
-                    + " (NVDIMMs on an ACPI.NFIT bus), cxl (CXL memory regions) or none (the best-fitting region of"
-                    + " any kind). The others are used only when no preferred region has room (default: ${DEFAULT-VALUE}).")
     String regionPreference = "nvdimm";
-
-    @Option(names = "--state-dir", paramLabel = "DIR",
-            description = "Directory for the driver's state; must be owned by root and not writable by others"
-                    + " (default: ${DEFAULT-VALUE}).")
     Path stateDir = Path.of("/var/lib/" + DriverConfig.DEFAULT_DRIVER_NAME);
-
-    @Option(names = "--kubelet-dir", paramLabel = "DIR",
-            description = "Kubelet's root directory (its --root-dir). The node service stages and publishes only"
-                    + " strictly below DIR/plugins/ and DIR/pods/, where kubelet puts staging and target paths;"
-                    + " any other path is refused. Must exist when the node service starts (default: ${DEFAULT-VALUE}).")
     Path kubeletDir = Path.of("/var/lib/kubelet");
-
-    @Option(names = "--emulated-dir", paramLabel = "DIR",
-            description = "Emulated mode: directory of the region files and the volume table (default: STATE-DIR/emulated).")
     Path emulatedDir;
-
-    @Option(names = "--emulated-regions", paramLabel = "SIZES",
-            description = "Emulated mode: comma-separated region sizes as Kubernetes quantities (default: ${DEFAULT-VALUE}).")
     String emulatedRegions = "4Gi,4Gi";
-
-    @Option(names = "--snapshot-dir", paramLabel = "DIR",
-            description = "Where snapshot images and their metadata live, on the node's ordinary disk, not PMEM"
-                    + " (default: STATE-DIR/snapshots).")
     Path snapshotDir;
-
-    @Option(names = "--snapshot-freeze-limit", paramLabel = "DURATION",
-            description = "How long a staged filesystem may stay frozen while a snapshot or clone copies it; a copy"
-                    + " that takes longer is thawed and fails (default: ${DEFAULT-VALUE}).")
     String snapshotFreezeLimit = "2m";
-
-    @Option(names = "--lvm-devices", paramLabel = "DEVICES", split = ",",
-            description = "LVM mode: comma-separated block devices to pool, e.g. /dev/pmem0,/dev/pmem1; each becomes the"
-                    + " physical volume of a volume group of the driver. Devices of someone else's volume group or with a"
-                    + " filesystem signature are left alone (default: none).")
     List<String> lvmDevices = List.of();
-
-    @Option(names = "--pmem-percentage", paramLabel = "PERCENT",
-            description = "LVM mode: how much of each region to pool, 1-100; devices --lvm-devices names are pooled whole"
-                    + " (default: ${DEFAULT-VALUE}).")
     int pmemPercentage = 100;
-
-    @Option(names = "--lvm-lock-dir", paramLabel = "DIR",
-            description = "LVM mode: lvm's locking directory. Every lvm command that may touch the driver's volume groups"
-                    + " must use the same one; a DaemonSet mounts the host's /run/lock/lvm here"
-                    + " (default: STATE-DIR/lvm/lock).")
     Path lvmLockDir;
-
-    @Option(names = "--metrics-address", paramLabel = "HOST:PORT",
-            description = "Serve /metrics, /healthz and /readyz over HTTP here; empty turns it off (default: off).")
     String metricsAddress = "";
-
-    @Option(names = "--log-format", paramLabel = "FORMAT",
-            description = "Log format: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     Logging.Format logFormat = Logging.Format.TEXT;
-
-    @Option(names = "--log-level", paramLabel = "LEVEL",
-            description = "Log level: error, warn, info, debug or trace (default: ${DEFAULT-VALUE}).")
     String logLevel = "info";
-
-    @Option(names = "--max-volumes-per-node", paramLabel = "N",
-            description = "Reported to Kubernetes by NodeGetInfo; 0 means no limit (default: ${DEFAULT-VALUE}).")
     long maxVolumesPerNode;
-
-    @Option(names = "--drain-timeout", paramLabel = "DURATION",
-            description = "On SIGTERM, how long in-flight calls may finish, e.g. 30s or 2m (default: ${DEFAULT-VALUE}).")
     String drainTimeout = "30s";
-
-    @Option(names = "--max-concurrent-calls", paramLabel = "N", hidden = true,
-            description = "Threads serving CSI calls (default: ${DEFAULT-VALUE}).")
     int maxConcurrentCalls = 16;
+
+    /**
+     * The option table: every flag with its label, description and default (the field's initial
+     * value above, unless the default is derived). Values that need more than a conversion are
+     * checked by {@link #validate()}, which names the flag too.
+     */
+    void addTo(Command cmd) {
+        cmd.option("--endpoint", "URL", "Where to serve CSI: unix:///path/csi.sock or tcp://host:port",
+                v -> endpoint = v).defaultValue(endpoint);
+        cmd.option("--driver-name", "NAME", "CSI driver name; also the prefix of the topology key NAME/node",
+                v -> driverName = v).defaultValue(driverName);
+        cmd.option("--node-id", "ID", "Kubernetes node this driver serves",
+                v -> nodeId = v).defaultValue("$NODE_NAME, else the host name");
+        cmd.option("--mode", "MODE", "Which CSI services to run: controller, node or both",
+                v -> mode = Command.choice(Mode.class, v)).defaultValue(mode);
+        cmd.option("--device-manager", "KIND", "Backend: ndctl (PMEM namespaces through libndctl), lvm (logical"
+                        + " volumes on one fsdax namespace per region, docs/lvm.md) or emulated (loop devices over"
+                        + " sparse files, no DAX)",
+                v -> deviceManager = Command.choice(DeviceManagerKind.class, v)).defaultValue(deviceManager);
+        cmd.option("--region-preference", "KIND", "Direct mode: which PMEM regions new volumes go to first when a"
+                        + " node has both: nvdimm (NVDIMMs on an ACPI.NFIT bus), cxl (CXL memory regions) or none (the"
+                        + " best-fitting region of any kind). The others are used only when no preferred region has"
+                        + " room",
+                v -> regionPreference = v).defaultValue(regionPreference);
+        cmd.option("--state-dir", "DIR", "Directory for the driver's state; must be owned by root and not writable"
+                        + " by others",
+                v -> stateDir = Command.path(v)).defaultValue(stateDir);
+        cmd.option("--kubelet-dir", "DIR", "Kubelet's root directory (its --root-dir). The node service stages and"
+                        + " publishes only strictly below DIR/plugins/ and DIR/pods/, where kubelet puts staging and"
+                        + " target paths; any other path is refused. Must exist when the node service starts",
+                v -> kubeletDir = Command.path(v)).defaultValue(kubeletDir);
+        cmd.option("--emulated-dir", "DIR", "Emulated mode: directory of the region files and the volume table",
+                v -> emulatedDir = Command.path(v)).defaultValue("STATE-DIR/emulated");
+        cmd.option("--emulated-regions", "SIZES", "Emulated mode: comma-separated region sizes as Kubernetes"
+                        + " quantities",
+                v -> emulatedRegions = v).defaultValue(emulatedRegions);
+        cmd.option("--snapshot-dir", "DIR", "Where snapshot images and their metadata live, on the node's ordinary"
+                        + " disk, not PMEM",
+                v -> snapshotDir = Command.path(v)).defaultValue("STATE-DIR/snapshots");
+        cmd.option("--snapshot-freeze-limit", "DURATION", "How long a staged filesystem may stay frozen while a"
+                        + " snapshot or clone copies it; a copy that takes longer is thawed and fails",
+                v -> snapshotFreezeLimit = v).defaultValue(snapshotFreezeLimit);
+        cmd.option("--lvm-devices", "DEVICES", "LVM mode: comma-separated block devices to pool, e.g."
+                        + " /dev/pmem0,/dev/pmem1; each becomes the physical volume of a volume group of the driver."
+                        + " Devices of someone else's volume group or with a filesystem signature are left alone."
+                        + " Repeatable; the lists add up",
+                v -> lvmDevices = concat(lvmDevices, Command.commaList(v))).repeatable().defaultValue("none");
+        cmd.option("--pmem-percentage", "PERCENT", "LVM mode: how much of each region to pool, 1-100; devices"
+                        + " --lvm-devices names are pooled whole",
+                v -> pmemPercentage = Command.intValue(v)).defaultValue(pmemPercentage);
+        cmd.option("--lvm-lock-dir", "DIR", "LVM mode: lvm's locking directory. Every lvm command that may touch"
+                        + " the driver's volume groups must use the same one; a DaemonSet mounts the host's"
+                        + " /run/lock/lvm here",
+                v -> lvmLockDir = Command.path(v)).defaultValue("STATE-DIR/lvm/lock");
+        cmd.option("--metrics-address", "HOST:PORT", "Serve /metrics, /healthz and /readyz over HTTP here; empty"
+                        + " turns it off",
+                v -> metricsAddress = v).defaultValue("off");
+        cmd.option("--log-format", "FORMAT", "Log format: text or json",
+                v -> logFormat = Command.choice(Logging.Format.class, v)).defaultValue(logFormat);
+        cmd.option("--log-level", "LEVEL", "Log level: error, warn, info, debug or trace",
+                v -> logLevel = v).defaultValue(logLevel);
+        cmd.option("--max-volumes-per-node", "N", "Reported to Kubernetes by NodeGetInfo; 0 means no limit",
+                v -> maxVolumesPerNode = Command.longValue(v)).defaultValue(maxVolumesPerNode);
+        cmd.option("--drain-timeout", "DURATION", "On SIGTERM, how long in-flight calls may finish, e.g. 30s or 2m",
+                v -> drainTimeout = v).defaultValue(drainTimeout);
+        cmd.option("--max-concurrent-calls", "N", "Threads serving CSI calls",
+                v -> maxConcurrentCalls = Command.intValue(v)).defaultValue(maxConcurrentCalls).hidden();
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(b);
+        return List.copyOf(all);
+    }
 
     /**
      * Checks every value that can be wrong before the driver creates anything, and names the flag

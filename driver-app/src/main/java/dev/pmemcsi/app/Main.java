@@ -1,57 +1,81 @@
 package dev.pmemcsi.app;
 
+import dev.pmemcsi.app.cli.Command;
+import dev.pmemcsi.app.cli.UsageException;
 import dev.pmemcsi.app.client.ClientCommand;
 import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.util.concurrent.Callable;
-import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
+import java.nio.charset.Charset;
+import java.util.List;
 
 /** {@code pmem-csi-driver}: runs the CSI driver, or with {@code client} talks to one. */
-@Command(name = "pmem-csi-driver", mixinStandardHelpOptions = true, versionProvider = BuildInfo.class,
-        sortOptions = false, usageHelpAutoWidth = true,
-        description = "Kubernetes CSI driver for persistent memory: carves PMEM regions into volumes and mounts"
-                + " them with DAX into pods.",
-        subcommands = ClientCommand.class)
-public final class Main implements Callable<Integer> {
+public final class Main {
 
-    @Mixin
-    DriverOptions options = new DriverOptions();
+    static final String NAME = "pmem-csi-driver";
 
-    @Override
-    public Integer call() throws Exception {
-        return Driver.run(options);
-    }
+    private Main() {}
 
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+        PrintWriter out = new PrintWriter(System.out, true, Charset.defaultCharset());
+        PrintWriter err = new PrintWriter(System.err, true, Charset.defaultCharset());
+        System.exit(run(List.of(args), out, err));
     }
 
-    static CommandLine commandLine() {
-        CommandLine cl = new CommandLine(new Main());
-        cl.setCaseInsensitiveEnumValuesAllowed(true);
-        // A bad flag gets one line and exit code 2, not a page of usage.
-        cl.setParameterExceptionHandler((ex, args) -> {
-            CommandLine cmd = ex.getCommandLine();
-            cmd.getErr().println("pmem-csi-driver: " + ex.getMessage() + " (see --help)");
-            return 2;
-        });
-        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            if (ex instanceof IllegalArgumentException || ex instanceof StartupException) {
-                cmd.getErr().println("pmem-csi-driver: " + ex.getMessage());
+    /**
+     * Runs one command line and returns the exit code: 0 after help or version, 2 for a bad option
+     * or value (one line on {@code err}), else the driver's or the client's own code.
+     */
+    static int run(List<String> args, PrintWriter out, PrintWriter err) {
+        try {
+            DriverOptions options = new DriverOptions();
+            Command cmd = command(options);
+            List<String> subcommand;
+            try {
+                subcommand = cmd.parse(args);
+                if (!subcommand.isEmpty() && !subcommand.get(0).equals(ClientCommand.NAME)) {
+                    throw new UsageException("unknown command '" + subcommand.get(0) + "'");
+                }
+            } catch (UsageException e) {
+                // A bad flag gets one line and exit code 2, not a page of usage.
+                err.println(NAME + ": " + e.getMessage() + " (see --help)");
                 return 2;
             }
-            throw ex;
-        });
-        return cl;
+            if (!subcommand.isEmpty()) {
+                return ClientCommand.run(NAME, subcommand.subList(1, subcommand.size()), out, err);
+            }
+            if (cmd.helpRequested()) {
+                out.print(cmd.usage());
+                return 0;
+            }
+            if (cmd.versionRequested()) {
+                out.println(NAME + " " + BuildInfo.version());
+                return 0;
+            }
+            try {
+                return Driver.run(options);
+            } catch (IllegalArgumentException | StartupException e) {
+                err.println(NAME + ": " + e.getMessage());
+                return 2;
+            } catch (Exception e) {
+                e.printStackTrace(err);
+                return 1;
+            }
+        } finally {
+            out.flush();
+            err.flush();
+        }
+    }
+
+    private static Command command(DriverOptions options) {
+        Command cmd = new Command(NAME, "Kubernetes CSI driver for persistent memory: carves PMEM regions into"
+                + " volumes and mounts them with DAX into pods")
+                .withVersionOption()
+                .subcommand(ClientCommand.NAME, ClientCommand.DESCRIPTION);
+        options.addTo(cmd);
+        return cmd;
     }
 
     /** The full {@code --help} text; deployment tests check manifests against it. */
     public static String usageText() {
-        StringWriter out = new StringWriter();
-        CommandLine cl = commandLine();
-        cl.usage(new PrintWriter(out), CommandLine.Help.Ansi.OFF);
-        return out.toString();
+        return command(new DriverOptions()).usage();
     }
 }

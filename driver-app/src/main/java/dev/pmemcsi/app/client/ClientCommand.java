@@ -22,65 +22,110 @@ import dev.pmemcsi.csi.v1.ProbeRequest;
 import dev.pmemcsi.csi.v1.VolumeCapability;
 import dev.pmemcsi.device.Quantity;
 import dev.pmemcsi.app.Endpoint;
+import dev.pmemcsi.app.cli.Command;
+import dev.pmemcsi.app.cli.UsageException;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 /**
  * A CSI client for operators: the RPCs kubelet and the sidecars would make, one command each,
  * with the answers printed as JSON. Useful to debug a node without a cluster.
  */
-@Command(name = "client", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Call a running driver's CSI services, as kubelet and the sidecars would.",
-        subcommands = {ClientCommand.Info.class, ClientCommand.GetCapacity.class, ClientCommand.ListVolumes.class,
-                ClientCommand.CreateVolume.class, ClientCommand.DeleteVolume.class, ClientCommand.Stage.class,
-                ClientCommand.Unstage.class, ClientCommand.Publish.class, ClientCommand.Unpublish.class,
-                ClientCommand.Stats.class})
-public final class ClientCommand implements Callable<Integer> {
+public final class ClientCommand {
 
-    @Option(names = "--endpoint", paramLabel = "URL", scope = CommandLine.ScopeType.INHERIT,
-            description = "The driver's endpoint: unix:///path/csi.sock or tcp://host:port"
-                    + " (default: ${DEFAULT-VALUE}).")
+    public static final String NAME = "client";
+    public static final String DESCRIPTION = "Call a running driver's CSI services, as kubelet and the sidecars would";
+
     String endpoint = "unix:///var/lib/kubelet/plugins/pmem-csi.dev/csi.sock";
-
-    @Option(names = "--timeout", paramLabel = "SECONDS", scope = CommandLine.ScopeType.INHERIT,
-            description = "Deadline of each call (default: ${DEFAULT-VALUE}).")
     long timeoutSeconds = 120;
 
-    @Spec
-    CommandLine.Model.CommandSpec spec;
+    private ClientCommand() {}
 
-    @Override
-    public Integer call() {
-        spec.commandLine().usage(spec.commandLine().getErr());
-        return 2;
+    /**
+     * Runs {@code client [OPTIONS] COMMAND [ARGS]}. {@code --endpoint} and {@code --timeout} may
+     * come before the command or among its own options.
+     *
+     * @param program what error lines start with
+     * @return 0 when every call answered OK, 1 when one failed, 2 for a bad command line
+     */
+    public static int run(String program, List<String> args, PrintWriter out, PrintWriter err) {
+        ClientCommand client = new ClientCommand();
+        List<Rpc> rpcs = List.of(new Info(), new GetCapacity(), new ListVolumes(), new CreateVolume(),
+                new DeleteVolume(), new Stage(), new Unstage(), new Publish(), new Unpublish(), new Stats());
+        String name = program + " " + NAME;
+        Command cmd = new Command(name, DESCRIPTION);
+        client.addTo(cmd);
+        rpcs.forEach(rpc -> cmd.subcommand(rpc.name, rpc.description));
+        try {
+            List<String> rest = cmd.parse(args);
+            if (rest.isEmpty()) {
+                if (cmd.helpRequested()) {
+                    out.print(cmd.usage());
+                    return 0;
+                }
+                err.print(cmd.usage());
+                return 2;
+            }
+            Rpc rpc = rpcs.stream().filter(r -> r.name.equals(rest.get(0))).findFirst()
+                    .orElseThrow(() -> new UsageException("unknown command '" + rest.get(0) + "'"));
+            Command sub = new Command(name + " " + rpc.name, rpc.description);
+            rpc.addTo(sub);
+            client.addTo(sub);
+            sub.parse(rest.subList(1, rest.size()));
+            if (sub.helpRequested() || cmd.helpRequested()) {
+                out.print(sub.usage());
+                return 0;
+            }
+            rpc.parent = client;
+            rpc.out = out;
+            rpc.err = err;
+            return rpc.call();
+        } catch (UsageException e) {
+            err.println(program + ": " + e.getMessage() + " (see --help)");
+            return 2;
+        } catch (IllegalArgumentException e) {
+            // A value the parser passed through but the call cannot use: an --endpoint or a --size.
+            err.println(program + ": " + e.getMessage());
+            return 2;
+        } catch (Exception e) {
+            e.printStackTrace(err);
+            return 1;
+        }
+    }
+
+    /** The options every command takes. */
+    private void addTo(Command cmd) {
+        cmd.option("--endpoint", "URL", "The driver's endpoint: unix:///path/csi.sock or tcp://host:port",
+                v -> endpoint = v).defaultValue(endpoint);
+        cmd.option("--timeout", "SECONDS", "Deadline of each call",
+                v -> timeoutSeconds = Command.longValue(v)).defaultValue(timeoutSeconds);
     }
 
     /** Shared by the subcommands: one channel per invocation, printing, error handling. */
-    abstract static class Rpc implements Callable<Integer> {
-        @ParentCommand
+    abstract static class Rpc {
+        final String name;
+        final String description;
         ClientCommand parent;
+        PrintWriter out;
+        PrintWriter err;
 
-        @Spec
-        CommandLine.Model.CommandSpec spec;
+        Rpc(String name, String description) {
+            this.name = name;
+            this.description = description;
+        }
 
-        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
-        boolean help;
+        /** The command's own options and parameters. */
+        void addTo(Command cmd) {}
 
-        @Override
-        public final Integer call() throws Exception {
+        final int call() throws Exception {
             Endpoint endpoint = Endpoint.parse(parent.endpoint);
             if (endpoint instanceof Endpoint.Unix unix && !Files.exists(unix.path())) {
                 return fail("cannot reach the driver at " + parent.endpoint + ": no socket at " + unix.path()
@@ -99,8 +144,8 @@ public final class ClientCommand implements Callable<Integer> {
         }
 
         private int fail(String message) {
-            spec.commandLine().getErr().println(spec.name() + ": " + message);
-            spec.commandLine().getErr().flush();
+            err.println(name + ": " + message);
+            err.flush();
             return 1;
         }
 
@@ -127,26 +172,26 @@ public final class ClientCommand implements Callable<Integer> {
         }
 
         void print(MessageOrBuilder m) throws Exception {
-            PrintWriter out = spec.commandLine().getOut();
             out.println(JsonFormat.printer().print(m));
             out.flush();
         }
     }
 
-    /** Options that describe how a volume is used: shared by stage and publish. */
-    static class Access {
-        @Option(names = "--block", description = "Raw block access instead of a filesystem.")
+    /** Options that describe how a volume is used: shared by create-volume, stage and publish. */
+    static final class Access {
         boolean block;
-
-        @Option(names = "--fs-type", paramLabel = "FS", description = "ext4 or xfs (default: ${DEFAULT-VALUE}).")
         String fsType = "ext4";
-
-        @Option(names = "--mount-flag", paramLabel = "FLAG", description = "A mount flag; repeatable.")
-        java.util.List<String> mountFlags = new java.util.ArrayList<>();
-
-        @Option(names = "--access-mode", paramLabel = "MODE",
-                description = "CSI access mode (default: ${DEFAULT-VALUE}).")
+        List<String> mountFlags = new ArrayList<>();
         VolumeCapability.AccessMode.Mode accessMode = VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER;
+
+        void addTo(Command cmd) {
+            cmd.flag("--block", "Raw block access instead of a filesystem", () -> block = true);
+            cmd.option("--fs-type", "FS", "ext4 or xfs", v -> fsType = v).defaultValue(fsType);
+            cmd.option("--mount-flag", "FLAG", "A mount flag; repeatable", mountFlags::add).repeatable();
+            cmd.option("--access-mode", "MODE", "CSI access mode",
+                    v -> accessMode = Command.choice(VolumeCapability.AccessMode.Mode.class, v))
+                    .defaultValue(accessMode.name());
+        }
 
         VolumeCapability capability() {
             VolumeCapability.Builder b = VolumeCapability.newBuilder()
@@ -160,8 +205,23 @@ public final class ClientCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "info", description = "Plugin info, capabilities, readiness and node info.")
+    private static void keyValue(Map<String, String> into, String text) {
+        Map.Entry<String, String> e = Command.keyValue(text);
+        into.put(e.getKey(), e.getValue());
+    }
+
+    private static final String VOLUME_ID_HELP = "The volume ID that create-volume printed";
+    // The driver acts only strictly below its --kubelet-dir's plugins/ and pods/, as kubelet's paths are.
+    private static final String STAGING_HELP = "Staging path; the driver accepts only paths below its"
+            + " --kubelet-dir, e.g. /var/lib/kubelet/plugins/kubernetes.io/csi/pmem-csi.dev/VOLUME/globalmount";
+    private static final String TARGET_HELP = "Target path; the driver accepts only paths below its"
+            + " --kubelet-dir, e.g. /var/lib/kubelet/pods/POD/volumes/kubernetes.io~csi/VOLUME/mount";
+
     static final class Info extends Rpc {
+        Info() {
+            super("info", "Plugin info, capabilities, readiness and node info");
+        }
+
         @Override
         void call(ManagedChannel ch) throws Exception {
             print(identity(ch).getPluginInfo(GetPluginInfoRequest.getDefaultInstance()));
@@ -171,10 +231,18 @@ public final class ClientCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "get-capacity", description = "Capacity for a volume of the given parameters.")
     static final class GetCapacity extends Rpc {
-        @Option(names = "--param", paramLabel = "KEY=VALUE", description = "A StorageClass parameter; repeatable.")
-        Map<String, String> params = new LinkedHashMap<>();
+        final Map<String, String> params = new LinkedHashMap<>();
+
+        GetCapacity() {
+            super("get-capacity", "Capacity for a volume of the given parameters");
+        }
+
+        @Override
+        void addTo(Command cmd) {
+            cmd.option("--param", "KEY=VALUE", "A StorageClass parameter; repeatable", v -> keyValue(params, v))
+                    .repeatable();
+        }
 
         @Override
         void call(ManagedChannel ch) throws Exception {
@@ -182,8 +250,11 @@ public final class ClientCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "list-volumes", description = "The volumes of this node.")
     static final class ListVolumes extends Rpc {
+        ListVolumes() {
+            super("list-volumes", "The volumes of this node");
+        }
+
         @Override
         void call(ManagedChannel ch) throws Exception {
             String token = "";
@@ -195,19 +266,24 @@ public final class ClientCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "create-volume", description = "Create a volume; prints its ID.")
     static final class CreateVolume extends Rpc {
-        @Parameters(paramLabel = "NAME", description = "The volume name (the PV name in Kubernetes).")
         String name;
-
-        @Option(names = "--size", paramLabel = "QUANTITY", description = "Usable size, e.g. 1Gi (default: ${DEFAULT-VALUE}).")
         String size = "1Gi";
+        final Map<String, String> params = new LinkedHashMap<>();
+        final Access access = new Access();
 
-        @Option(names = "--param", paramLabel = "KEY=VALUE", description = "A StorageClass parameter; repeatable.")
-        Map<String, String> params = new LinkedHashMap<>();
+        CreateVolume() {
+            super("create-volume", "Create a volume; prints its ID");
+        }
 
-        @CommandLine.Mixin
-        Access access = new Access();
+        @Override
+        void addTo(Command cmd) {
+            cmd.positional("NAME", "The volume name (the PV name in Kubernetes)", v -> name = v);
+            cmd.option("--size", "QUANTITY", "Usable size, e.g. 1Gi", v -> size = v).defaultValue(size);
+            cmd.option("--param", "KEY=VALUE", "A StorageClass parameter; repeatable", v -> keyValue(params, v))
+                    .repeatable();
+            access.addTo(cmd);
+        }
 
         @Override
         void call(ManagedChannel ch) throws Exception {
@@ -220,10 +296,17 @@ public final class ClientCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "delete-volume", description = "Delete a volume by ID.")
     static final class DeleteVolume extends Rpc {
-        @Parameters(paramLabel = "VOLUME_ID", description = "The volume ID that create-volume printed.")
         String volumeId;
+
+        DeleteVolume() {
+            super("delete-volume", "Delete a volume by ID");
+        }
+
+        @Override
+        void addTo(Command cmd) {
+            cmd.positional("VOLUME_ID", VOLUME_ID_HELP, v -> volumeId = v);
+        }
 
         @Override
         void call(ManagedChannel ch) throws Exception {
@@ -231,22 +314,21 @@ public final class ClientCommand implements Callable<Integer> {
         }
     }
 
-    // The driver acts only strictly below its --kubelet-dir's plugins/ and pods/, as kubelet's paths are.
-    private static final String STAGING_HELP = "Staging path; the driver accepts only paths below its"
-            + " --kubelet-dir, e.g. /var/lib/kubelet/plugins/kubernetes.io/csi/pmem-csi.dev/VOLUME/globalmount.";
-    private static final String TARGET_HELP = "Target path; the driver accepts only paths below its"
-            + " --kubelet-dir, e.g. /var/lib/kubelet/pods/POD/volumes/kubernetes.io~csi/VOLUME/mount.";
-
-    @Command(name = "stage", description = "NodeStageVolume: format if new and mount at the staging path.")
     static final class Stage extends Rpc {
-        @Parameters(paramLabel = "VOLUME_ID", description = "The volume ID that create-volume printed.")
         String volumeId;
-
-        @Option(names = "--staging-path", required = true, paramLabel = "DIR", description = STAGING_HELP)
         String stagingPath;
+        final Access access = new Access();
 
-        @CommandLine.Mixin
-        Access access = new Access();
+        Stage() {
+            super("stage", "NodeStageVolume: format if new and mount at the staging path");
+        }
+
+        @Override
+        void addTo(Command cmd) {
+            cmd.positional("VOLUME_ID", VOLUME_ID_HELP, v -> volumeId = v);
+            cmd.option("--staging-path", "DIR", STAGING_HELP, v -> stagingPath = v).required();
+            access.addTo(cmd);
+        }
 
         @Override
         void call(ManagedChannel ch) throws Exception {
@@ -255,13 +337,19 @@ public final class ClientCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "unstage", description = "NodeUnstageVolume.")
     static final class Unstage extends Rpc {
-        @Parameters(paramLabel = "VOLUME_ID", description = "The volume ID that create-volume printed.")
         String volumeId;
-
-        @Option(names = "--staging-path", required = true, paramLabel = "DIR", description = STAGING_HELP)
         String stagingPath;
+
+        Unstage() {
+            super("unstage", "NodeUnstageVolume");
+        }
+
+        @Override
+        void addTo(Command cmd) {
+            cmd.positional("VOLUME_ID", VOLUME_ID_HELP, v -> volumeId = v);
+            cmd.option("--staging-path", "DIR", STAGING_HELP, v -> stagingPath = v).required();
+        }
 
         @Override
         void call(ManagedChannel ch) throws Exception {
@@ -270,32 +358,33 @@ public final class ClientCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "publish", description = "NodePublishVolume: make the volume visible at the target path."
-            + " With --ephemeral, create a CSI ephemeral inline volume of --size.")
     static final class Publish extends Rpc {
-        @Parameters(paramLabel = "VOLUME_ID", description = "The volume ID that create-volume printed.")
         String volumeId;
-
-        @Option(names = "--staging-path", paramLabel = "DIR", description = STAGING_HELP)
         String stagingPath = "";
-
-        @Option(names = "--target-path", required = true, paramLabel = "PATH", description = TARGET_HELP)
         String targetPath;
-
-        @Option(names = "--readonly", description = "Publish read-only.")
         boolean readonly;
-
-        @Option(names = "--ephemeral", description = "A CSI ephemeral inline volume.")
         boolean ephemeral;
-
-        @Option(names = "--size", paramLabel = "QUANTITY", description = "Size of an ephemeral volume, e.g. 1Gi.")
         String size;
+        final Map<String, String> attributes = new LinkedHashMap<>();
+        final Access access = new Access();
 
-        @Option(names = "--attribute", paramLabel = "KEY=VALUE", description = "A volume attribute; repeatable.")
-        Map<String, String> attributes = new LinkedHashMap<>();
+        Publish() {
+            super("publish", "NodePublishVolume: make the volume visible at the target path."
+                    + " With --ephemeral, create a CSI ephemeral inline volume of --size");
+        }
 
-        @CommandLine.Mixin
-        Access access = new Access();
+        @Override
+        void addTo(Command cmd) {
+            cmd.positional("VOLUME_ID", VOLUME_ID_HELP, v -> volumeId = v);
+            cmd.option("--staging-path", "DIR", STAGING_HELP, v -> stagingPath = v);
+            cmd.option("--target-path", "PATH", TARGET_HELP, v -> targetPath = v).required();
+            cmd.flag("--readonly", "Publish read-only", () -> readonly = true);
+            cmd.flag("--ephemeral", "A CSI ephemeral inline volume", () -> ephemeral = true);
+            cmd.option("--size", "QUANTITY", "Size of an ephemeral volume, e.g. 1Gi", v -> size = v);
+            cmd.option("--attribute", "KEY=VALUE", "A volume attribute; repeatable", v -> keyValue(attributes, v))
+                    .repeatable();
+            access.addTo(cmd);
+        }
 
         @Override
         void call(ManagedChannel ch) throws Exception {
@@ -312,13 +401,19 @@ public final class ClientCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "unpublish", description = "NodeUnpublishVolume.")
     static final class Unpublish extends Rpc {
-        @Parameters(paramLabel = "VOLUME_ID", description = "The volume ID that create-volume printed.")
         String volumeId;
-
-        @Option(names = "--target-path", required = true, paramLabel = "PATH", description = TARGET_HELP)
         String targetPath;
+
+        Unpublish() {
+            super("unpublish", "NodeUnpublishVolume");
+        }
+
+        @Override
+        void addTo(Command cmd) {
+            cmd.positional("VOLUME_ID", VOLUME_ID_HELP, v -> volumeId = v);
+            cmd.option("--target-path", "PATH", TARGET_HELP, v -> targetPath = v).required();
+        }
 
         @Override
         void call(ManagedChannel ch) throws Exception {
@@ -327,14 +422,19 @@ public final class ClientCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "stats", description = "NodeGetVolumeStats: usage and condition of a published or staged volume.")
     static final class Stats extends Rpc {
-        @Parameters(paramLabel = "VOLUME_ID", description = "The volume ID that create-volume printed.")
         String volumeId;
-
-        @Option(names = "--path", required = true, paramLabel = "PATH",
-                description = "The staging or target path of the volume.")
         String path;
+
+        Stats() {
+            super("stats", "NodeGetVolumeStats: usage and condition of a published or staged volume");
+        }
+
+        @Override
+        void addTo(Command cmd) {
+            cmd.positional("VOLUME_ID", VOLUME_ID_HELP, v -> volumeId = v);
+            cmd.option("--path", "PATH", "The staging or target path of the volume", v -> path = v).required();
+        }
 
         @Override
         void call(ManagedChannel ch) throws Exception {
