@@ -39,9 +39,6 @@ public final class Main {
                 err.println(NAME + ": " + e.getMessage() + " (see --help)");
                 return 2;
             }
-            if (!subcommand.isEmpty()) {
-                return ClientCommand.run(NAME, subcommand.subList(1, subcommand.size()), out, err);
-            }
             if (cmd.helpRequested()) {
                 out.print(cmd.usage());
                 return 0;
@@ -49,6 +46,9 @@ public final class Main {
             if (cmd.versionRequested()) {
                 out.println(NAME + " " + BuildInfo.version());
                 return 0;
+            }
+            if (!subcommand.isEmpty()) {
+                return ClientCommand.run(NAME, subcommand.subList(1, subcommand.size()), out, err);
             }
             try {
                 return Driver.run(options);

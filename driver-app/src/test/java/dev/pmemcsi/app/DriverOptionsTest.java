@@ -203,5 +203,8 @@ class DriverOptionsTest {
         assertEquals(0, Main.run(List.of("--help"), new PrintWriter(out), new PrintWriter(err)));
         assertEquals(Main.usageText(), out.toString());
         assertEquals("", err.toString());
+        StringWriter before = new StringWriter();
+        assertEquals(0, Main.run(List.of("--help", "client"), new PrintWriter(before), new PrintWriter(err)));
+        assertEquals(Main.usageText(), before.toString(), "--help before the command is the driver's");
     }
 }
