@@ -1,8 +1,8 @@
 package dev.pmemcsi.node;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pmemcsi.device.DeviceManager;
 import dev.pmemcsi.device.FaultPoints;
+import dev.pmemcsi.device.JsonRecord;
 import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.driver.FilesystemFreezer;
 import dev.pmemcsi.driver.FreezeExpiredException;
@@ -43,15 +43,34 @@ import org.slf4j.LoggerFactory;
 final class Freezes implements FilesystemFreezer {
 
     private static final Logger LOG = LoggerFactory.getLogger(Freezes.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final String SUFFIX = ".json";
 
     // Test-only crash point (see FaultPoints).
     /** The filesystem is frozen and its record durable; the copy has not started. */
     static final String FAULT_FROZEN = "node.freeze.frozen";
 
-    /** What a freeze record holds: enough to thaw after a crash, and to say what it was for. */
-    record FreezeRecord(String volumeId, String path, String frozenAt) {}
+    /**
+     * What a freeze record holds: enough to thaw after a crash, and to say what it was for. The
+     * file is one JSON object without blanks, {@code {"volumeId":…,"path":…,"frozenAt":…}}.
+     */
+    record FreezeRecord(String volumeId, String path, String frozenAt) {
+
+        byte[] toJson() throws IOException {
+            return JsonRecord.write(false, g -> {
+                g.writeStartObject();
+                JsonRecord.writeString(g, "volumeId", volumeId);
+                JsonRecord.writeString(g, "path", path);
+                JsonRecord.writeString(g, "frozenAt", frozenAt);
+                g.writeEndObject();
+            });
+        }
+
+        /** Only the path is needed to thaw; a record without it is unreadable. */
+        static FreezeRecord fromJson(byte[] json) throws IOException {
+            JsonRecord r = JsonRecord.parse(json).requireOnly(false, "volumeId", "path", "frozenAt");
+            return new FreezeRecord(r.string("volumeId"), r.requiredString("path"), r.string("frozenAt"));
+        }
+    }
 
     private final NodeState state;
     private final NodePaths paths;
@@ -92,7 +111,7 @@ final class Freezes implements FilesystemFreezer {
                 }
                 FreezeRecord r;
                 try {
-                    r = JSON.readValue(Files.readAllBytes(f), FreezeRecord.class);
+                    r = FreezeRecord.fromJson(Files.readAllBytes(f));
                 } catch (IOException e) {
                     LOG.error("freeze record {} is unreadable ({}); removing it", f, e.getMessage());
                     AtomicFile.delete(f);
@@ -152,8 +171,8 @@ final class Freezes implements FilesystemFreezer {
             throws IOException, PreconditionFailedException {
         Files.createDirectories(dir);
         Path record = dir.resolve(recordName(mountPoint));
-        AtomicFile.write(record, JSON.writeValueAsBytes(new FreezeRecord(volumeId, mountPoint.toString(),
-                Instant.now().toString())), AtomicFile.Durability.DURABLE);
+        AtomicFile.write(record, new FreezeRecord(volumeId, mountPoint.toString(), Instant.now().toString()).toJson(),
+                AtomicFile.Durability.DURABLE);
         try {
             FilesystemFreeze.freeze(mountPoint);
         } catch (NativeException e) {

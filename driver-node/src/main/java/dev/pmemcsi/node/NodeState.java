@@ -1,9 +1,5 @@
 package dev.pmemcsi.node;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.pmemcsi.pmemnative.AtomicFile;
 import java.io.IOException;
 import java.io.StringReader;
@@ -38,11 +34,6 @@ public final class NodeState {
     /** Records of format 1, which {@link #load} converts. */
     private static final String PROPERTIES_SUFFIX = ".properties";
     private static final String UNREADABLE_SUFFIX = ".unreadable";
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(SerializationFeature.INDENT_OUTPUT)
-            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-            .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES)
-            .setSerializationInclusion(JsonInclude.Include.ALWAYS);
 
     private final Path dir;
     /** By file name without its suffix, e.g. {@code staged-<hash>}. */
@@ -87,7 +78,7 @@ public final class NodeState {
         String key = name.substring(0, name.length() - suffix.length());
         try {
             Attachment a = suffix.equals(SUFFIX)
-                    ? JSON.readValue(Files.readAllBytes(f), StoredAttachment.class).toAttachment()
+                    ? StoredAttachment.fromJson(Files.readAllBytes(f)).toAttachment()
                     : StoredAttachment.fromProperties(properties(f));
             if (!key(a).equals(key)) {
                 throw new IllegalArgumentException("record does not belong in file " + name);
@@ -186,7 +177,7 @@ public final class NodeState {
 
     private void write(Attachment a, AtomicFile.Durability durability) throws IOException {
         Files.createDirectories(dir);
-        AtomicFile.write(dir.resolve(fileName(a)), JSON.writeValueAsBytes(StoredAttachment.of(a)), durability);
+        AtomicFile.write(dir.resolve(fileName(a)), StoredAttachment.of(a).toJson(), durability);
         records.put(key(a), a);
     }
 

@@ -1,5 +1,8 @@
 package dev.pmemcsi.node;
 
+import com.fasterxml.jackson.core.JsonGenerator;
+import dev.pmemcsi.device.JsonRecord;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Properties;
@@ -29,6 +32,49 @@ record StoredAttachment(
         boolean eraseAfter) {
 
     static final int FORMAT = 2;
+
+    /** The fields, in the order they were always written; a record lacking any of them is unreadable. */
+    private static final String[] FIELDS = {"format", "kind", "phase", "volumeId", "path", "realPath", "access", "fsType",
+        "mountFlags", "accessMode", "readOnly", "stagingPath", "ephemeral", "deviceId", "devicePath", "eraseAfter"};
+
+    /** The record as its file holds it: one indented JSON object. */
+    byte[] toJson() throws IOException {
+        return JsonRecord.write(true, this::write);
+    }
+
+    private void write(JsonGenerator g) throws IOException {
+        g.writeStartObject();
+        g.writeNumberField("format", format);
+        JsonRecord.writeEnum(g, "kind", kind);
+        JsonRecord.writeEnum(g, "phase", phase);
+        JsonRecord.writeString(g, "volumeId", volumeId);
+        JsonRecord.writeString(g, "path", path);
+        JsonRecord.writeString(g, "realPath", realPath);
+        JsonRecord.writeEnum(g, "access", access);
+        JsonRecord.writeString(g, "fsType", fsType);
+        JsonRecord.writeStrings(g, "mountFlags", mountFlags);
+        JsonRecord.writeString(g, "accessMode", accessMode);
+        g.writeBooleanField("readOnly", readOnly);
+        JsonRecord.writeString(g, "stagingPath", stagingPath);
+        g.writeBooleanField("ephemeral", ephemeral);
+        JsonRecord.writeString(g, "deviceId", deviceId);
+        JsonRecord.writeString(g, "devicePath", devicePath);
+        g.writeBooleanField("eraseAfter", eraseAfter);
+        g.writeEndObject();
+    }
+
+    /**
+     * Reads a record file: every field must be there, and no other; a null text is left to
+     * {@link #toAttachment} to refuse, a null number or flag is refused here.
+     */
+    static StoredAttachment fromJson(byte[] json) throws IOException {
+        JsonRecord r = JsonRecord.parse(json).requireOnly(true, FIELDS);
+        return new StoredAttachment(r.intValue("format"), r.enumValue("kind", Attachment.Kind.class),
+                r.enumValue("phase", Attachment.Phase.class), r.string("volumeId"), r.string("path"), r.string("realPath"),
+                r.enumValue("access", Attachment.Access.class), r.string("fsType"), r.stringList("mountFlags"),
+                r.string("accessMode"), r.bool("readOnly"), r.string("stagingPath"), r.bool("ephemeral"),
+                r.string("deviceId"), r.string("devicePath"), r.bool("eraseAfter"));
+    }
 
     static StoredAttachment of(Attachment a) {
         return new StoredAttachment(FORMAT, a.kind(), a.phase(), a.volumeId(), a.path().toString(),

@@ -1,7 +1,6 @@
 package dev.pmemcsi.device.emulated;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pmemcsi.device.JsonRecord;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -19,7 +18,8 @@ import java.util.zip.CRC32C;
  * With it, the table can be rebuilt from the region files alone when {@code volumes.json} is lost,
  * even after a reboot took the loop devices with it.
  *
- * <p>Layout: a 16-byte magic, the length and CRC32C of the row (big-endian ints), the row as JSON.
+ * <p>Layout: a 16-byte magic, the length and CRC32C of the row (big-endian ints), the row as JSON
+ * without blanks ({@link VolumeRecord#write}).
  * Erasing the extent erases the label, so a deleted volume never comes back.
  */
 final class ExtentLabel {
@@ -29,16 +29,13 @@ final class ExtentLabel {
     static final int MAX_BYTES = 64 * 1024;
     private static final int HEADER = MAGIC.length + 8;
 
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
-
     private ExtentLabel() {}
 
     /** The label of a row, as stored: always READY, since only handed-out volumes are rebuilt. */
     static byte[] encode(VolumeRecord r) throws IOException {
         VolumeRecord stored = new VolumeRecord(r.id(), r.region(), r.offset(), r.rawBytes(), r.usableBytes(), r.mode(),
                 r.eraseAfter(), r.attributes(), VolumeState.READY, false);
-        byte[] json = JSON.writeValueAsBytes(stored);
+        byte[] json = JsonRecord.write(false, stored::write);
         if (HEADER + json.length > Math.min(MAX_BYTES, r.rawBytes() - r.usableBytes())) {
             throw new IOException("the label of volume " + r.id() + " takes " + (HEADER + json.length)
                     + " bytes, more than the " + Math.min(MAX_BYTES, r.rawBytes() - r.usableBytes()) + " its extent reserves");
@@ -71,8 +68,8 @@ final class ExtentLabel {
         }
         VolumeRecord r;
         try {
-            r = JSON.readValue(bytes, HEADER, length, VolumeRecord.class);
-        } catch (IOException | IllegalArgumentException | NullPointerException e) {
+            r = VolumeRecord.read(JsonRecord.parse(bytes, HEADER, length));
+        } catch (IOException e) {
             return Optional.empty();
         }
         boolean fits = r.region().equals(region) && r.offset() == offset && r.rawBytes() % alignment == 0

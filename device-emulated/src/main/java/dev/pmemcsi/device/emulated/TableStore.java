@@ -1,13 +1,11 @@
 package dev.pmemcsi.device.emulated;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.pmemcsi.device.JsonRecord;
 import dev.pmemcsi.pmemnative.AtomicFile;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 
@@ -19,17 +17,8 @@ final class TableStore {
 
     static final int VERSION = 1;
 
-    /** The file format; a version bump means an older driver must not read it. */
-    record Table(int version, List<VolumeRecord> volumes) {
-        Table {
-            volumes = List.copyOf(volumes);
-        }
-    }
-
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(SerializationFeature.INDENT_OUTPUT)
-            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-            .setSerializationInclusion(JsonInclude.Include.ALWAYS);
+    // The file: {"version": VERSION, "volumes": [row, ...]}, indented, rows as VolumeRecord writes them.
+    // A version bump means an older driver must not read it.
 
     private final Path file;
     private final Path temp;
@@ -71,22 +60,39 @@ final class TableStore {
 
     static byte[] encode(List<VolumeRecord> records) throws IOException {
         List<VolumeRecord> sorted = records.stream().sorted(Comparator.comparing(VolumeRecord::id)).toList();
-        return JSON.writeValueAsBytes(new Table(VERSION, sorted));
+        return JsonRecord.write(true, g -> {
+            g.writeStartObject();
+            g.writeNumberField("version", VERSION);
+            g.writeArrayFieldStart("volumes");
+            for (VolumeRecord r : sorted) {
+                r.write(g);
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        });
     }
 
     static List<VolumeRecord> decode(byte[] bytes) throws IOException {
-        Table t;
+        int version;
+        List<VolumeRecord> volumes = new ArrayList<>();
         try {
-            t = JSON.readValue(bytes, Table.class);
-        } catch (IOException | IllegalArgumentException | NullPointerException e) {
+            JsonRecord t = JsonRecord.parse(bytes).requireOnly(false, "version", "volumes");
+            version = t.intValue("version");
+            List<JsonRecord> rows = t.records("volumes");
+            if (rows == null) {
+                throw new UnreadableTableException("the namespace table is empty or has no volume list", null);
+            }
+            for (JsonRecord row : rows) {
+                volumes.add(VolumeRecord.read(row));
+            }
+        } catch (UnreadableTableException e) {
+            throw e;
+        } catch (IOException e) {
             throw new UnreadableTableException("the namespace table cannot be read: " + e.getMessage(), e);
         }
-        if (t == null || t.volumes() == null) {
-            throw new UnreadableTableException("the namespace table is empty or has no volume list", null);
+        if (version != VERSION) {
+            throw new IOException("namespace table has version " + version + ", this driver reads version " + VERSION);
         }
-        if (t.version() != VERSION) {
-            throw new IOException("namespace table has version " + t.version() + ", this driver reads version " + VERSION);
-        }
-        return t.volumes();
+        return List.copyOf(volumes);
     }
 }

@@ -1,8 +1,11 @@
 package dev.pmemcsi.device.emulated;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import dev.pmemcsi.device.Extent;
+import dev.pmemcsi.device.JsonRecord;
 import dev.pmemcsi.device.VolumeAccess;
 import dev.pmemcsi.device.VolumeMode;
+import java.io.IOException;
 import java.util.Map;
 import java.util.Objects;
 
@@ -88,5 +91,48 @@ record VolumeRecord(
     VolumeRecord deleting(boolean erase) {
         return new VolumeRecord(id, region, offset, rawBytes, usableBytes, mode, eraseAfter, attributes,
                 VolumeState.DELETING, eraseOnDelete || erase, capacityBytes, access);
+    }
+
+    /** The fields of a row in the table and in a label, in the order they were always written. */
+    private static final String[] FIELDS = {"id", "region", "offset", "rawBytes", "usableBytes", "mode", "eraseAfter",
+        "attributes", "state", "eraseOnDelete", "capacityBytes", "access"};
+
+    /** Writes the row as one JSON object. */
+    void write(JsonGenerator g) throws IOException {
+        g.writeStartObject();
+        g.writeStringField("id", id);
+        g.writeStringField("region", region);
+        g.writeNumberField("offset", offset);
+        g.writeNumberField("rawBytes", rawBytes);
+        g.writeNumberField("usableBytes", usableBytes);
+        JsonRecord.writeEnum(g, "mode", mode);
+        g.writeBooleanField("eraseAfter", eraseAfter);
+        JsonRecord.writeStrings(g, "attributes", attributes);
+        JsonRecord.writeEnum(g, "state", state);
+        g.writeBooleanField("eraseOnDelete", eraseOnDelete);
+        if (capacityBytes == null) {
+            g.writeNullField("capacityBytes");
+        } else {
+            g.writeNumberField("capacityBytes", capacityBytes);
+        }
+        JsonRecord.writeString(g, "access", access);
+        g.writeEndObject();
+    }
+
+    /**
+     * Reads a row: every number and flag must be there, attributes, capacity and use may be absent
+     * (rows written before they were recorded); any other field makes the row unreadable.
+     */
+    static VolumeRecord read(JsonRecord r) throws JsonRecord.FormatException {
+        r.requireOnly(false, FIELDS);
+        String id = r.requiredString("id");
+        try {
+            return new VolumeRecord(id, r.requiredString("region"), r.longValue("offset"), r.longValue("rawBytes"),
+                    r.longValue("usableBytes"), r.requiredEnum("mode", VolumeMode.class), r.bool("eraseAfter"),
+                    r.stringMap("attributes"), r.requiredEnum("state", VolumeState.class), r.bool("eraseOnDelete"),
+                    r.nullableLong("capacityBytes"), r.string("access"));
+        } catch (IllegalArgumentException e) {
+            throw new JsonRecord.FormatException(r.where() + ": " + e.getMessage());
+        }
     }
 }

@@ -1,8 +1,7 @@
 package dev.pmemcsi.device.lvm;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pmemcsi.device.JsonRecord;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -12,11 +11,10 @@ import java.util.Map;
 /**
  * lvm2's JSON reports ({@code --reportformat json --units b --nosuffix}) read into records. Every
  * value comes as a string, numbers included; a field that does not apply (the volume group of an
- * orphan physical volume) is the empty string, read here as 0 or an empty list.
+ * orphan physical volume) is the empty string, read here as 0 or an empty list. The output is
+ * read as plain maps and lists ({@link JsonRecord#parseValue}); fields lvm adds are ignored.
  */
 final class LvmReports {
-
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     /** A physical volume, with the volume group it belongs to (empty names for an orphan). */
     record PhysicalVolume(String device, String uuid, long deviceBytes, long pvBytes, long peStart,
@@ -82,7 +80,7 @@ final class LvmReports {
 
     static List<PhysicalVolume> physicalVolumes(String json) throws JsonProcessingException {
         List<PhysicalVolume> out = new ArrayList<>();
-        for (JsonNode n : rows(json, "pv")) {
+        for (Map<?, ?> n : rows(json, "pv")) {
             out.add(new PhysicalVolume(text(n, "pv_name"), text(n, "pv_uuid"), number(n, "dev_size"),
                     number(n, "pv_size"), number(n, "pe_start"), text(n, "vg_name"), text(n, "vg_uuid"),
                     list(n, "vg_tags")));
@@ -98,18 +96,18 @@ final class LvmReports {
     static State state(String json) throws JsonProcessingException {
         List<VolumeGroup> groups = new ArrayList<>();
         List<LogicalVolume> volumes = new ArrayList<>();
-        for (JsonNode report : reports(json)) {
-            for (JsonNode n : report.path("vg")) {
+        for (Map<?, ?> report : reports(json)) {
+            for (Map<?, ?> n : objects(report.get("vg"))) {
                 groups.add(new VolumeGroup(text(n, "vg_name"), text(n, "vg_uuid"), list(n, "vg_tags"), number(n, "vg_size"),
                         number(n, "vg_free"), number(n, "vg_extent_size"), (int) number(n, "pv_count"),
                         (int) number(n, "vg_missing_pv_count"), (int) number(n, "lv_count")));
             }
             Map<String, List<String>> ranges = new HashMap<>();
-            for (JsonNode n : report.path("seg")) {
+            for (Map<?, ?> n : objects(report.get("seg"))) {
                 List<String> r = ranges.computeIfAbsent(text(n, "lv_uuid"), k -> new ArrayList<>());
                 Arrays.stream(text(n, "seg_pe_ranges").split(" ")).filter(x -> !x.isEmpty()).forEach(r::add);
             }
-            for (JsonNode n : report.path("lv")) {
+            for (Map<?, ?> n : objects(report.get("lv"))) {
                 volumes.add(new LogicalVolume(text(n, "lv_name"), text(n, "vg_name"), text(n, "lv_uuid"),
                         number(n, "lv_size"), list(n, "lv_tags"), text(n, "lv_attr"), text(n, "lv_dm_path"),
                         ranges.getOrDefault(text(n, "lv_uuid"), List.of())));
@@ -119,29 +117,43 @@ final class LvmReports {
     }
 
     /** The rows of every report of {@code kind} in the output: {@code {"report":[{"pv":[…]}, …]}}. */
-    private static List<JsonNode> rows(String json, String kind) throws JsonProcessingException {
-        List<JsonNode> out = new ArrayList<>();
-        for (JsonNode report : reports(json)) {
-            report.path(kind).forEach(out::add);
+    private static List<Map<?, ?>> rows(String json, String kind) throws JsonProcessingException {
+        List<Map<?, ?>> out = new ArrayList<>();
+        for (Map<?, ?> report : reports(json)) {
+            out.addAll(objects(report.get(kind)));
         }
         return out;
     }
 
-    private static JsonNode reports(String json) throws JsonProcessingException {
-        JsonNode root = JSON.readTree(json);
-        JsonNode reports = root == null ? null : root.get("report");
-        if (reports == null || !reports.isArray()) {
+    private static List<Map<?, ?>> reports(String json) throws JsonProcessingException {
+        Object root = JsonRecord.parseValue(json);
+        Object reports = root instanceof Map<?, ?> m ? m.get("report") : null;
+        if (!(reports instanceof List)) {
             throw new JsonProcessingException("no \"report\" array in lvm's output") { };
         }
-        return reports;
+        return objects(reports);
     }
 
-    private static String text(JsonNode n, String field) {
-        JsonNode v = n.get(field);
-        return v == null || v.isNull() ? "" : v.asText().strip();
+    /** The objects in a list; anything else (absent, not a list, not objects) holds no rows. */
+    private static List<Map<?, ?>> objects(Object list) {
+        List<Map<?, ?>> out = new ArrayList<>();
+        if (list instanceof List<?> l) {
+            for (Object o : l) {
+                if (o instanceof Map<?, ?> m) {
+                    out.add(m);
+                }
+            }
+        }
+        return out;
     }
 
-    private static long number(JsonNode n, String field) throws JsonProcessingException {
+    /** A field as text: lvm quotes every value, but a bare number or flag reads as its literal too. */
+    private static String text(Map<?, ?> n, String field) {
+        Object v = n.get(field);
+        return v instanceof String || v instanceof Number || v instanceof Boolean ? v.toString().strip() : "";
+    }
+
+    private static long number(Map<?, ?> n, String field) throws JsonProcessingException {
         String t = text(n, field);
         if (t.isEmpty()) {
             return 0;
@@ -153,7 +165,7 @@ final class LvmReports {
         }
     }
 
-    private static List<String> list(JsonNode n, String field) {
+    private static List<String> list(Map<?, ?> n, String field) {
         String t = text(n, field);
         return t.isEmpty() ? List.of() : Arrays.stream(t.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
     }

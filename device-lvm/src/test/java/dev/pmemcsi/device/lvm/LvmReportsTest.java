@@ -113,4 +113,15 @@ class LvmReportsTest {
                 "{\"report\":[{\"vg\":[{\"vg_name\":\"v\",\"vg_size\":\"12.00m\"}]}]}"));
         assertEquals("field vg_size is not a number of bytes: \"12.00m\"", e.getOriginalMessage());
     }
+
+    @Test
+    void fieldsLvmAddsAreIgnoredAndNullOrBareValuesRead() throws Exception {
+        String json = "{\"report\":[{\"vg\":[{\"vg_name\":\"v\",\"vg_uuid\":null,\"vg_size\":4096,\"vg_free\":\" 1024 \","
+                + "\"vg_permissions\":\"writeable\",\"vg_extent_size\":\"\",\"pv_count\":\"1\"}],\"lv\":[],"
+                + "\"pvseg\":[{\"pvseg_start\":\"0\"}]}],\"log\":[{\"log_seq_num\":\"1\"}]}";
+        LvmReports.State state = LvmReports.state(json);
+        assertEquals(List.of(new LvmReports.VolumeGroup("v", "", List.of(), 4096, 1024, 0, 1, 0, 0)), state.groups());
+        assertThrows(JsonProcessingException.class, () -> LvmReports.state(json.substring(0, json.length() / 2)));
+        assertThrows(JsonProcessingException.class, () -> LvmReports.state(""));
+    }
 }

@@ -1,7 +1,6 @@
 package dev.pmemcsi.controller.snapshot;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pmemcsi.device.JsonRecord;
 import dev.pmemcsi.pmemnative.AtomicFile;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -27,8 +26,6 @@ import org.slf4j.LoggerFactory;
 public final class RestoreJournal {
 
     private static final Logger LOG = LoggerFactory.getLogger(RestoreJournal.class);
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES);
     private static final String SUFFIX = ".json";
 
     public enum Phase { COPYING, DONE }
@@ -42,7 +39,27 @@ public final class RestoreJournal {
      * @param sourceId the snapshot ID or volume ID
      * @param phase    whether the copy finished
      */
-    public record Entry(String volumeId, SourceKind kind, String sourceId, Phase phase) {}
+    public record Entry(String volumeId, SourceKind kind, String sourceId, Phase phase) {
+
+        /** The record's file: one JSON object without blanks. */
+        byte[] toJson() throws IOException {
+            return JsonRecord.write(false, g -> {
+                g.writeStartObject();
+                JsonRecord.writeString(g, "volumeId", volumeId);
+                JsonRecord.writeEnum(g, "kind", kind);
+                JsonRecord.writeString(g, "sourceId", sourceId);
+                JsonRecord.writeEnum(g, "phase", phase);
+                g.writeEndObject();
+            });
+        }
+
+        /** Reads a record's file: all four fields must be there, and no other. */
+        static Entry fromJson(byte[] json) throws IOException {
+            JsonRecord r = JsonRecord.parse(json).requireOnly(true, "volumeId", "kind", "sourceId", "phase");
+            return new Entry(r.requiredString("volumeId"), r.enumValue("kind", SourceKind.class), r.string("sourceId"),
+                    r.enumValue("phase", Phase.class));
+        }
+    }
 
     private final Path dir;
     private final Map<String, Entry> entries = new ConcurrentHashMap<>();
@@ -62,7 +79,7 @@ public final class RestoreJournal {
                     Files.deleteIfExists(f);
                 } else if (name.endsWith(SUFFIX)) {
                     try {
-                        Entry e = JSON.readValue(Files.readAllBytes(f), Entry.class);
+                        Entry e = Entry.fromJson(Files.readAllBytes(f));
                         entries.put(e.volumeId(), e);
                     } catch (IOException e) {
                         // Without its record a volume looks like an ordinary one: the copy it may
@@ -101,7 +118,7 @@ public final class RestoreJournal {
 
     private void write(Entry e) throws IOException {
         Files.createDirectories(dir);
-        AtomicFile.write(file(e.volumeId()), JSON.writeValueAsBytes(e), AtomicFile.Durability.DURABLE);
+        AtomicFile.write(file(e.volumeId()), e.toJson(), AtomicFile.Durability.DURABLE);
         entries.put(e.volumeId(), e);
     }
 

@@ -1,5 +1,7 @@
 package dev.pmemcsi.controller.snapshot;
 
+import dev.pmemcsi.device.JsonRecord;
+import java.io.IOException;
 import java.util.Objects;
 
 /**
@@ -42,5 +44,37 @@ public record SnapshotRecord(
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(sourceVolumeId, "sourceVolumeId");
         fsType = fsType == null ? "" : fsType;
+    }
+
+    /** The fields, in the order they were always written; metadata lacking any of them is unreadable. */
+    private static final String[] FIELDS = {"format", "id", "name", "key", "sourceVolumeId", "sizeBytes", "imageBytes",
+        "fsType", "creationNanos", "crc32c", "ready"};
+
+    /** The metadata file: one indented JSON object. */
+    byte[] toJson() throws IOException {
+        return JsonRecord.write(true, g -> {
+            g.writeStartObject();
+            g.writeNumberField("format", format);
+            g.writeStringField("id", id);
+            g.writeStringField("name", name);
+            g.writeStringField("key", key);
+            g.writeStringField("sourceVolumeId", sourceVolumeId);
+            g.writeNumberField("sizeBytes", sizeBytes);
+            g.writeNumberField("imageBytes", imageBytes);
+            g.writeStringField("fsType", fsType);
+            g.writeNumberField("creationNanos", creationNanos);
+            g.writeNumberField("crc32c", crc32c);
+            g.writeBooleanField("ready", ready);
+            g.writeEndObject();
+        });
+    }
+
+    /** Reads a metadata file: every field must be there, and no other; only the filesystem may be null. */
+    static SnapshotRecord fromJson(byte[] json) throws IOException {
+        JsonRecord r = JsonRecord.parse(json).requireOnly(true, FIELDS);
+        return new SnapshotRecord(r.intValue("format"), r.requiredString("id"), r.requiredString("name"),
+                r.requiredString("key"), r.requiredString("sourceVolumeId"), r.longValue("sizeBytes"),
+                r.longValue("imageBytes"), r.string("fsType"), r.longValue("creationNanos"), r.longValue("crc32c"),
+                r.bool("ready"));
     }
 }

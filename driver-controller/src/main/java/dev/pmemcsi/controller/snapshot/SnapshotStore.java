@@ -1,8 +1,5 @@
 package dev.pmemcsi.controller.snapshot;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.pmemcsi.device.FaultPoints;
 import dev.pmemcsi.pmemnative.AtomicFile;
 import dev.pmemcsi.pmemnative.RegularFile;
@@ -44,10 +41,6 @@ public final class SnapshotStore {
     private static final String META = ".json";
     private static final String TEMP = AtomicFile.TEMP_SUFFIX;
     private static final String SET_ASIDE = ".unreadable";
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(SerializationFeature.INDENT_OUTPUT)
-            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-            .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES);
 
     // Test-only crash points (see FaultPoints).
     /** The image is complete and durable under its temporary name. */
@@ -114,7 +107,7 @@ public final class SnapshotStore {
         String key = stem(meta, META);
         SnapshotRecord r;
         try {
-            r = JSON.readValue(Files.readAllBytes(meta), SnapshotRecord.class);
+            r = SnapshotRecord.fromJson(Files.readAllBytes(meta));
             if (r.format() != SnapshotRecord.FORMAT || !r.key().equals(key)) {
                 throw new IOException("format " + r.format() + ", key " + r.key());
             }
@@ -193,7 +186,7 @@ public final class SnapshotStore {
         Files.move(temporaryImage(r.key()), image, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         AtomicFile.syncDirectory(dir);
         FaultPoints.reached(FAULT_IMAGE_RENAMED);
-        AtomicFile.write(dir.resolve(r.key() + META), JSON.writeValueAsBytes(r), AtomicFile.Durability.DURABLE);
+        AtomicFile.write(dir.resolve(r.key() + META), r.toJson(), AtomicFile.Durability.DURABLE);
         snapshots.put(r.key(), new Entry(r, RegularFile.allocatedBytes(image)));
     }
 

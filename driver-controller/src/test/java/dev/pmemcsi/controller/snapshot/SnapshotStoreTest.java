@@ -107,8 +107,7 @@ class SnapshotStoreTest {
         Files.write(store.dir().resolve(SnapshotIds.key("meta") + ".json.tmp"), new byte[10]);
         // Metadata whose image is gone is damaged: set aside, not listed.
         SnapshotRecord lost = record("lost", "vol-2", 4096, 0);
-        Files.writeString(store.dir().resolve(lost.key() + ".json"),
-                new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(lost));
+        Files.write(store.dir().resolve(lost.key() + ".json"), lost.toJson());
 
         SnapshotStore again = new SnapshotStore(store.dir());
         again.start();
