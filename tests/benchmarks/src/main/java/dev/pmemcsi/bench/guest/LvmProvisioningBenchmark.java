@@ -2,6 +2,7 @@ package dev.pmemcsi.bench.guest;
 
 import dev.pmemcsi.app.observability.Logging;
 import dev.pmemcsi.bench.Commands;
+import dev.pmemcsi.device.BlockDeviceEraser;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.PmemVolume;
@@ -10,6 +11,8 @@ import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.device.lvm.LvmConfig;
 import dev.pmemcsi.device.lvm.LvmDeviceManager;
 import dev.pmemcsi.device.lvm.StaticPoolDevices;
+import dev.pmemcsi.pmemnative.AtomicFile;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -58,6 +61,7 @@ public final class LvmProvisioningBenchmark {
             started = true;
             String vg = volumeGroup(commandConfig);
             compare(dm, vg, commandConfig, runs);
+            createSteps(vg, commandConfig, config, runs);
             expansion(dm, vg, commandConfig, Math.max(3, runs / 2));
         } catch (DeviceException | LinkageError e) {
             if (started) {
@@ -102,6 +106,41 @@ public final class LvmProvisioningBenchmark {
         }
         print("lvm create 512 MiB", create, cliCreate, "lvcreate");
         print("lvm delete (no erase)", delete, cliRemove, "lvremove");
+    }
+
+    /**
+     * What a create does besides its {@code lvcreate}, each step alone on a volume the CLI made:
+     * wiping the first and last MiB (exclusive open, two BLKZEROOUT, fsync) and writing then
+     * deleting the durable record of a pending create in the driver's own directory.
+     */
+    private static void createSteps(String vg, String commandConfig, LvmConfig config, int runs) throws Exception {
+        lvm("lvcreate", "--config", commandConfig, "--type", "linear", "--name", CLI_LV,
+                "--size", (512 * MIB) + "b", "--wipesignatures", "n", "--zero", "n", "--activate", "y", vg);
+        Path device = Path.of("/dev/mapper/" + vg.replace("-", "--") + "-" + CLI_LV.replace("-", "--"));
+        Path record = config.pendingDir().resolve("bench-record");
+        Files.createDirectories(config.pendingDir());
+        BlockDeviceEraser eraser = new BlockDeviceEraser(BlockDeviceEraser.Method.ZEROOUT);
+        List<Long> wipe = new ArrayList<>();
+        List<Long> note = new ArrayList<>();
+        try {
+            for (int i = 0; i < runs; i++) {
+                long t0 = System.nanoTime();
+                eraser.wipeSignatures("bench", device);
+                long t1 = System.nanoTime();
+                AtomicFile.write(record, "vg\nlv\nid\n".getBytes(StandardCharsets.UTF_8), AtomicFile.Durability.DURABLE);
+                AtomicFile.delete(record);
+                long t2 = System.nanoTime();
+                wipe.add(t1 - t0);
+                note.add(t2 - t1);
+            }
+        } finally {
+            lvm("lvremove", "--config", commandConfig, "--force", vg + "/" + CLI_LV);
+        }
+        System.out.printf("BENCH lvm create steps: wipe of the first and last MiB median %.1f ms (min/max %.1f/%.1f),"
+                + " pending-create record written and deleted median %.1f ms (min/max %.1f/%.1f; %s) (%d runs)%n",
+                Guest.percentile(wipe, 50), Collections.min(wipe) / 1e6, Collections.max(wipe) / 1e6,
+                Guest.percentile(note, 50), Collections.min(note) / 1e6, Collections.max(note) / 1e6,
+                Files.getFileStore(config.pendingDir()).type(), runs);
     }
 
     /**
