@@ -4,6 +4,7 @@ import dev.pmemcsi.csi.v1.NodeGrpc;
 import dev.pmemcsi.csi.v1.NodeStageVolumeRequest;
 import dev.pmemcsi.csi.v1.NodeUnstageVolumeRequest;
 import dev.pmemcsi.csi.v1.VolumeCapability;
+import dev.pmemcsi.device.OperationListener;
 import dev.pmemcsi.device.PmemVolume;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
@@ -12,6 +13,7 @@ import dev.pmemcsi.driver.DriverConfig;
 import dev.pmemcsi.driver.VolumeLocks;
 import dev.pmemcsi.node.NodePaths;
 import dev.pmemcsi.node.NodeService;
+import dev.pmemcsi.pmemnative.BlockDevice;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.inprocess.InProcessChannelBuilder;
@@ -27,9 +29,10 @@ import java.util.stream.Stream;
 
 /**
  * NodeStageVolume on a real fsdax namespace against the bare commands a human would type: mkfs and
- * {@code mount -o dax}. Both sides get the same device, wiped before every run, and take turns
- * going first. Prints {@code BENCH} lines with median, p10 and p90 of each side and the ratio of
- * the medians (stage time / bare time); asserts nothing. It stops, without figures, when a side
+ * {@code mount -o dax}. Both sides get the same device before every run, in one of two states (a
+ * new volume's zeroed ends, or {@code wipefs -a}), and take turns going first. Prints {@code BENCH}
+ * lines with median, p10 and p90 of each side and the ratio of the medians (stage time / bare
+ * time), and how much of the stage was the service's own mkfs and mount(2); asserts nothing. It stops, without figures, when a side
  * did not really mount with DAX: those figures would not measure what they claim. Needs real
  * NVDIMMs: it runs in the QEMU guest's {@code guest-benchmarks} step ({@code E2E_BENCHMARKS=1}).
  *
@@ -54,7 +57,8 @@ public final class NodeStageGuestBenchmark {
         // The work dir plays kubelet's root: staging paths below plugins/.
         Files.createDirectories(work.resolve("kubelet/plugins"));
         NodeService service = new NodeService(new DriverConfig(DRIVER, "bench", "bench-guest", 0), devices,
-                new VolumeLocks(), work.resolve("state"), NodePaths.confinedTo(work.resolve("kubelet"), List.of()));
+                new VolumeLocks(), work.resolve("state"), NodePaths.confinedTo(work.resolve("kubelet"), List.of()),
+                STEPS);
         service.start();
         String name = InProcessServerBuilder.generateName();
         Server server = InProcessServerBuilder.forName(name).addService(service).build().start();
@@ -70,7 +74,9 @@ public final class NodeStageGuestBenchmark {
             System.out.printf("BENCH stage %s (%d MiB fsdax), %d rounds each after %d warm-up%n",
                     volume.devicePath(), volume.usableBytes() / MIB, rounds, WARM_UP);
             for (String fs : List.of("ext4", "xfs")) {
-                bench(node, volume, fs, work, rounds);
+                for (boolean wiped : List.of(false, true)) {
+                    bench(node, volume, fs, wiped, work, rounds);
+                }
             }
         } finally {
             try {
@@ -101,8 +107,26 @@ public final class NodeStageGuestBenchmark {
         }
     }
 
-    private static void bench(NodeGrpc.NodeBlockingStub node, PmemVolume volume, String fs, Path work, int rounds)
-            throws IOException, InterruptedException {
+    /** The Node service's own mkfs and mount(2) times, of the measured stages only. */
+    private static final Map<OperationListener.Kind, List<Long>> STEP_TIMES = new java.util.concurrent.ConcurrentHashMap<>();
+    private static volatile boolean recordSteps;
+    private static final OperationListener STEPS = (kind, subject) -> {
+        long t0 = System.nanoTime();
+        return failure -> {
+            if (recordSteps && failure == null) {
+                STEP_TIMES.computeIfAbsent(kind, k -> java.util.Collections.synchronizedList(new ArrayList<>()))
+                        .add(System.nanoTime() - t0);
+            }
+        };
+    };
+
+    /**
+     * One filesystem on one device state: a new volume (first and last MiB zeroed, as CreateVolume
+     * leaves it, so the driver knows it is empty without blkid), or a wiped one ({@code wipefs -a}
+     * removes only the magic numbers, so the driver asks blkid before it formats).
+     */
+    private static void bench(NodeGrpc.NodeBlockingStub node, PmemVolume volume, String fs, boolean wiped, Path work,
+                              int rounds) throws IOException, InterruptedException {
         String device = volume.devicePath().toString();
         Path staging = work.resolve("kubelet/plugins/" + fs + "-staging");
         Path bare = Files.createDirectories(work.resolve(fs + "-bare"));
@@ -130,11 +154,17 @@ public final class NodeStageGuestBenchmark {
                 // Alternate who goes first, so that neither side always follows the other's unmount.
                 boolean stageSide = (round + turn) % 2 == 0;
                 // NodeStageVolume formats only an empty device; the bare side gets the same start.
-                Guest.run("wipefs", "-a", "-q", device);
+                if (wiped) {
+                    Guest.run("wipefs", "-a", "-q", device);
+                } else {
+                    zeroEnds(volume);
+                }
                 if (stageSide) {
+                    recordSteps = measured;
                     long t0 = System.nanoTime();
                     node.nodeStageVolume(stage);
                     long t1 = System.nanoTime();
+                    recordSteps = false;
                     if (round == 0) {
                         requireDax(staging, "NodeStageVolume");
                     }
@@ -163,10 +193,33 @@ public final class NodeStageGuestBenchmark {
                 }
             }
         }
-        System.out.printf("BENCH stage %-4s NodeStageVolume   %s | mkfs+mount %s | ratio %.2f%n",
-                fs, spread(stageTimes), spread(bareTimes), Guest.percentile(stageTimes, 50) / Guest.percentile(bareTimes, 50));
-        System.out.printf("BENCH stage %-4s NodeUnstageVolume %s | umount     %s | ratio %.2f%n",
-                fs, spread(unstageTimes), spread(umountTimes), Guest.percentile(unstageTimes, 50) / Guest.percentile(umountTimes, 50));
+        String state = wiped ? "wiped (blkid runs)" : "new volume (ends zero)";
+        System.out.printf("BENCH stage %-4s %-22s NodeStageVolume   %s | mkfs+mount %s | ratio %.2f%n",
+                fs, state, spread(stageTimes), spread(bareTimes),
+                Guest.percentile(stageTimes, 50) / Guest.percentile(bareTimes, 50));
+        List<Long> mkfsTimes = STEP_TIMES.getOrDefault(OperationListener.Kind.MKFS, List.of());
+        List<Long> mountTimes = STEP_TIMES.getOrDefault(OperationListener.Kind.MOUNT, List.of());
+        if (!mkfsTimes.isEmpty() && !mountTimes.isEmpty()) {
+            System.out.printf("BENCH stage %-4s %-22s of which the service's mkfs median %.1f ms, mount(2) median %.1f ms,"
+                    + " the rest (checks, probe, records) median %.1f ms%n", fs, state, Guest.percentile(mkfsTimes, 50),
+                    Guest.percentile(mountTimes, 50), Guest.percentile(stageTimes, 50) - Guest.percentile(mkfsTimes, 50)
+                            - Guest.percentile(mountTimes, 50));
+        }
+        STEP_TIMES.clear();
+        System.out.printf("BENCH stage %-4s %-22s NodeUnstageVolume %s | umount     %s | ratio %.2f%n",
+                fs, state, spread(unstageTimes), spread(umountTimes),
+                Guest.percentile(unstageTimes, 50) / Guest.percentile(umountTimes, 50));
+    }
+
+    /** The first and last MiB zeroed, as a new volume's are. */
+    private static void zeroEnds(PmemVolume volume) throws IOException {
+        try (BlockDevice dev = BlockDevice.open(volume.devicePath(), true)) {
+            dev.zeroOut(0, MIB);
+            dev.zeroOut(dev.sizeBytes() - MIB, MIB);
+            dev.fsync();
+        } catch (dev.pmemcsi.pmemnative.NativeException e) {
+            throw new IOException("zeroing the ends of " + volume.devicePath() + ": " + e.getMessage(), e);
+        }
     }
 
     private static void requireDax(Path dir, String who) throws IOException {
