@@ -204,10 +204,12 @@ class LvmMetadataIT {
         m.start();
         PmemVolume v = m.createVolume(request("pvc-1", 16 * MIB));
 
-        // lvcreate returned, then the driver died: the volume still carries "creating".
+        // The create was recorded and lvcreate returned, then the driver died before the wipe:
+        // the volume has its final tags, and its create is still pending.
         LvmCli cli = new LvmCli(RUN, config, List.of(a, foreign));
         String vg = "pmemcsi.static." + Path.of(a).getFileName();
         String id = VolumeIds.fromName("pvc-crashed");
+        new PendingCreates(config.pendingDir()).record(new PendingCreates.Pending(vg, LvmNaming.logicalVolumeName(id), id));
         cli.createLogicalVolume(vg, LvmNaming.logicalVolumeName(id), 8 * MIB,
                 new LvmNaming(DRIVER).tagsOf(id, false, 0, dev.pmemcsi.device.VolumeAccess.UNRECORDED, Map.of()));
         assertEquals(2, cli.state().volumes().size());
