@@ -31,10 +31,14 @@ final class ExtentLabel {
 
     private ExtentLabel() {}
 
-    /** The label of a row, as stored: always READY, since only handed-out volumes are rebuilt. */
+    /**
+     * The label of a row, as stored: always READY, since only handed-out volumes are rebuilt, and
+     * with the promised capacity and the recorded use, so that a rebuilt row promises and allows
+     * what the lost one did.
+     */
     static byte[] encode(VolumeRecord r) throws IOException {
         VolumeRecord stored = new VolumeRecord(r.id(), r.region(), r.offset(), r.rawBytes(), r.usableBytes(), r.mode(),
-                r.eraseAfter(), r.attributes(), VolumeState.READY, false);
+                r.eraseAfter(), r.attributes(), VolumeState.READY, false, r.capacityBytes(), r.access());
         byte[] json = JsonRecord.write(false, stored::write);
         if (HEADER + json.length > Math.min(MAX_BYTES, r.rawBytes() - r.usableBytes())) {
             throw new IOException("the label of volume " + r.id() + " takes " + (HEADER + json.length)

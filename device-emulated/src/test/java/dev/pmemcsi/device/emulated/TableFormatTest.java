@@ -168,12 +168,15 @@ class TableFormatTest {
 
     @Test
     void labelsAreWrittenAndReadAsBefore() throws IOException {
-        // A label keeps neither the capacity nor the use: a rebuilt row reports the whole device.
+        // A label keeps the capacity and the use, so a rebuilt row promises what the lost one did.
         VolumeRecord creating = EXACT.withState(VolumeState.CREATING);
-        String written = LABEL.replace("\"capacityBytes\":16777216,\"access\":\"xfs+block\"",
-                "\"capacityBytes\":null,\"access\":null");
-        assertEquals(new String(label(written), StandardCharsets.ISO_8859_1),
+        assertEquals(new String(label(LABEL), StandardCharsets.ISO_8859_1),
                 new String(ExtentLabel.encode(creating), StandardCharsets.ISO_8859_1));
+        // Labels written without them still read, as rows of the whole device.
+        String withoutThem = LABEL.replace("\"capacityBytes\":16777216,\"access\":\"xfs+block\"",
+                "\"capacityBytes\":null,\"access\":null");
+        assertEquals(Optional.of(new VolumeRecord("pvc-a", "region0", 0, 32 * MIB, 30 * MIB, VolumeMode.FSDAX, true,
+                Map.of("pod", "web-0"), VolumeState.READY, false)), decodeLabel(label(withoutThem)));
         assertEquals(Optional.of(EXACT), decodeLabel(label(LABEL)));
         String older = LABEL.replace(",\"capacityBytes\":16777216,\"access\":\"xfs+block\"", "");
         assertEquals(Optional.of(new VolumeRecord("pvc-a", "region0", 0, 32 * MIB, 30 * MIB, VolumeMode.FSDAX, true,

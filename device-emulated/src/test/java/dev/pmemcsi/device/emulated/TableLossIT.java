@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.pmemcsi.device.CapacityMath;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.PmemVolume;
+import dev.pmemcsi.device.VolumeAccess;
 import dev.pmemcsi.device.VolumeMode;
 import dev.pmemcsi.device.VolumeRequest;
 import dev.pmemcsi.pmemnative.loop.LoopDevice;
@@ -59,7 +60,11 @@ class TableLossIT {
         EmulatedDeviceManager m = fx.started();
         PmemVolume a = m.createVolume(req("vol-a-" + "0123456789abcdef0123456789abcdef0123456789abcdef012345", 40 * MIB, false,
                 Map.of("pod", "web-0")));
-        PmemVolume b = m.createVolume(req("vol-b", 64 * MIB, true, Map.of()));
+        // A limit below the extent and a recorded use: both must survive a rebuild from the labels.
+        PmemVolume b = m.createVolume(new VolumeRequest("vol-b", 40 * MIB, 40 * MIB, VolumeMode.FSDAX, true, Map.of(),
+                VolumeAccess.filesystem(VolumeAccess.XFS)));
+        assertEquals(40 * MIB, b.capacityBytes());
+        assertTrue(b.usableBytes() > b.capacityBytes(), "the extent is larger than the promised capacity");
         EmulatedFixture.write(a.devicePath(), 0, EmulatedFixture.pattern(1, (int) MIB));
         EmulatedFixture.write(b.devicePath(), 0, EmulatedFixture.pattern(2, (int) MIB));
         List<PmemVolume> before = m.listVolumes();
@@ -111,6 +116,9 @@ class TableLossIT {
         EmulatedDeviceManager m = fx.started();
         assertEquals(before.stream().map(PmemVolume::id).toList(), m.listVolumes().stream().map(PmemVolume::id).toList());
         assertEquals(before.stream().map(PmemVolume::attributes).toList(), m.listVolumes().stream().map(PmemVolume::attributes).toList());
+        assertEquals(before.stream().map(PmemVolume::capacityBytes).toList(),
+                m.listVolumes().stream().map(PmemVolume::capacityBytes).toList(), "capacities as promised, not the extents'");
+        assertEquals(before.stream().map(PmemVolume::access).toList(), m.listVolumes().stream().map(PmemVolume::access).toList());
         assertDataIntact(m);
         assertNewVolumeIsFresh(m);
         deleteAll(m);
