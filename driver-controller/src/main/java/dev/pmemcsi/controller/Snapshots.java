@@ -57,7 +57,7 @@ final class Snapshots {
         this.store = new SnapshotStore(config.snapshotDir());
         this.journal = new RestoreJournal(config.stateDir().resolve("restores"));
         this.filesystems = new RestoredFilesystem(runner, new Mounter(), config.stateDir().resolve("restore-mounts"));
-        this.probe = new FilesystemProbe(runner);
+        this.probe = FilesystemProbe.inProcess(runner);
         this.freezer = config.freezer();
         this.freezeLimit = config.freezeLimit();
         this.listener = listener;

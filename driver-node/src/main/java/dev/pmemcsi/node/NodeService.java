@@ -85,7 +85,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements NodeVolu
         Mounter mounter = new Mounter(stateDir.resolve("private-binds"));
         CommandRunner runner = new CommandRunner();
         Filesystems mkfs = new Filesystems(runner);
-        FilesystemMounter filesystems = new FilesystemMounter(mounter, mkfs, new FilesystemProbe(runner), listener);
+        FilesystemMounter filesystems = new FilesystemMounter(mounter, mkfs, FilesystemProbe.inProcess(runner), listener);
         OperationLocks operationLocks = new OperationLocks(locks);
         NodeVolumes volumes = new NodeVolumes(devices, config.nodeId());
         MountPoints mountPoints = new MountPoints(state, confined, mounter, filesystems, devices);

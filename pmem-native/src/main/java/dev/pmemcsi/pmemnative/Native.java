@@ -1,5 +1,6 @@
 package dev.pmemcsi.pmemnative;
 
+import java.util.Optional;
 import java.util.function.LongSupplier;
 import jnr.constants.platform.Errno;
 import jnr.ffi.LibraryLoader;
@@ -8,7 +9,7 @@ import jnr.posix.POSIX;
 import jnr.posix.POSIXFactory;
 
 /**
- * The one place where native libraries are loaded. Both handles are immutable, thread-safe
+ * The one place where native libraries are loaded. The handles are immutable, thread-safe
  * process-wide singletons: libc is a property of the process, not of a caller.
  */
 public final class Native {
@@ -16,10 +17,28 @@ public final class Native {
     private static final LibC LIBC = LibraryLoader.create(LibC.class).load("c");
     private static final POSIX POSIX_API = POSIXFactory.getNativePOSIX();
 
+    /** Loaded on first use, since only the probe of a device's content needs it. */
+    private static final class Blkid {
+        static final Optional<LibBlkid> LIB = load();
+
+        private static Optional<LibBlkid> load() {
+            try {
+                return Optional.of(LibraryLoader.create(LibBlkid.class).failImmediately().load("blkid"));
+            } catch (LinkageError | RuntimeException e) {
+                return Optional.empty();
+            }
+        }
+    }
+
     private Native() {}
 
     public static LibC libc() {
         return LIBC;
+    }
+
+    /** libblkid, or empty where it is not installed (util-linux's library, on every Linux with mount). */
+    public static Optional<LibBlkid> libblkid() {
+        return Blkid.LIB;
     }
 
     public static POSIX posix() {

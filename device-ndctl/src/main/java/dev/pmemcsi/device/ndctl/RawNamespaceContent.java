@@ -34,7 +34,7 @@ final class RawNamespaceContent implements RawContentCheck {
     private final FilesystemProbe probe;
 
     RawNamespaceContent() {
-        this(new FilesystemProbe(new CommandRunner()));
+        this(FilesystemProbe.inProcess(new CommandRunner()));
     }
 
     RawNamespaceContent(FilesystemProbe probe) {

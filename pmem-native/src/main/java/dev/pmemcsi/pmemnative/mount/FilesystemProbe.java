@@ -23,12 +23,17 @@ import java.util.Optional;
  * <p>A device whose first and last MiB read as zeros holds no signature blkid knows: filesystems,
  * partition tables, RAID, LVM and crypto headers all keep theirs there. New volumes are zeroed
  * there by the device layer, so the common case of a first stage is answered by reading 2 MiB
- * instead of starting a process.
+ * instead of starting a process. Otherwise {@link #inProcess} probes through libblkid, the
+ * library behind {@code blkid -p}, with the command's settings ({@link BlkidProbe}); the command
+ * itself runs where the library is missing or cannot open the device, and for probes made
+ * {@linkplain #FilesystemProbe(CommandRunner) with a runner only}.
  */
 public final class FilesystemProbe {
 
     /** blkid's exit code when it found nothing. */
     private static final int NOTHING_FOUND = 2;
+    /** blkid's exit code when it found more than one signature. */
+    private static final int AMBIVALENT = 8;
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
 
     /**
@@ -70,9 +75,21 @@ public final class FilesystemProbe {
     }
 
     private final CommandRunner runner;
+    private final boolean library;
 
+    /** Probes with {@code blkid -p} through {@code runner}. */
     public FilesystemProbe(CommandRunner runner) {
+        this(runner, false);
+    }
+
+    private FilesystemProbe(CommandRunner runner, boolean library) {
         this.runner = runner;
+        this.library = library;
+    }
+
+    /** Probes through libblkid in this process, and with {@code blkid -p} where that cannot. */
+    public static FilesystemProbe inProcess(CommandRunner runner) {
+        return new FilesystemProbe(runner, true);
     }
 
     public static List<String> argv(Path device) {
@@ -88,6 +105,18 @@ public final class FilesystemProbe {
         if (headAndTailAreZero(device)) {
             return Content.EMPTY;
         }
+        if (library) {
+            Optional<BlkidProbe.Result> probed = BlkidProbe.probe(device);
+            if (probed.isPresent()) {
+                return switch (probed.get().outcome()) {
+                    case NOTHING -> Content.EMPTY;
+                    case FOUND -> new Content(probed.get().fields());
+                    // As blkid -p reports it: exit code 8.
+                    case AMBIVALENT -> throw new CommandFailedException(argv, AMBIVALENT,
+                            "cannot tell what the device holds (blkid exit code 8: ambiguous, more than one signature)");
+                };
+            }
+        }
         CommandRunner.Result r = runner.runAllowingFailure(argv, TIMEOUT);
         if (r.exitCode() == NOTHING_FOUND) {
             return Content.EMPTY;
@@ -95,7 +124,7 @@ public final class FilesystemProbe {
         if (r.exitCode() != 0) {
             throw new CommandFailedException(argv, r.exitCode(), r.stderr().isBlank()
                     ? "cannot tell what the device holds (blkid exit code " + r.exitCode()
-                      + (r.exitCode() == 8 ? ": ambiguous, more than one signature" : "") + ")"
+                      + (r.exitCode() == AMBIVALENT ? ": ambiguous, more than one signature" : "") + ")"
                     : r.stderr());
         }
         return parseExport(r.stdout());
