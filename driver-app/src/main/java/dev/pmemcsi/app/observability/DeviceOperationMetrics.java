@@ -61,20 +61,30 @@ public final class DeviceOperationMetrics implements OperationListener, AutoClos
     public Running started(Kind kind, String subject) {
         long start = System.nanoTime();
         Map<String, String> mdc = MDC.getCopyOfContextMap();
+        AtomicBoolean done = new AtomicBoolean();
+        // A tick already under way when the operation ends must not log "still running" after
+        // "finished": the tick's check and line, and the end's mark, hold this lock.
+        Object progressLine = new Object();
         ScheduledFuture<?> ticker = progress.scheduleAtFixedRate(() -> {
-            Map<String, String> before = MDC.getCopyOfContextMap();
-            MDC.setContextMap(mdc == null ? Map.of() : mdc);
-            try {
-                LOG.info("{} of {} still running after {} s", kind.label(), subject,
-                        TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start));
-            } finally {
-                MDC.setContextMap(before == null ? Map.of() : before);
+            synchronized (progressLine) {
+                if (done.get()) {
+                    return;
+                }
+                Map<String, String> before = MDC.getCopyOfContextMap();
+                MDC.setContextMap(mdc == null ? Map.of() : mdc);
+                try {
+                    LOG.info("{} of {} still running after {} s", kind.label(), subject,
+                            TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start));
+                } finally {
+                    MDC.setContextMap(before == null ? Map.of() : before);
+                }
             }
         }, progressInterval.toNanos(), progressInterval.toNanos(), TimeUnit.NANOSECONDS);
-        AtomicBoolean done = new AtomicBoolean();
         return failure -> {
-            if (!done.compareAndSet(false, true)) {
-                return;
+            synchronized (progressLine) {
+                if (!done.compareAndSet(false, true)) {
+                    return;
+                }
             }
             ticker.cancel(false);
             long nanos = System.nanoTime() - start;

@@ -4,9 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.turbo.TurboFilter;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import ch.qos.logback.core.spi.FilterReply;
 import dev.pmemcsi.device.CapacityMath;
 import dev.pmemcsi.device.DeviceException;
 import dev.pmemcsi.device.InMemoryDeviceManager;
@@ -19,11 +23,15 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
+import org.slf4j.Marker;
 
 class DeviceOperationMetricsTest {
 
@@ -95,6 +103,45 @@ class DeviceOperationMetricsTest {
         assertTrue(logged.list.get(lastCount - 1).getFormattedMessage().matches("erase of volume pvc-slow \\(8 GiB\\) finished after \\d+ s: success"),
                 logged.list.toString());
         assertEquals(1, count("erase", "success"));
+    }
+
+    @Test
+    void aProgressLineUnderWayWhenTheOperationEndsComesBeforeTheLineOfTheEnd() throws Exception {
+        // The first "still running" line is held at the start of its logging call, before logback
+        // builds and appends it, until the operation has been told it finished.
+        CountDownLatch tickInside = new CountDownLatch(1);
+        CountDownLatch releaseTick = new CountDownLatch(1);
+        AtomicBoolean held = new AtomicBoolean();
+        TurboFilter holdFirstTick = new TurboFilter() {
+            @Override
+            public FilterReply decide(Marker marker, Logger l, Level level, String format, Object[] params, Throwable t) {
+                if (format != null && format.contains("still running") && held.compareAndSet(false, true)) {
+                    tickInside.countDown();
+                    try {
+                        releaseTick.await(5, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                return FilterReply.NEUTRAL;
+            }
+        };
+        LoggerContext context = logger.getLoggerContext();
+        context.addTurboFilter(holdFirstTick);
+        try (DeviceOperationMetrics m = new DeviceOperationMetrics(registry, Duration.ofMillis(20))) {
+            OperationListener.Running r = m.started(OperationListener.Kind.ERASE, "volume pvc-race");
+            assertTrue(tickInside.await(5, TimeUnit.SECONDS), "a progress tick started");
+            Thread finisher = new Thread(() -> r.finished(null));
+            finisher.start();
+            // Time for the end to log its line, if nothing holds it back.
+            finisher.join(200);
+            releaseTick.countDown();
+            finisher.join(5000);
+        } finally {
+            context.getTurboFilterList().remove(holdFirstTick);
+        }
+        List<String> lines = logged.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
+        assertTrue(lines.get(lines.size() - 1).startsWith("erase of volume pvc-race finished after"), lines.toString());
     }
 
     @Test
