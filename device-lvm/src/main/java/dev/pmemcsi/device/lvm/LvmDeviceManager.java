@@ -67,7 +67,7 @@ import org.slf4j.MDC;
  *
  * <p>Only fsdax volumes exist: sector mode needs the BTT of a namespace of its own.
  *
- * <p>At some 700 lines it is longer than the other classes on purpose: it holds the order of every
+ * <p>At some 800 lines it is longer than the other classes on purpose: it holds the order of every
  * operation's crash-safe steps, which reads best top to bottom in one place; the pool set-up
  * ({@link PoolSetup}), names and tags ({@link LvmNaming}), lvm itself ({@link LvmCli},
  * {@link LvmReports}, {@link LvmModel}), the record of pending creates ({@link PendingCreates})
@@ -331,7 +331,7 @@ public final class LvmDeviceManager implements DeviceManager {
     @Override
     public List<PmemVolume> listVolumes() throws DeviceException {
         requireReady();
-        return owned(model.current().volumes()).stream().filter(o -> isHandedOut(o))
+        return owned(model.current().volumes()).stream().filter(this::isHandedOut)
                 .map(this::toVolume).sorted(Comparator.comparing(PmemVolume::id)).toList();
     }
 

@@ -44,6 +44,8 @@ final class PendingCreates {
     void createDirectory() throws DeviceException {
         try {
             Files.createDirectories(dir);
+            // The directory must itself survive a power loss before the first record in it does.
+            AtomicFile.syncDirectory(dir.toAbsolutePath().getParent());
         } catch (IOException e) {
             throw new DeviceException("cannot create the directory of pending creates " + dir + ": " + e, e);
         }
